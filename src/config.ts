@@ -1,0 +1,64 @@
+import { Type, type Static } from '@sinclair/typebox'
+import envSchema from 'env-schema'
+
+/** Every setting, read from the environment (and `.env` when present) and validated at start. */
+export const ConfigSchema = Type.Object({
+  NODE_ENV: Type.String({ default: 'development' }),
+  HOST: Type.String({ default: '127.0.0.1' }),
+  PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000 }),
+  DATABASE_URL: Type.String({ pattern: '^file:.+', default: 'file:./data/receiver.db' }),
+  API_KEYS: Type.String({ default: '' }),
+  API_KEY_HEADER: Type.String({ pattern: '^[A-Za-z0-9!#$%&\'*+.^_`|~-]+$', maxLength: 512, default: 'x-api-key' }),
+  LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map(l => Type.Literal(l)), { default: 'info' }),
+  BODY_LIMIT: Type.Integer({ minimum: 1024, default: 2 * 1024 * 1024 }),
+  SQLITE_SYNCHRONOUS: Type.Union(['OFF', 'NORMAL', 'FULL', 'EXTRA'].map(l => Type.Literal(l)), { default: 'FULL' }),
+  SQLITE_BUSY_TIMEOUT_MS: Type.Integer({ minimum: 0, maximum: 60000, default: 2000 }),
+  TRANSACTION_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 60000, default: 4000 }),
+  RETRY_AFTER_SECONDS: Type.Integer({ minimum: 1, maximum: 3600, default: 5 })
+})
+
+export type RawConfig = Static<typeof ConfigSchema>
+
+export interface Config extends Omit<RawConfig, 'API_KEYS' | 'LOG_LEVEL' | 'SQLITE_SYNCHRONOUS'> {
+  LOG_LEVEL: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
+  SQLITE_SYNCHRONOUS: 'OFF' | 'NORMAL' | 'FULL' | 'EXTRA'
+  /** Every key accepted at once: more than one while a key is being rotated. */
+  API_KEYS: string[]
+}
+
+export class ConfigError extends Error {
+  constructor (readonly problems: string[]) {
+    super(`invalid configuration:\n  - ${problems.join('\n  - ')}`)
+    this.name = 'ConfigError'
+  }
+}
+
+/** A key shorter than this is too easy to guess for a public endpoint. */
+export const MIN_API_KEY_LENGTH = 16
+
+/**
+ * Reads and validates the configuration. `data` replaces the process environment (tests pass their own);
+ * `.env` is read only for the real environment. Throws ConfigError naming every bad value.
+ */
+export function loadConfig (data?: Record<string, unknown>): Config {
+  let raw: RawConfig
+  try {
+    raw = envSchema<RawConfig>({
+      schema: ConfigSchema,
+      data: data ?? process.env,
+      env: false,
+      dotenv: data === undefined
+    })
+  } catch (err) {
+    const errors = (err as { errors?: Array<{ instancePath: string, message?: string }> }).errors
+    if (errors === undefined) throw err
+    throw new ConfigError(errors.map(e => `${e.instancePath.replace(/^\//, '')} ${e.message ?? 'is invalid'}`))
+  }
+  const keys = raw.API_KEYS.split(',').map(k => k.trim()).filter(k => k !== '')
+  const short = keys.filter(k => k.length < MIN_API_KEY_LENGTH)
+  if (short.length > 0) {
+    throw new ConfigError([`API_KEYS: ${short.length} key(s) shorter than ${MIN_API_KEY_LENGTH} characters; use long random secrets`])
+  }
+  if (keys.some(k => k.length > 512)) throw new ConfigError(['API_KEYS: a key is longer than 512 characters (EventBridge\'s limit)'])
+  return { ...raw, API_KEYS: keys } as Config
+}

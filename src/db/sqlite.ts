@@ -1,0 +1,56 @@
+import { mkdirSync } from 'node:fs'
+import { dirname, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import Database from 'better-sqlite3'
+import { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3'
+import { PrismaClient } from '../generated/sqlite/client.js'
+import { applyMigrations, readMigrations } from './migrate.js'
+import { sqliteMigrationTarget } from './sqlite-migration-target.js'
+
+export const SQLITE_MIGRATIONS_DIR = fileURLToPath(new URL('../../prisma/sqlite/migrations', import.meta.url))
+
+export type SqliteSynchronous = 'OFF' | 'NORMAL' | 'FULL' | 'EXTRA'
+
+export interface SqliteOptions {
+  /** `file:<path>`; a relative path is taken from the working directory. */
+  url: string
+  busyTimeoutMs: number
+  synchronous: SqliteSynchronous
+}
+
+export function sqliteFilePath (url: string): string {
+  return resolve(url.replace(/^file:/, ''))
+}
+
+/**
+ * Applies pending migrations on a connection of its own, holding SQLite's write lock so that two processes
+ * starting at once cannot both apply one. Also switches the file to WAL, which SQLite remembers.
+ */
+export async function migrateSqlite (options: SqliteOptions): Promise<string[]> {
+  const path = sqliteFilePath(options.url)
+  mkdirSync(dirname(path), { recursive: true })
+  const db = new Database(path, { timeout: options.busyTimeoutMs })
+  try {
+    db.pragma('journal_mode = WAL')
+    db.exec('BEGIN IMMEDIATE')
+    try {
+      const applied = await applyMigrations(sqliteMigrationTarget(db), readMigrations(SQLITE_MIGRATIONS_DIR))
+      db.exec('COMMIT')
+      return applied
+    } catch (err) {
+      db.exec('ROLLBACK')
+      throw err
+    }
+  } finally {
+    db.close()
+  }
+}
+
+/** A Prisma client on the SQLite file, with the busy timeout and durability the configuration asks for. */
+export async function openSqliteClient (options: SqliteOptions): Promise<PrismaClient> {
+  const adapter = new PrismaBetterSqlite3({ url: `file:${sqliteFilePath(options.url)}`, timeout: options.busyTimeoutMs })
+  const prisma = new PrismaClient({ adapter })
+  // Per connection, so set on the adapter's own connection: FULL syncs the WAL on every commit.
+  await prisma.$executeRawUnsafe(`PRAGMA synchronous = ${options.synchronous}`)
+  return prisma
+}

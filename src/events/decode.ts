@@ -1,0 +1,105 @@
+import secureJson from 'secure-json-parse'
+import { Envelope } from '../schemas/envelope.js'
+import { SaasusEvent } from '../schemas/saasus-event.js'
+import { Checker, type ValidationProblem } from './checker.js'
+import { matchOperation, type Operation } from './operations.js'
+import { makeVersion, type Version } from './version.js'
+import { redactSecrets } from './redact.js'
+
+/** One EventBridge event, validated, with its double-encoded JSON decoded. Pure data: no I/O. */
+export interface DecodedEvent {
+  id: string
+  eventType: string
+  time: Date
+  version: Version
+  traceId: string | null
+  logId: string
+  httpStatus: number
+  uri: string
+  method: string
+  requestBody: unknown
+  responseBody: unknown
+  /** The API call this event records, or undefined when this version does not know it. */
+  operation: Operation | undefined
+  /** The whole event with inner JSON decoded and secrets redacted: what is stored and may be shown. */
+  redacted: unknown
+}
+
+export type Decoded = { ok: true, event: DecodedEvent } | { ok: false, problem: ValidationProblem }
+
+const envelopeChecker = new Checker(Envelope)
+const saasusEventChecker = new Checker(SaasusEvent)
+
+class JsonFieldError extends Error {}
+
+/**
+ * A field that SaaSus may send as a JSON string or as the object itself. An empty string means no body.
+ * Keys like `__proto__` are refused, as Fastify refuses them in the outer body.
+ */
+function decodeJsonField (value: unknown): unknown {
+  if (typeof value !== 'string') return value
+  if (value.trim() === '') return null
+  try {
+    return secureJson.parse(value)
+  } catch (err) {
+    throw new JsonFieldError((err as Error).message)
+  }
+}
+
+function fail (field: string, message: string): Decoded {
+  return { ok: false, problem: { field, message } }
+}
+
+/** Validates one event (a parsed JSON value) and decodes its nested JSON strings. */
+export function decodeEvent (body: unknown): Decoded {
+  const envelope = envelopeChecker.check(body, '')
+  if (!envelope.ok) return { ok: false, problem: envelope.problem }
+  const env = envelope.value
+
+  const timeMs = Date.parse(env.time)
+  if (!Number.isFinite(timeMs) || timeMs < 0) return fail('/time', 'must be a valid instant after 1970')
+
+  let inner: unknown
+  try {
+    inner = decodeJsonField(env.detail.event)
+  } catch (err) {
+    return fail('/detail/event', `is not valid JSON: ${(err as Error).message}`)
+  }
+  const checked = saasusEventChecker.check(inner, '/detail/event')
+  if (!checked.ok) return { ok: false, problem: checked.problem }
+  const call = checked.value
+
+  const bodies: Record<'request_body' | 'response_body', unknown> = { request_body: null, response_body: null }
+  for (const key of ['request_body', 'response_body'] as const) {
+    try {
+      bodies[key] = decodeJsonField(call[key] ?? null)
+    } catch (err) {
+      return fail(`/detail/event/${key}`, `is not valid JSON: ${(err as Error).message}`)
+    }
+  }
+
+  const method = call.request_method.toUpperCase()
+  const redacted = redactSecrets({
+    ...env,
+    detail: { ...env.detail, event: { ...call, ...bodies } }
+  })
+
+  return {
+    ok: true,
+    event: {
+      id: env.id,
+      eventType: env.detail.event_type,
+      time: new Date(timeMs),
+      version: makeVersion(timeMs, method, env.id),
+      traceId: env.detail.trace_id ?? null,
+      logId: call.log_id,
+      httpStatus: Number(call.http_status),
+      uri: call.uri,
+      method,
+      requestBody: bodies.request_body,
+      responseBody: bodies.response_body,
+      operation: matchOperation(method, call.uri),
+      redacted
+    }
+  }
+}

@@ -1,0 +1,75 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Writable } from 'node:stream'
+import Fastify, { type FastifyInstance, type LightMyRequestResponse } from 'fastify'
+import fp from 'fastify-plugin'
+import app, { serverOptions } from '../../src/app.js'
+import { loadConfig, type Config } from '../../src/config.js'
+
+export const API_KEY = 'test-key-0123456789abcdef'
+
+/** tap's test object, reduced to what the helpers use. */
+export interface Teardown { teardown: (fn: () => unknown) => void }
+
+/** A fresh directory removed after the test. */
+export function tempDir (t: Teardown): string {
+  const dir = mkdtempSync(join(tmpdir(), 'receiver-test-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  return dir
+}
+
+export function testConfig (t: Teardown, env: Record<string, string> = {}): Config {
+  return loadConfig({
+    API_KEYS: API_KEY,
+    DATABASE_URL: `file:${join(tempDir(t), 'receiver.db')}`,
+    LOG_LEVEL: 'info',
+    ...env
+  })
+}
+
+export interface TestApp {
+  app: FastifyInstance
+  config: Config
+  /** Every log line the app wrote, as text. */
+  logs: () => string
+}
+
+/** The receiver on its own SQLite file in a temp dir, closed after the test. */
+export async function buildApp (t: Teardown, env: Record<string, string> = {}, config: Config = testConfig(t, env)): Promise<TestApp> {
+  let captured = ''
+  const stream = new Writable({ write (chunk, _enc, done) { captured += String(chunk); done() } })
+  const server = Fastify(serverOptions(config, stream))
+  await server.register(fp(app), { config })
+  await server.ready()
+  t.teardown(async () => { await server.close() })
+  return { app: server, config, logs: () => captured }
+}
+
+/** The headers EventBridge's API destination sends. */
+export const EVENTBRIDGE_HEADERS = {
+  'content-type': 'application/json; charset=utf-8',
+  'user-agent': 'Amazon/EventBridge/ApiDestinations',
+  connection: 'close',
+  range: 'bytes=0-1048575'
+}
+
+export async function postEvent (app: FastifyInstance, body: unknown, headers: Record<string, string> = {}): Promise<LightMyRequestResponse> {
+  return await app.inject({
+    method: 'POST',
+    url: '/events',
+    headers: { ...EVENTBRIDGE_HEADERS, 'x-api-key': API_KEY, ...headers },
+    payload: typeof body === 'string' ? body : JSON.stringify(body)
+  })
+}
+
+export async function getJson (app: FastifyInstance, url: string): Promise<LightMyRequestResponse> {
+  return await app.inject({ method: 'GET', url, headers: { 'x-api-key': API_KEY } })
+}
+
+/** POSTs an event and returns its outcome, failing loudly on anything but 200. */
+export async function deliver (app: FastifyInstance, body: unknown): Promise<string> {
+  const res = await postEvent(app, body)
+  if (res.statusCode !== 200) throw new Error(`expected 200, got ${res.statusCode}: ${res.body}`)
+  return res.json().results[0].outcome
+}
