@@ -13,7 +13,8 @@ export const ConfigSchema = Type.Object({
   BODY_LIMIT: Type.Integer({ minimum: 1024, default: 2 * 1024 * 1024 }),
   SQLITE_SYNCHRONOUS: Type.Union(['OFF', 'NORMAL', 'FULL', 'EXTRA'].map(l => Type.Literal(l)), { default: 'FULL' }),
   SQLITE_BUSY_TIMEOUT_MS: Type.Integer({ minimum: 0, maximum: 60000, default: 2000 }),
-  TRANSACTION_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 60000, default: 4000 }),
+  TRANSACTION_MAX_WAIT_MS: Type.Integer({ minimum: 10, maximum: 60000, default: 1000 }),
+  TRANSACTION_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 60000, default: 3000 }),
   RETRY_AFTER_SECONDS: Type.Integer({ minimum: 1, maximum: 3600, default: 5 })
 })
 

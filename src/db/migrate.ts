@@ -29,7 +29,9 @@ export interface MigrationTarget {
   apply: (migration: Migration, id: string) => Promise<void>
 }
 
-export class MigrationError extends Error {}
+export class MigrationError extends Error {
+  override name = 'MigrationError'
+}
 
 export function readMigrations (dir: string): Migration[] {
   return readdirSync(dir)

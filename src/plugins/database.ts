@@ -22,7 +22,7 @@ export default fp(async (fastify) => {
 
   const prisma = await openSqliteClient(sqlite)
   const repository = new Repository(prisma, sqliteDialect, {
-    maxWaitMs: config.TRANSACTION_TIMEOUT_MS,
+    maxWaitMs: config.TRANSACTION_MAX_WAIT_MS,
     timeoutMs: config.TRANSACTION_TIMEOUT_MS
   })
   fastify.decorate('repository', repository)

@@ -3,7 +3,8 @@ import { randomUUID } from 'node:crypto'
 
 // Builders for realistic SaaSus events, shaped like ../shared/samples (double-encoded JSON strings).
 
-const SAMPLES = new URL('../../../shared/samples/', import.meta.url)
+// Copies of ../shared/samples, unchanged, so the tests need nothing outside the repo.
+const SAMPLES = new URL('../../examples/', import.meta.url)
 
 export function sample (name: 'create_tenant' | 'create_saas_user'): Record<string, any> {
   return JSON.parse(readFileSync(new URL(`${name}.json`, SAMPLES), 'utf8'))

@@ -1,0 +1,71 @@
+import t from 'tap'
+import { decodeEvent } from '../../src/events/decode.js'
+import { parseEvent } from '../../src/events/parse.js'
+import { makeEvent, sample } from '../helpers/events.js'
+
+t.test('the create_tenant sample decodes', async t => {
+  const result = decodeEvent(sample('create_tenant'))
+  if (!result.ok) throw new Error(JSON.stringify(result.problem))
+  const e = result.event
+  t.equal(e.id, '71e793dd-3177-ac6b-7baf-ae54615a3bb3')
+  t.equal(e.eventType, 'create_tenant')
+  t.same(e.time, new Date('2026-05-19T02:22:58Z'))
+  t.equal(e.version, '001779157378000:0:71e793dd-3177-ac6b-7baf-ae54615a3bb3')
+  t.equal(e.httpStatus, 201)
+  t.equal(e.method, 'POST')
+  t.equal(e.logId, '5270362b-fb34-4b71-bb4c-f5bfaf24415d')
+  t.equal(e.traceId, '6aae5af4-7ee4-4de3-bd1d-5ebf13767cbf')
+  t.same(e.operation, { name: 'create_tenant', params: {} })
+  t.match(e.responseBody, { id: 'fc84307d-e285-4854-8c16-21a6871a2a13', name: 'AmazonEventBridgeTest' })
+  t.notOk(JSON.stringify(e.redacted).includes('sample_api_key_sample'), 'redacted copy has no api_key')
+})
+
+t.test('empty bodies in each form decode to null', async t => {
+  for (const body of ['', '  ', 'null', null, undefined]) {
+    const event = makeEvent({ eventType: 'delete_tenant', method: 'DELETE', uri: '/v1/auth/tenants/t1', time: '2026-05-19T02:22:58Z', encoding: 'object' })
+    event.detail.event.request_body = body
+    event.detail.event.response_body = body
+    const result = decodeEvent(event)
+    t.ok(result.ok, `body ${JSON.stringify(body)}`)
+    if (result.ok) t.same([result.event.requestBody, result.event.responseBody], [null, null])
+  }
+  const withObject = makeEvent({ eventType: 'x', method: 'PATCH', uri: '/v1/auth/users/u/email', time: '2026-05-19T02:22:58Z', response: {} })
+  const result = decodeEvent(withObject)
+  t.ok(result.ok && typeof result.event.responseBody === 'object')
+})
+
+t.test('problems name the field', async t => {
+  const base = sample('create_saas_user')
+  const cases: Array<[unknown, string]> = [
+    [null, ''],
+    [{ ...base, time: '1969-12-31T23:59:59Z' }, '/time'],
+    [{ ...base, detail: { ...base.detail, event_type: '' } }, '/detail/event_type'],
+    [{ ...base, detail: { ...base.detail, event: '[]' } }, '/detail/event'],
+    [{ ...base, detail: { ...base.detail, event: '' } }, '/detail/event']
+  ]
+  for (const [body, field] of cases) {
+    const result = decodeEvent(body)
+    t.notOk(result.ok)
+    if (!result.ok) t.equal(result.problem.field, field, JSON.stringify(body).slice(0, 60))
+  }
+})
+
+t.test('parseEvent plans the changes an event asks for', async t => {
+  const parsed = parseEvent(sample('create_saas_user'))
+  if (!parsed.ok) throw new Error('sample must parse')
+  t.same(parsed.plan, {
+    kind: 'changes',
+    changes: [{
+      entity: 'user',
+      id: '66ccc133-67ea-4be4-9c1d-7bddf325a790',
+      version: parsed.event.version,
+      live: true,
+      fields: { email: 'AmazonEventBridgeTest@example.com', sign_in_id: '', attributes: {} }
+    }]
+  })
+  const bad = sample('create_saas_user')
+  bad.detail.event = JSON.stringify({ ...JSON.parse(bad.detail.event), response_body: '{"email":"x"}' })
+  const refused = parseEvent(bad)
+  t.notOk(refused.ok)
+  if (!refused.ok) t.equal(refused.problem.field, '/detail/event/response_body/id')
+})

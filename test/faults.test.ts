@@ -1,0 +1,54 @@
+import t from 'tap'
+import Database from 'better-sqlite3'
+import { buildApp, deliver, getJson, postEvent } from './helpers/app.js'
+import { events } from './helpers/events.js'
+import { sqliteFilePath } from '../src/db/sqlite.js'
+import { isTransientDatabaseError } from '../src/db/transient.js'
+
+const time = '2026-05-19T02:22:58Z'
+
+t.test('a database locked past the busy timeout answers 503 + Retry-After, then recovers', async t => {
+  const { app, config } = await buildApp(t, { SQLITE_BUSY_TIMEOUT_MS: '100', RETRY_AFTER_SECONDS: '7' })
+  const before = events.createTenant('t-before', { name: 'acknowledged' }, { time })
+  t.equal(await deliver(app, before), 'applied')
+
+  // Another process holds the write lock.
+  const other = new Database(sqliteFilePath(config.DATABASE_URL))
+  t.teardown(() => other.close())
+  other.exec('BEGIN EXCLUSIVE')
+  const during = events.createTenant('t-during', { name: 'retried' }, { time })
+  const res = await postEvent(app, during)
+  t.equal(res.statusCode, 503)
+  t.equal(res.headers['retry-after'], '7')
+  t.match(res.json(), { statusCode: 503, error: 'Service Unavailable' })
+  other.exec('ROLLBACK')
+
+  t.equal((await getJson(app, `/events/${during.id}`)).statusCode, 404, 'nothing of the refused event was kept')
+  t.equal(await deliver(app, during), 'applied', 'the retry lands')
+  t.equal((await getJson(app, '/tenants/t-before')).json().name, 'acknowledged', 'acknowledged events are still there')
+})
+
+t.test('which errors count as transient', async t => {
+  t.ok(isTransientDatabaseError({ code: 'P1001' }))
+  t.ok(isTransientDatabaseError({ name: 'PrismaClientInitializationError' }))
+  t.ok(isTransientDatabaseError({ code: 'P2010', meta: { driverAdapterError: { cause: { kind: 'SocketTimeout' } } } }))
+  t.ok(isTransientDatabaseError({ cause: { originalCode: 'SQLITE_READONLY', kind: 'sqlite' } }))
+  t.ok(isTransientDatabaseError({ cause: { code: '40001' } }), 'PostgreSQL serialization failure')
+  t.ok(isTransientDatabaseError({ cause: { originalCode: '57014' } }), 'PostgreSQL statement timeout')
+  t.notOk(isTransientDatabaseError(new Error('bug')))
+  t.notOk(isTransientDatabaseError({ code: 'P2002' }), 'a unique violation is not transient')
+  t.notOk(isTransientDatabaseError({ cause: { originalCode: 'SQLITE_CONSTRAINT_UNIQUE' } }))
+  t.notOk(isTransientDatabaseError(null))
+  const loop: Record<string, unknown> = {}
+  loop.cause = loop
+  t.notOk(isTransientDatabaseError(loop), 'cause cycles end')
+})
+
+t.test('an unexpected failure is a 500 that leaks nothing', async t => {
+  const { app, logs } = await buildApp(t)
+  app.repository.record = async () => { throw new Error('boom: internal detail') }
+  const res = await postEvent(app, events.createTenant('t1', { name: 'x' }, { time }))
+  t.equal(res.statusCode, 500)
+  t.same(res.json(), { statusCode: 500, error: 'Internal Server Error', message: 'unexpected error' })
+  t.match(logs(), 'boom: internal detail', 'the cause is logged for the operator')
+})

@@ -1,0 +1,82 @@
+import t from 'tap'
+import { spawn } from 'node:child_process'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { tempDir } from './helpers/app.js'
+import { sample } from './helpers/events.js'
+
+// server.ts as a real process: it reads the environment, listens, and stops cleanly on SIGTERM.
+
+const SERVER = fileURLToPath(new URL('../src/server.ts', import.meta.url))
+const KEY = 'process-test-key-0123456789'
+
+interface Started { exit: Promise<{ code: number | null, output: string }>, output: () => string, kill: (signal: NodeJS.Signals) => void }
+
+function start (env: Record<string, string>): Started {
+  const child = spawn(process.execPath, ['--import=tsx', SERVER], {
+    env: { ...process.env, LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  let output = ''
+  child.stdout.on('data', d => { output += String(d) })
+  child.stderr.on('data', d => { output += String(d) })
+  const exit = new Promise<{ code: number | null, output: string }>(resolve => child.on('exit', code => resolve({ code, output })))
+  return { exit, output: () => output, kill: signal => child.kill(signal) }
+}
+
+async function listeningPort (server: Started): Promise<number> {
+  for (let i = 0; i < 300; i++) {
+    const match = /Server listening at http:\/\/127\.0\.0\.1:(\d+)/.exec(server.output())
+    if (match !== null) return Number(match[1])
+    await new Promise(resolve => setTimeout(resolve, 50))
+  }
+  throw new Error(`server did not start:\n${server.output()}`)
+}
+
+t.test('starts, receives an event over HTTP, and exits 0 on SIGTERM', async t => {
+  const server = start({ PORT: '0', API_KEYS: KEY, DATABASE_URL: `file:${join(tempDir(t), 'db.sqlite')}` })
+  const port = await listeningPort(server)
+  const res = await fetch(`http://127.0.0.1:${port}/events`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json; charset=utf-8', 'x-api-key': KEY },
+    body: JSON.stringify(sample('create_tenant'))
+  })
+  t.equal(res.status, 200)
+  t.same(await res.json(), { results: [{ id: sample('create_tenant').id, outcome: 'applied' }] })
+  server.kill('SIGTERM')
+  const { code, output } = await server.exit
+  t.equal(code, 0)
+  t.match(output, 'server closing')
+  t.notOk(output.includes(KEY), 'the key is not in the output')
+})
+
+t.test('refuses to start with a clear message on bad configuration', async t => {
+  const bad = await start({ PORT: 'eighty', SQLITE_SYNCHRONOUS: 'maybe' }).exit
+  t.equal(bad.code, 1)
+  t.match(bad.output, /invalid configuration:[\s\S]*PORT[\s\S]*SQLITE_SYNCHRONOUS/)
+
+  const production = await start({ NODE_ENV: 'production', API_KEYS: '', PORT: '0', DATABASE_URL: `file:${join(tempDir(t), 'db.sqlite')}` }).exit
+  t.equal(production.code, 1)
+  t.match(production.output, 'API_KEYS is empty')
+})
+
+t.test('db:migrate applies pending migrations without starting the service', async t => {
+  const migrate = fileURLToPath(new URL('../src/scripts/migrate.ts', import.meta.url))
+  const run = async (env: Record<string, string>) => await new Promise<{ code: number | null, output: string }>(resolve => {
+    const child = spawn(process.execPath, ['--import=tsx', migrate], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+    let output = ''
+    child.stdout.on('data', d => { output += String(d) })
+    child.stderr.on('data', d => { output += String(d) })
+    child.on('exit', code => resolve({ code, output }))
+  })
+  const DATABASE_URL = `file:${join(tempDir(t), 'db.sqlite')}`
+  const first = await run({ DATABASE_URL })
+  t.equal(first.code, 0)
+  t.match(first.output, /applied: \d{14}_init/)
+  const second = await run({ DATABASE_URL })
+  t.equal(second.code, 0)
+  t.match(second.output, 'database is up to date')
+  const bad = await run({ DATABASE_URL: 'nonsense' })
+  t.equal(bad.code, 1)
+  t.match(bad.output, /invalid configuration:[\s\S]*DATABASE_URL/)
+})
