@@ -33,20 +33,47 @@ const withDeletes: Build = ({ tenant, user }) => numbered([
   events.deleteTenant(tenant, { time: '2026-05-19T10:00:02Z' }),
   events.updateTenant(tenant, { name: 'edited after delete' }, { time: '2026-05-19T10:00:01Z' }),
   events.createTenant(tenant, { name: 'reborn' }, { time: '2026-05-19T10:00:03Z' }),
-  events.createUser(user, { email: 'u@example.com' }, { time: '2026-05-19T10:00:00Z' }),
+  events.createUser(user, { email: 'u@example.com', attributes: { lang: 'ja' } }, { time: '2026-05-19T10:00:00Z' }),
   events.updateUserEmail(user, 'same-second@example.com', { time: '2026-05-19T10:00:01Z' }),
   // DELETE ranks above PATCH within one second: the user stays deleted.
   events.deleteUser(user, { time: '2026-05-19T10:00:01Z' })
 ], tenant)
 
+/**
+ * Memberships, roles and tenant-scoped attributes with every cascade: a tenant user deleted and created
+ * again, roles assigned before and after, a plan reservation and billing info, attribute keys removed.
+ */
+const withMemberships: Build = ({ tenant, user }) => numbered([
+  events.createTenant(tenant, { name: 't', attributes: { tier: 'gold', region: 'jp' } }, { time: '2026-05-19T10:00:00Z' }),
+  events.createUser(user, { email: 'm@example.com' }, { time: '2026-05-19T10:00:00Z' }),
+  events.createTenantUser(tenant, user, { dept: 'dev', level: 1 }, [{ id: 1, roles: ['admin'] }], { time: '2026-05-19T10:00:01Z' }),
+  events.createTenantUserRoles(tenant, user, 2, ['viewer', 'editor'], { time: '2026-05-19T10:00:02Z' }),
+  events.updateTenantUser(tenant, user, { level: 2, dept: null }, { time: '2026-05-19T10:00:03Z' }),
+  events.deleteTenantUserRole(tenant, user, 2, 'editor', { time: '2026-05-19T10:00:03Z' }),
+  events.updateTenant(tenant, { name: 't2', attributes: { region: null, size: 'L' } }, { time: '2026-05-19T10:00:03Z' }),
+  events.updateTenantPlan(tenant, { next_plan_id: 'plan-pro', using_next_plan_from: 1790000000 }, { time: '2026-05-19T10:00:04Z' }),
+  events.updateTenantBillingInfo(tenant, 'ACME', { time: '2026-05-19T10:00:04Z' }),
+  events.updateUserSignInId(user, 'member-1', { time: '2026-05-19T10:00:04Z' })
+], tenant)
+
+/** The same membership deleted, then created again with new roles; older roles must stay hidden. */
+const membershipRecreated: Build = ({ tenant, user }) => numbered([
+  events.createTenant(tenant, { name: 't' }, { time: '2026-05-19T10:00:00Z' }),
+  events.createUser(user, { email: 'r@example.com' }, { time: '2026-05-19T10:00:00Z' }),
+  events.createTenantUser(tenant, user, { old: true }, [{ id: 1, roles: ['admin'] }], { time: '2026-05-19T10:00:01Z' }),
+  events.deleteTenantUser(tenant, user, { time: '2026-05-19T10:00:02Z' }),
+  events.createTenantUserRoles(tenant, user, 1, ['viewer'], { time: '2026-05-19T10:00:03Z' }),
+  events.createTenantUser(tenant, user, { fresh: true }, [], { time: '2026-05-19T10:00:04Z' })
+], tenant)
+
+/** The read API's view of one history's tenant and user, with that run's ids replaced by placeholders. */
 async function state (app: FastifyInstance, ids: { tenant: string, user: string }): Promise<unknown> {
   const read = async (url: string) => {
     const res = await getJson(app, url)
-    if (res.statusCode === 404) return 'absent'
-    const { id, ...rest } = res.json()
-    return rest
+    return res.statusCode === 404 ? 'absent' : res.json()
   }
-  return { tenant: await read(`/tenants/${ids.tenant}`), user: await read(`/users/${ids.user}`) }
+  const text = JSON.stringify({ tenant: await read(`/tenants/${ids.tenant}`), user: await read(`/users/${ids.user}`) })
+  return JSON.parse(text.split(ids.tenant).join('TENANT').split(ids.user).join('USER'))
 }
 
 function permutations<T> (items: T[]): T[][] {
@@ -57,7 +84,7 @@ function permutations<T> (items: T[]): T[][] {
 let run = 0
 const freshIds = () => { run++; return { tenant: `tenant-${run}`, user: `user-${run}` } }
 
-for (const [name, build] of [['updates', history], ['deletes', withDeletes]] as const) {
+for (const [name, build] of [['updates', history], ['deletes', withDeletes], ['memberships', withMemberships], ['membership recreated', membershipRecreated]] as const) {
   t.test(`${name}: every pair of events gives the same state in both orders`, async t => {
     const { app } = await buildApp(t)
     const size = build(freshIds()).length
@@ -130,7 +157,7 @@ t.test('expected final states, and what each delivery reports', async t => {
   // Deliver newest first: the older ones are stale or partly applied.
   t.equal(await deliver(app, list[2]), 'applied')
   t.equal(await deliver(app, list[1]), 'stale', 'same second, smaller envelope id: loses the tie')
-  t.equal(await deliver(app, list[0]), 'stale', 'every field of the create is older')
+  t.equal(await deliver(app, list[0]), 'applied', 'older, but it brings plan_histories, which nothing newer wrote')
   t.equal(await deliver(app, list[0]), 'duplicate')
   t.match((await getJson(app, `/tenants/${ids.tenant}`)).json(), {
     name: 'v3', attributes: { plan: 'team' }, back_office_staff_email: 'staff@example.com', updated_at: '2026-05-19T10:00:05.000Z'
@@ -141,7 +168,7 @@ t.test('expected final states, and what each delivery reports', async t => {
   t.equal(await deliver(app, list[3]), 'applied', 'the create still brings sign_in_id')
   t.equal(await deliver(app, list[6]), 'applied')
   t.same((await getJson(app, `/users/${ids.user}`)).json(), {
-    id: ids.user, email: 'u2@example.com', sign_in_id: '', attributes: { lang: 'en' }, updated_at: '2026-05-19T10:00:04.000Z'
+    id: ids.user, email: 'u2@example.com', sign_in_id: '', attributes: { lang: 'en' }, tenants: [], updated_at: '2026-05-19T10:00:04.000Z'
   }, 'two partial updates in the wrong order both land')
 })
 
@@ -165,6 +192,77 @@ t.test('deletes leave tombstones that older writes cannot pass', async t => {
   const update = events.updateUserEmail(ids.user, 'back@example.com', { time: '2026-05-19T11:00:00Z' })
   t.equal(await deliver(app, update), 'applied', 'a newer update brings the user back')
   t.same((await getJson(app, `/users/${ids.user}`)).json(), {
-    id: ids.user, email: 'back@example.com', sign_in_id: null, attributes: null, updated_at: '2026-05-19T11:00:00.000Z'
-  }, 'fields the delete cleared stay cleared')
+    id: ids.user, email: 'back@example.com', sign_in_id: null, attributes: {}, tenants: [], updated_at: '2026-05-19T11:00:00.000Z'
+  }, 'fields and attributes the delete cleared stay cleared')
+})
+
+t.test('memberships, roles and tenant-scoped attributes read back', async t => {
+  const { app } = await buildApp(t)
+  const ids = freshIds()
+  for (const e of withMemberships(ids)) await deliver(app, e)
+  t.same((await getJson(app, `/users/${ids.user}`)).json(), {
+    id: ids.user,
+    email: `${ids.user}@example.com`, // create_tenant_user's response is newer than create_saas_user's
+    sign_in_id: 'member-1',
+    attributes: {},
+    tenants: [{
+      tenant_id: ids.tenant,
+      attributes: { level: 2 },
+      envs: [{ env_id: 1, roles: ['admin'] }, { env_id: 2, roles: ['viewer'] }]
+    }],
+    updated_at: '2026-05-19T10:00:04.000Z'
+  })
+  t.match((await getJson(app, `/tenants/${ids.tenant}`)).json(), {
+    id: ids.tenant,
+    name: 't2',
+    attributes: { size: 'L', tier: 'gold' },
+    next_plan: { next_plan_id: 'plan-pro', using_next_plan_from: 1790000000, next_plan_tax_rate_id: null, proration_behavior: null, delete_usage: null },
+    billing_info: { name: 'ACME', invoice_language: 'ja' },
+    users: [ids.user]
+  })
+
+  const again = freshIds()
+  for (const e of membershipRecreated(again)) await deliver(app, e)
+  t.same((await getJson(app, `/users/${again.user}`)).json().tenants, [
+    { tenant_id: again.tenant, attributes: { fresh: true }, envs: [{ env_id: 1, roles: ['viewer'] }] }
+  ], 'only roles and attributes written after the membership was deleted')
+})
+
+t.test('cascades: deleting a tenant or a user hides what was written before, not after', async t => {
+  const { app } = await buildApp(t)
+  const { tenant, user } = freshIds()
+  const other = `${user}-other`
+  const list = [
+    events.createTenant(tenant, { name: 't' }, { time: '2026-05-19T10:00:00Z' }),
+    events.createUser(user, { email: 'a@example.com' }, { time: '2026-05-19T10:00:00Z' }),
+    events.createUser(other, { email: 'b@example.com' }, { time: '2026-05-19T10:00:00Z' }),
+    events.createTenantUser(tenant, user, { a: 1 }, [{ id: 1, roles: ['admin'] }], { time: '2026-05-19T10:00:01Z' }),
+    events.deleteTenant(tenant, { time: '2026-05-19T10:00:02Z' }),
+    events.createTenantUser(tenant, other, {}, [{ id: 1, roles: ['viewer'] }], { time: '2026-05-19T10:00:03Z' }),
+    // The tenant comes back (a newer create): only the membership written after the delete shows.
+    events.createTenant(tenant, { name: 'back' }, { time: '2026-05-19T10:00:04Z' })
+  ]
+  // Deliver in reverse: the late, older events must not resurrect anything.
+  for (const e of [...list].reverse()) await deliver(app, e)
+  t.same((await getJson(app, `/tenants/${tenant}`)).json().users, [other])
+  t.same((await getJson(app, `/users/${user}`)).json().tenants, [])
+  t.same((await getJson(app, `/users/${other}`)).json().tenants, [{ tenant_id: tenant, attributes: {}, envs: [{ env_id: 1, roles: ['viewer'] }] }])
+
+  await deliver(app, events.deleteUser(other, { time: '2026-05-19T10:00:05Z' }))
+  t.same((await getJson(app, `/tenants/${tenant}`)).json().users, [], 'a deleted user is no member')
+  await deliver(app, events.createUser(other, { email: 'b2@example.com' }, { time: '2026-05-19T10:00:06Z' }))
+  t.same((await getJson(app, `/users/${other}`)).json().tenants, [], 'and coming back does not bring the old membership')
+})
+
+t.test('a membership that arrives before its user and tenant shows once they exist', async t => {
+  const { app } = await buildApp(t)
+  const { tenant, user } = freshIds()
+  await deliver(app, events.createTenantUserRoles(tenant, user, 5, ['owner'], { time: '2026-05-19T10:00:03Z' }))
+  await deliver(app, events.createTenantUser(tenant, user, { k: 'v' }, [], { time: '2026-05-19T10:00:02Z' }))
+  t.equal((await getJson(app, `/users/${user}`)).statusCode, 200, 'create_tenant_user makes the user known')
+  t.same((await getJson(app, `/users/${user}`)).json().tenants, [], 'but the tenant does not exist yet')
+  t.equal((await getJson(app, `/tenants/${tenant}`)).statusCode, 404)
+  await deliver(app, events.createTenant(tenant, { name: 't' }, { time: '2026-05-19T10:00:00Z' }))
+  t.same((await getJson(app, `/users/${user}`)).json().tenants, [{ tenant_id: tenant, attributes: { k: 'v' }, envs: [{ env_id: 5, roles: ['owner'] }] }])
+  t.same((await getJson(app, `/tenants/${tenant}`)).json().users, [user])
 })

@@ -95,8 +95,8 @@ t.test('schema.prisma and the migrated database agree on every model field', asy
       const column = columns.find(c => c.name === field.column)
       if (column === undefined) continue
       t.equal(column.type, sqliteType[field.type], `${model.name}.${field.name} type`)
-      t.equal(column.notnull === 1 || column.pk === 1, !field.optional, `${model.name}.${field.name} nullability`)
-      t.equal(column.pk === 1, field.id, `${model.name}.${field.name} primary key`)
+      t.equal(column.notnull === 1 || column.pk > 0, !field.optional, `${model.name}.${field.name} nullability`)
+      t.equal(column.pk > 0, field.id, `${model.name}.${field.name} primary key`)
     }
   }
 })

@@ -1,52 +1,67 @@
 import { join, sqltag as sql, type Sql } from '@prisma/client/runtime/client'
-import type { Change } from '../events/changes.js'
+import type { AttributesChange, RegisterChange } from '../events/changes.js'
+import { ENTITIES, type EntityDef } from '../events/entities.js'
 import { NO_VERSION } from '../events/version.js'
 import { identifier, type Dialect } from './dialect.js'
 
-/** A projected table: each field column has a `<column>_v` version column beside it. */
-interface ProjectedTable {
-  table: string
-  fields: ReadonlyArray<{ name: string, json?: boolean }>
-}
+/**
+ * One statement that writes a register change: insert the row, or update each register (`live` and every
+ * field) whose stored version is older than the change's. Fields the change does not carry are sent with
+ * the empty version, which is never newer, so they are left alone. A delete of an entity that cascades also
+ * raises `deleted_v`. Affects 0 rows when nothing is newer.
+ */
+export function registerUpsert (change: RegisterChange, dialect: Dialect): Sql {
+  const entity: EntityDef = ENTITIES[change.entity]
+  const t = identifier(entity.table)
+  const columns: Sql[] = []
+  const values: Sql[] = []
+  const add = (column: string, value: Sql) => { columns.push(identifier(column)); values.push(value) }
 
-const TABLES: Record<Change['entity'], ProjectedTable> = {
-  tenant: { table: 'tenants', fields: [{ name: 'name' }, { name: 'attributes', json: true }, { name: 'back_office_staff_email' }] },
-  user: { table: 'users', fields: [{ name: 'email' }, { name: 'sign_in_id' }, { name: 'attributes', json: true }] }
+  for (const key of entity.keys) add(key, sql`${change.key[key]}`)
+  add('live', sql`${change.live}`)
+  add('live_v', sql`${change.version}`)
+  const guarded: Array<{ register: string, version: string }> = [{ register: 'live', version: 'live_v' }]
+  for (const field of entity.fields) {
+    const carried = field.name in change.fields
+    const value = carried ? change.fields[field.name] ?? null : null
+    add(field.name, field.json === true ? dialect.json(value) : sql`${value}`)
+    add(`${field.name}_v`, sql`${carried ? change.version : NO_VERSION}`)
+    guarded.push({ register: field.name, version: `${field.name}_v` })
+  }
+  const raised: string[] = []
+  if (entity.cascades) {
+    add('deleted_v', sql`${change.live ? NO_VERSION : change.version}`)
+    raised.push('deleted_v')
+  }
+
+  const stored = (column: string): Sql => sql`${t}.${identifier(column)}`
+  const incoming = (column: string): Sql => sql`excluded.${identifier(column)}`
+  const newer = (column: string): Sql => sql`${incoming(column)} > ${stored(column)}`
+  const greatest = (column: string): Sql => sql`${identifier(column)} = ${dialect.greatest(stored(column), incoming(column))}`
+  const assignments = [
+    ...guarded.flatMap(({ register, version }) => [
+      sql`${identifier(register)} = CASE WHEN ${newer(version)} THEN ${incoming(register)} ELSE ${stored(register)} END`,
+      greatest(version)
+    ]),
+    ...raised.map(greatest)
+  ]
+  const anyNewer = [...guarded.map(g => newer(g.version)), ...raised.map(newer)]
+
+  return sql`INSERT INTO ${t} (${join(columns)}) VALUES (${join(values)})
+    ON CONFLICT (${join(entity.keys.map(identifier))}) DO UPDATE SET ${join(assignments)}
+    WHERE ${join(anyNewer, ' OR ')}`
 }
 
 /**
- * One statement that writes a change: insert the row, or update each register (`live` and every field)
- * whose stored version is older than the change's. Fields the change does not carry are sent with the
- * empty version, which is never newer, so they are left alone. Affects 0 rows when nothing is newer.
+ * One statement for all keys of an attributes change: each key is written only where the change is newer
+ * than the version that key holds. Undefined when the change carries no key.
  */
-export function guardedUpsert (change: Change, dialect: Dialect): Sql {
-  const { table, fields } = TABLES[change.entity]
-  const t = identifier(table)
-  const values = change.fields as Record<string, unknown>
-  const registers = ['live', ...fields.map(f => f.name)].map(identifier)
-  const versions = ['live_v', ...fields.map(f => `${f.name}_v`)].map(identifier)
-
-  const insertColumns: Sql[] = [identifier('id')]
-  const insertValues: Sql[] = [sql`${change.id}`]
-  insertColumns.push(registers[0], versions[0])
-  insertValues.push(sql`${change.live}`, sql`${change.version}`)
-  for (const [i, field] of fields.entries()) {
-    const carried = field.name in values
-    const value = carried ? values[field.name] ?? null : null
-    insertColumns.push(registers[i + 1], versions[i + 1])
-    insertValues.push(field.json === true ? dialect.json(value) : sql`${value}`, sql`${carried ? change.version : NO_VERSION}`)
-  }
-
-  const newer = (v: Sql): Sql => sql`excluded.${v} > ${t}.${v}`
-  const assignments = registers.flatMap((register, i) => {
-    const v = versions[i]
-    return [
-      sql`${register} = CASE WHEN ${newer(v)} THEN excluded.${register} ELSE ${t}.${register} END`,
-      sql`${v} = ${dialect.greatest(sql`${t}.${v}`, sql`excluded.${v}`)}`
-    ]
-  })
-
-  return sql`INSERT INTO ${t} (${join(insertColumns)}) VALUES (${join(insertValues)})
-    ON CONFLICT (${identifier('id')}) DO UPDATE SET ${join(assignments)}
-    WHERE ${join(versions.map(newer), ' OR ')}`
+export function attributesUpsert (change: AttributesChange, dialect: Dialect): Sql | undefined {
+  const entries = Object.entries(change.values)
+  if (entries.length === 0) return undefined
+  const rows = entries.map(([key, value]) =>
+    sql`(${change.scope}, ${change.tenantId}, ${change.userId}, ${key}, ${dialect.json(value ?? null)}, ${change.version})`)
+  return sql`INSERT INTO "attribute_values" ("scope", "tenant_id", "user_id", "key", "value", "v") VALUES ${join(rows)}
+    ON CONFLICT ("scope", "tenant_id", "user_id", "key") DO UPDATE SET "value" = excluded."value", "v" = excluded."v"
+    WHERE excluded."v" > "attribute_values"."v"`
 }

@@ -1,10 +1,11 @@
 import { sqltag as sql } from '@prisma/client/runtime/client'
-import type { PrismaClient } from '../generated/sqlite/client.js'
+import type { PrismaClient, Tenant, User } from '../generated/sqlite/client.js'
 import type { DecodedEvent } from '../events/decode.js'
-import type { Plan } from '../events/changes.js'
-import { versionTime, type Version } from '../events/version.js'
+import type { Change, Plan } from '../events/changes.js'
+import { parseEvent } from '../events/parse.js'
 import type { Dialect } from './dialect.js'
-import { guardedUpsert } from './guarded-upsert.js'
+import { attributesUpsert, registerUpsert } from './guarded-upsert.js'
+import { tenantView, userView, type TenantView, type UserView } from './views.js'
 
 export type Outcome = 'applied' | 'stale' | 'duplicate' | 'ignored'
 
@@ -13,22 +14,6 @@ export interface TransactionLimits {
   maxWaitMs: number
   /** How long one transaction may run (ms). */
   timeoutMs: number
-}
-
-export interface TenantView {
-  id: string
-  name: string | null
-  attributes: unknown
-  back_office_staff_email: string | null
-  updated_at: string
-}
-
-export interface UserView {
-  id: string
-  email: string | null
-  sign_in_id: string | null
-  attributes: unknown
-  updated_at: string
 }
 
 export interface EventView {
@@ -45,11 +30,22 @@ export interface EventView {
   event: unknown
 }
 
-/** The time of the newest event that wrote any of a row's registers. */
-const updatedAt = (...versions: string[]): string =>
-  versionTime(versions.reduce((a, b) => (a > b ? a : b)) as Version).toISOString()
+export interface Page<T> {
+  items: T[]
+  next_cursor: string | null
+}
 
-/** The database behind the receiver: the event inbox and the projected tenants and users. */
+export interface QuarantineEntry {
+  envelopeId: string | null
+  field: string
+  error: string
+  /** The refused item, secrets already redacted. */
+  raw: unknown
+}
+
+type Client = Pick<PrismaClient, '$executeRaw'>
+
+/** The database behind the receiver: the event inbox, the quarantine and the projected state. */
 export class Repository {
   constructor (
     readonly prisma: PrismaClient,
@@ -58,8 +54,8 @@ export class Repository {
   ) {}
 
   /**
-   * Records an event and applies its changes in one transaction. The inbox row goes first: when the
-   * envelope id is already there, nothing is written and the event is a duplicate.
+   * Records an event and applies its changes in one transaction. The inbox row goes first: when its
+   * envelope id or its SaaSus log_id is already there, nothing is written and the event is a duplicate.
    */
   async record (event: DecodedEvent, plan: Plan, receivedAt: Date = new Date()): Promise<Outcome> {
     return await this.prisma.$transaction(async tx => {
@@ -68,40 +64,128 @@ export class Repository {
         ("id", "event_type", "time", "log_id", "trace_id", "uri", "method", "http_status", "received_at", "outcome", "raw")
         VALUES (${event.id}, ${event.eventType}, ${event.time}, ${event.logId}, ${event.traceId}, ${event.uri},
           ${event.method}, ${event.httpStatus}, ${receivedAt}, ${initial}, ${this.dialect.json(event.redacted)})
-        ON CONFLICT ("id") DO NOTHING`)
+        ON CONFLICT DO NOTHING`)
       if (inserted === 0) return 'duplicate'
       if (plan.kind === 'ignored') return 'ignored'
-
-      let written = 0
-      for (const change of plan.changes) written += await tx.$executeRaw(guardedUpsert(change, this.dialect))
-      if (written > 0) return 'applied'
+      if (await this.apply(tx, plan.changes) > 0) return 'applied'
       await tx.$executeRaw(sql`UPDATE "events" SET "outcome" = ${'stale'} WHERE "id" = ${event.id}`)
       return 'stale'
     }, { maxWait: this.limits.maxWaitMs, timeout: this.limits.timeoutMs })
   }
 
+  /** Runs the guarded writes of some changes; returns how many rows they changed. */
+  private async apply (client: Client, changes: Change[]): Promise<number> {
+    let written = 0
+    for (const change of changes) {
+      const statement = change.kind === 'register' ? registerUpsert(change, this.dialect) : attributesUpsert(change, this.dialect)
+      if (statement !== undefined) written += await client.$executeRaw(statement)
+    }
+    return written
+  }
+
+  /** Keeps a request that passed authentication but not validation, with the reason. */
+  async quarantine (entry: QuarantineEntry, receivedAt: Date = new Date()): Promise<void> {
+    await this.prisma.quarantinedEvent.create({
+      data: { envelopeId: entry.envelopeId, field: entry.field, error: entry.error, raw: entry.raw as object, receivedAt }
+    })
+  }
+
+  async quarantined (): Promise<QuarantineEntry[]> {
+    const rows = await this.prisma.quarantinedEvent.findMany({ orderBy: { id: 'asc' } })
+    return rows.map(r => ({ envelopeId: r.envelopeId, field: r.field, error: r.error, raw: r.raw }))
+  }
+
+  /**
+   * Drops the projected state and applies every recorded event again, in storage order, with the current
+   * code: how a new projection is back-filled. One transaction, so readers see the old state until it ends.
+   */
+  async rebuild (timeoutMs = 10 * 60_000): Promise<{ events: number, unreadable: number }> {
+    return await this.prisma.$transaction(async tx => {
+      for (const table of ['tenants', 'users', 'tenant_users', 'tenant_user_roles', 'roles', 'envs', 'attribute_values']) {
+        await tx.$executeRawUnsafe(`DELETE FROM "${table}"`)
+      }
+      let events = 0
+      let unreadable = 0
+      let cursor: { receivedAt: Date, id: string } | undefined
+      for (;;) {
+        const page = await tx.event.findMany({
+          where: cursor === undefined
+            ? {}
+            : { OR: [{ receivedAt: { gt: cursor.receivedAt } }, { receivedAt: cursor.receivedAt, id: { gt: cursor.id } }] },
+          orderBy: [{ receivedAt: 'asc' }, { id: 'asc' }],
+          take: 500
+        })
+        if (page.length === 0) break
+        for (const row of page) {
+          events++
+          const parsed = parseEvent(row.raw)
+          if (!parsed.ok) { unreadable++; continue }
+          if (parsed.plan.kind === 'changes') await this.apply(tx, parsed.plan.changes)
+        }
+        const last = page[page.length - 1]
+        cursor = { receivedAt: last.receivedAt, id: last.id }
+      }
+      return { events, unreadable }
+    }, { maxWait: this.limits.maxWaitMs, timeout: timeoutMs })
+  }
+
   async tenant (id: string): Promise<TenantView | undefined> {
     const row = await this.prisma.tenant.findFirst({ where: { id, live: true } })
-    if (row === null) return undefined
-    return {
-      id: row.id,
-      name: row.name,
-      attributes: row.attributes,
-      back_office_staff_email: row.backOfficeStaffEmail,
-      updated_at: updatedAt(row.liveV, row.nameV, row.attributesV, row.backOfficeStaffEmailV)
-    }
+    return row === null ? undefined : (await this.tenantViews([row]))[0]
+  }
+
+  async tenants (cursor: string | undefined, limit: number): Promise<Page<TenantView>> {
+    const rows = await this.prisma.tenant.findMany({
+      where: { live: true, ...(cursor === undefined ? {} : { id: { gt: cursor } }) },
+      orderBy: { id: 'asc' },
+      take: limit + 1
+    })
+    const items = await this.tenantViews(rows.slice(0, limit))
+    return { items, next_cursor: rows.length > limit ? items[items.length - 1].id : null }
+  }
+
+  private async tenantViews (rows: Tenant[]): Promise<TenantView[]> {
+    const ids = rows.map(r => r.id)
+    const [attributes, memberships] = await Promise.all([
+      this.prisma.attributeValue.findMany({ where: { scope: 'tenant', tenantId: { in: ids } } }),
+      this.prisma.tenantUser.findMany({ where: { tenantId: { in: ids }, live: true } })
+    ])
+    const users = await this.prisma.user.findMany({ where: { id: { in: [...new Set(memberships.map(m => m.userId))] }, live: true } })
+    const userById = new Map(users.map(u => [u.id, u]))
+    return rows.map(t => tenantView(
+      t, attributes.filter(a => a.tenantId === t.id), memberships.filter(m => m.tenantId === t.id), userById))
   }
 
   async user (id: string): Promise<UserView | undefined> {
     const row = await this.prisma.user.findFirst({ where: { id, live: true } })
-    if (row === null) return undefined
-    return {
-      id: row.id,
-      email: row.email,
-      sign_in_id: row.signInId,
-      attributes: row.attributes,
-      updated_at: updatedAt(row.liveV, row.emailV, row.signInIdV, row.attributesV)
-    }
+    return row === null ? undefined : (await this.userViews([row]))[0]
+  }
+
+  async users (cursor: string | undefined, limit: number): Promise<Page<UserView>> {
+    const rows = await this.prisma.user.findMany({
+      where: { live: true, ...(cursor === undefined ? {} : { id: { gt: cursor } }) },
+      orderBy: { id: 'asc' },
+      take: limit + 1
+    })
+    const items = await this.userViews(rows.slice(0, limit))
+    return { items, next_cursor: rows.length > limit ? items[items.length - 1].id : null }
+  }
+
+  private async userViews (rows: User[]): Promise<UserView[]> {
+    const ids = rows.map(r => r.id)
+    const [attributes, memberships, roles] = await Promise.all([
+      this.prisma.attributeValue.findMany({ where: { scope: { in: ['user', 'tenant_user'] }, userId: { in: ids } } }),
+      this.prisma.tenantUser.findMany({ where: { userId: { in: ids }, live: true } }),
+      this.prisma.tenantUserRole.findMany({ where: { userId: { in: ids }, live: true } })
+    ])
+    const tenants = await this.prisma.tenant.findMany({ where: { id: { in: [...new Set(memberships.map(m => m.tenantId))] }, live: true } })
+    const tenantById = new Map(tenants.map(t => [t.id, t]))
+    return rows.map(u => userView(
+      u,
+      attributes.filter(a => a.userId === u.id),
+      memberships.filter(m => m.userId === u.id),
+      tenantById,
+      roles.filter(r => r.userId === u.id)))
   }
 
   async event (id: string): Promise<EventView | undefined> {

@@ -1,41 +1,39 @@
-import {
-  CreateSaasUserResponse, CreateTenantResponse, UpdateSaasUserAttributesRequest,
-  UpdateSaasUserEmailRequest, UpdateTenantRequest
-} from '../schemas/bodies.js'
+import type { TSchema, Static } from '@sinclair/typebox'
+import * as Bodies from '../schemas/bodies.js'
 import type { DecodedEvent } from './decode.js'
 import type { OperationName } from './operations.js'
 import type { Version } from './version.js'
-import { Checker, type ValidationProblem } from './checker.js'
+import { ENTITIES, type AttributeScope, type Entity } from './entities.js'
+import { Checker, type Checked, type ValidationProblem } from './checker.js'
 
 export type Attributes = Record<string, unknown>
-
-/** Fields of a tenant as SaaSus names them. A field absent from a change is left as it is. */
-export interface TenantFields {
-  name?: string | null
-  attributes?: Attributes | null
-  back_office_staff_email?: string | null
-}
-
-export interface UserFields {
-  email?: string | null
-  sign_in_id?: string | null
-  attributes?: Attributes | null
-}
+export type Key = Record<string, string | number>
 
 /**
- * One guarded write: set `live` and the given fields of one row, each only where `version` is newer than
- * the version stored with it. A delete is `live: false` with every field cleared, so it leaves a tombstone
- * that older writes cannot get past.
+ * A guarded write to one row: set `live` and the given fields, each only where `version` is newer than the
+ * version stored with it. Fields absent from `fields` are left as they are. A delete is `live: false`
+ * with every field cleared, so it leaves a tombstone that older writes cannot get past.
  */
-export type Change =
-  | { entity: 'tenant', id: string, version: Version, live: boolean, fields: TenantFields }
-  | { entity: 'user', id: string, version: Version, live: boolean, fields: UserFields }
+export interface RegisterChange {
+  kind: 'register'
+  entity: Entity
+  key: Key
+  version: Version
+  live: boolean
+  fields: Record<string, unknown>
+}
 
-export const TENANT_FIELD_NAMES = ['name', 'attributes', 'back_office_staff_email'] as const
-export const USER_FIELD_NAMES = ['email', 'sign_in_id', 'attributes'] as const
+/** Per-key writes to one attribute object; a key written as null is removed. */
+export interface AttributesChange {
+  kind: 'attributes'
+  scope: AttributeScope
+  tenantId: string
+  userId: string
+  version: Version
+  values: Attributes
+}
 
-const cleared = <K extends string>(names: readonly K[]): Record<K, null> =>
-  Object.fromEntries(names.map(n => [n, null])) as Record<K, null>
+export type Change = RegisterChange | AttributesChange
 
 /** What an event asks of the database: `ignored` events are recorded and change nothing. */
 export type Plan =
@@ -46,54 +44,167 @@ export type Planned = { ok: true, plan: Plan } | { ok: false, problem: Validatio
 
 const REQUEST = '/detail/event/request_body'
 const RESPONSE = '/detail/event/response_body'
+const URI = '/detail/event/uri'
 
-// Compiled once at start-up, not per request.
-const createTenantResponse = new Checker(CreateTenantResponse)
-const updateTenantRequest = new Checker(UpdateTenantRequest)
-const createSaasUserResponse = new Checker(CreateSaasUserResponse)
-const updateSaasUserEmailRequest = new Checker(UpdateSaasUserEmailRequest)
-const updateSaasUserAttributesRequest = new Checker(UpdateSaasUserAttributesRequest)
+/** Writes `live` and some fields of a row. */
+const put = (entity: Entity, key: Key, version: Version, fields: Record<string, unknown> = {}): RegisterChange =>
+  ({ kind: 'register', entity, key, version, live: true, fields })
 
-type Planner = (event: DecodedEvent, params: Record<string, string>) => Planned
+/** A tombstone: not live, every field cleared, at the delete's version. */
+const remove = (entity: Entity, key: Key, version: Version): RegisterChange => ({
+  kind: 'register',
+  entity,
+  key,
+  version,
+  live: false,
+  fields: Object.fromEntries(ENTITIES[entity].fields.map(f => [f.name, null]))
+})
 
-const changes = (...list: Change[]): Planned => ({ ok: true, plan: { kind: 'changes', changes: list } })
+const attributes = (scope: AttributeScope, owner: { tenantId?: string, userId?: string }, version: Version, values: Attributes): AttributesChange =>
+  ({ kind: 'attributes', scope, tenantId: owner.tenantId ?? '', userId: owner.userId ?? '', version, values })
+
+/** Only the properties that are present: an absent field is "unchanged", not "cleared". */
+const present = (values: Record<string, unknown>): Record<string, unknown> =>
+  Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined))
+
+// Every body schema compiled once at start-up, not per request.
+const checkers = new Map<TSchema, Checker<TSchema>>(Object.values(Bodies).map(schema => [schema, new Checker(schema)]))
+const body = <S extends TSchema>(schema: S, value: unknown, field: string): Checked<Static<S>> =>
+  checkers.get(schema)!.check(value, field) as Checked<Static<S>>
+
+function envId (raw: string): number | undefined {
+  return /^\d{1,15}$/.test(raw) ? Number(raw) : undefined
+}
+
+type Planner = (event: DecodedEvent, params: Record<string, string>) => Change[] | ValidationProblem
 
 const PLANNERS: Partial<Record<OperationName, Planner>> = {
-  create_tenant (event) {
-    const body = createTenantResponse.check(event.responseBody, RESPONSE)
-    if (!body.ok) return body
-    const { id, name, attributes, back_office_staff_email } = body.value
-    return changes({ entity: 'tenant', id, version: event.version, live: true, fields: { name, attributes, back_office_staff_email } })
+  create_tenant ({ responseBody, version }) {
+    const b = body(Bodies.CreateTenantResponse, responseBody, RESPONSE)
+    if (!b.ok) return b.problem
+    const { id, name, back_office_staff_email, plan_id, plan_histories } = b.value
+    return [
+      put('tenant', { id }, version, present({ name, back_office_staff_email, plan_id, plan_histories })),
+      attributes('tenant', { tenantId: id }, version, b.value.attributes)
+    ]
   },
-  update_tenant (event, { tenant_id }) {
-    const body = updateTenantRequest.check(event.requestBody, REQUEST)
-    if (!body.ok) return body
-    const { name, attributes, back_office_staff_email } = body.value
-    return changes({ entity: 'tenant', id: tenant_id, version: event.version, live: true, fields: { name, attributes, back_office_staff_email } })
+  update_tenant ({ requestBody, version }, { tenant_id }) {
+    const b = body(Bodies.UpdateTenantRequest, requestBody, REQUEST)
+    if (!b.ok) return b.problem
+    const { name, back_office_staff_email } = b.value
+    return [
+      put('tenant', { id: tenant_id }, version, { name, back_office_staff_email }),
+      attributes('tenant', { tenantId: tenant_id }, version, b.value.attributes)
+    ]
   },
-  delete_tenant (event, { tenant_id }) {
-    return changes({ entity: 'tenant', id: tenant_id, version: event.version, live: false, fields: cleared(TENANT_FIELD_NAMES) })
+  delete_tenant: ({ version }, { tenant_id }) => [remove('tenant', { id: tenant_id }, version)],
+  update_tenant_plan ({ requestBody, version }, { tenant_id }) {
+    // A PUT: the reservation is replaced as a whole, and an absent field is no reservation of it.
+    const b = body(Bodies.UpdateTenantPlanRequest, requestBody ?? {}, REQUEST)
+    if (!b.ok) return b.problem
+    const r = b.value
+    const nextPlan = {
+      next_plan_id: r.next_plan_id ?? null,
+      using_next_plan_from: r.using_next_plan_from ?? null,
+      next_plan_tax_rate_id: r.next_plan_tax_rate_id ?? null,
+      proration_behavior: r.proration_behavior ?? null,
+      delete_usage: r.delete_usage ?? null
+    }
+    return [put('tenant', { id: tenant_id }, version, { next_plan: nextPlan })]
   },
-  create_saas_user (event) {
-    const body = createSaasUserResponse.check(event.responseBody, RESPONSE)
-    if (!body.ok) return body
-    const { id, email, sign_in_id, attributes } = body.value
+  update_tenant_billing_info ({ requestBody, version }, { tenant_id }) {
+    const b = body(Bodies.UpdateTenantBillingInfoRequest, requestBody, REQUEST)
+    if (!b.ok) return b.problem
+    return [put('tenant', { id: tenant_id }, version, { billing_info: b.value })]
+  },
+  create_saas_user ({ responseBody, version }) {
+    const b = body(Bodies.CreateSaasUserResponse, responseBody, RESPONSE)
+    if (!b.ok) return b.problem
+    const { id, email, sign_in_id } = b.value
     // The created user has exactly these values: an absent one is empty, not "unchanged".
-    const fields: UserFields = { email: email ?? null, sign_in_id: sign_in_id ?? null, attributes: attributes ?? {} }
-    return changes({ entity: 'user', id, version: event.version, live: true, fields })
+    return [
+      put('user', { id }, version, { email: email ?? null, sign_in_id: sign_in_id ?? null }),
+      attributes('user', { userId: id }, version, b.value.attributes ?? {})
+    ]
   },
-  update_saas_user_email (event, { user_id }) {
-    const body = updateSaasUserEmailRequest.check(event.requestBody, REQUEST)
-    if (!body.ok) return body
-    return changes({ entity: 'user', id: user_id, version: event.version, live: true, fields: { email: body.value.email } })
+  update_saas_user_email ({ requestBody, version }, { user_id }) {
+    const b = body(Bodies.UpdateSaasUserEmailRequest, requestBody, REQUEST)
+    return b.ok ? [put('user', { id: user_id }, version, { email: b.value.email })] : b.problem
   },
-  update_saas_user_attributes (event, { user_id }) {
-    const body = updateSaasUserAttributesRequest.check(event.requestBody, REQUEST)
-    if (!body.ok) return body
-    return changes({ entity: 'user', id: user_id, version: event.version, live: true, fields: { attributes: body.value.attributes } })
+  update_saas_user_sign_in_id ({ requestBody, version }, { user_id }) {
+    const b = body(Bodies.UpdateSaasUserSignInIdRequest, requestBody, REQUEST)
+    return b.ok ? [put('user', { id: user_id }, version, { sign_in_id: b.value.sign_in_id })] : b.problem
   },
-  delete_saas_user (event, { user_id }) {
-    return changes({ entity: 'user', id: user_id, version: event.version, live: false, fields: cleared(USER_FIELD_NAMES) })
+  update_saas_user_attributes ({ requestBody, version }, { user_id }) {
+    const b = body(Bodies.UpdateAttributesRequest, requestBody, REQUEST)
+    return b.ok ? [put('user', { id: user_id }, version), attributes('user', { userId: user_id }, version, b.value.attributes)] : b.problem
+  },
+  delete_saas_user: ({ version }, { user_id }) => [remove('user', { id: user_id }, version)],
+  create_tenant_user ({ requestBody, responseBody, version }, { tenant_id }) {
+    const b = body(Bodies.CreateTenantUserResponse, responseBody, RESPONSE)
+    if (!b.ok) return b.problem
+    const request = body(Bodies.CreateTenantUserRequest, requestBody ?? {}, REQUEST)
+    if (!request.ok) return request.problem
+    const { id: user_id, email, sign_in_id, envs } = b.value
+    // Creating a tenant user with a new email creates the SaaS user too: record that it exists.
+    const changes: Change[] = [
+      put('user', { id: user_id }, version, present({ email, sign_in_id })),
+      put('tenant_user', { tenant_id, user_id }, version),
+      attributes('tenant_user', { tenantId: tenant_id, userId: user_id }, version, b.value.attributes ?? request.value.attributes ?? {})
+    ]
+    for (const env of envs ?? []) {
+      for (const role of env.roles ?? []) {
+        changes.push(put('tenant_user_role', { tenant_id, user_id, env_id: env.id, role_name: role.role_name }, version))
+      }
+    }
+    return changes
+  },
+  update_tenant_user ({ requestBody, version }, { tenant_id, user_id }) {
+    const b = body(Bodies.UpdateAttributesRequest, requestBody, REQUEST)
+    if (!b.ok) return b.problem
+    return [
+      put('tenant_user', { tenant_id, user_id }, version),
+      attributes('tenant_user', { tenantId: tenant_id, userId: user_id }, version, b.value.attributes)
+    ]
+  },
+  delete_tenant_user: ({ version }, { tenant_id, user_id }) => [remove('tenant_user', { tenant_id, user_id }, version)],
+  create_tenant_user_roles ({ requestBody, version }, { tenant_id, user_id, env_id }) {
+    const env = envId(env_id)
+    if (env === undefined) return { field: URI, message: `env_id ${JSON.stringify(env_id)} is not an integer` }
+    const b = body(Bodies.CreateTenantUserRolesRequest, requestBody, REQUEST)
+    if (!b.ok) return b.problem
+    return b.value.role_names.map(role_name => put('tenant_user_role', { tenant_id, user_id, env_id: env, role_name }, version))
+  },
+  delete_tenant_user_role ({ version }, { tenant_id, user_id, env_id, role_name }) {
+    const env = envId(env_id)
+    if (env === undefined) return { field: URI, message: `env_id ${JSON.stringify(env_id)} is not an integer` }
+    return [remove('tenant_user_role', { tenant_id, user_id, env_id: env, role_name }, version)]
+  },
+  create_role ({ requestBody, version }) {
+    const b = body(Bodies.CreateRoleRequest, requestBody, REQUEST)
+    return b.ok ? [put('role', { role_name: b.value.role_name }, version, { display_name: b.value.display_name })] : b.problem
+  },
+  update_role ({ requestBody, version }, { role_name }) {
+    const b = body(Bodies.UpdateRoleRequest, requestBody, REQUEST)
+    return b.ok ? [put('role', { role_name }, version, { display_name: b.value.display_name })] : b.problem
+  },
+  delete_role: ({ version }, { role_name }) => [remove('role', { role_name }, version)],
+  create_env ({ requestBody, version }) {
+    const b = body(Bodies.CreateEnvRequest, requestBody, REQUEST)
+    if (!b.ok) return b.problem
+    return [put('env', { id: b.value.id }, version, { name: b.value.name, display_name: b.value.display_name ?? null })]
+  },
+  update_env ({ requestBody, version }, { env_id }) {
+    const env = envId(env_id)
+    if (env === undefined) return { field: URI, message: `env_id ${JSON.stringify(env_id)} is not an integer` }
+    const b = body(Bodies.UpdateEnvRequest, requestBody, REQUEST)
+    if (!b.ok) return b.problem
+    return [put('env', { id: env }, version, present({ name: b.value.name, display_name: b.value.display_name }))]
+  },
+  delete_env ({ version }, { env_id }) {
+    const env = envId(env_id)
+    if (env === undefined) return { field: URI, message: `env_id ${JSON.stringify(env_id)} is not an integer` }
+    return [remove('env', { id: env }, version)]
   }
 }
 
@@ -108,9 +219,10 @@ export function planEvent (event: DecodedEvent): Planned {
   if (!isSuccess(event.httpStatus)) {
     return { ok: true, plan: { kind: 'ignored', reason: `http_status ${event.httpStatus} is not a success` } }
   }
-  const planner = event.operation && PLANNERS[event.operation.name]
+  const planner = event.operation === undefined ? undefined : PLANNERS[event.operation.name]
   if (event.operation === undefined || planner === undefined) {
     return { ok: true, plan: { kind: 'ignored', reason: `${event.method} ${event.uri} is not projected` } }
   }
-  return planner(event, event.operation.params)
+  const result = planner(event, event.operation.params)
+  return Array.isArray(result) ? { ok: true, plan: { kind: 'changes', changes: result } } : { ok: false, problem: result }
 }

@@ -19,3 +19,29 @@ export function redactSecrets (value: unknown): unknown {
   }
   return copy
 }
+
+// A string that is not JSON cannot be searched reliably for a secret's value; when it mentions a
+// secret-like name it is replaced whole.
+const SECRET_MENTION = /pass_?word|api_?key|token|secret/i
+
+/**
+ * Like redactSecrets, for input that failed validation: JSON held in strings is decoded and redacted too,
+ * and a string that is not JSON but mentions a secret-like name is replaced whole.
+ */
+export function redactUntrusted (value: unknown): unknown {
+  if (typeof value === 'string') {
+    if (!SECRET_MENTION.test(value)) return value
+    try {
+      const parsed: unknown = JSON.parse(value)
+      if (parsed !== null && typeof parsed === 'object') return JSON.stringify(redactUntrusted(parsed))
+    } catch {}
+    return `${REDACTED} (${value.length} characters that mention a secret)`
+  }
+  if (Array.isArray(value)) return value.map(redactUntrusted)
+  if (value === null || typeof value !== 'object') return value
+  const copy: Record<string, unknown> = {}
+  for (const [key, inner] of Object.entries(value)) {
+    copy[key] = isSecretKey(key) && inner !== null && inner !== '' ? REDACTED : redactUntrusted(inner)
+  }
+  return copy
+}

@@ -1,30 +1,32 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { parseEvent } from '../events/parse.js'
+import { receiveEvent } from '../services/receive-event.js'
 import { ErrorResponse, EventsResponse } from '../schemas/api.js'
 
-/** POST /events: where the EventBridge API destination delivers. */
+/**
+ * POST /events: where the EventBridge API destination delivers one event, or a custom-bus subscriber a
+ * JSON array of them. A batch always answers 200 with one result per item, in order, so that valid items
+ * are not delivered again; a single invalid event answers 400. Invalid items are quarantined either way.
+ */
 const eventsRoute: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.post('/events', {
     bodyLimit: fastify.config.BODY_LIMIT,
     schema: {
-      // The body is checked by decodeEvent, which also decodes the nested JSON strings; see src/schemas/envelope.ts.
+      // The body is checked item by item by parseEvent, which also decodes the nested JSON strings.
       response: { 200: EventsResponse, 400: ErrorResponse }
     }
   }, async (request, reply) => {
-    const started = performance.now()
-    const parsed = parseEvent(request.body)
-    if (!parsed.ok) {
-      const { field, message } = parsed.problem
-      request.log.info({ field, reason: message }, 'rejected: invalid event')
-      return await reply.code(400).send({ statusCode: 400, error: 'Bad Request', message: `body${field} ${message}`, field })
+    const { body } = request
+    if (Array.isArray(body)) {
+      const results = []
+      for (const item of body) results.push(await receiveEvent(fastify.repository, request.log, item))
+      return { results }
     }
-    const { event, plan } = parsed
-    const outcome = await fastify.repository.record(event, plan)
-    request.log.info({
-      event: { id: event.id, type: event.eventType, outcome },
-      durationMs: Math.round((performance.now() - started) * 100) / 100
-    }, 'event recorded')
-    return { results: [{ id: event.id, outcome }] }
+    const result = await receiveEvent(fastify.repository, request.log, body)
+    if (result.outcome === 'rejected') {
+      const { field, message } = result.error
+      return await reply.code(400).send({ statusCode: 400, error: 'Bad Request', message, field })
+    }
+    return { results: [result] }
   })
 }
 

@@ -1,16 +1,24 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { ErrorResponse, EventRecordResponse, IdParams, TenantResponse, UserResponse } from '../schemas/api.js'
+import {
+  ErrorResponse, EventRecordResponse, IdParams, ListQuery, TenantPage, TenantResponse, UserPage, UserResponse
+} from '../schemas/api.js'
 
 const notFound = (what: string, id: string) =>
   ({ statusCode: 404, error: 'Not Found', message: `no ${what} ${id}` })
 
-/** The projected state and the inbox, read back. Deleted rows answer 404. */
+/** The projected state and the inbox, read back. Deleted rows answer 404 and are not listed. */
 const readRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
+  fastify.get('/tenants', { schema: { querystring: ListQuery, response: { 200: TenantPage } } },
+    async request => await fastify.repository.tenants(request.query.cursor, request.query.limit))
+
   fastify.get('/tenants/:id', { schema: { params: IdParams, response: { 200: TenantResponse, 404: ErrorResponse } } },
     async (request, reply) => {
       const tenant = await fastify.repository.tenant(request.params.id)
       return tenant ?? await reply.code(404).send(notFound('tenant', request.params.id))
     })
+
+  fastify.get('/users', { schema: { querystring: ListQuery, response: { 200: UserPage } } },
+    async request => await fastify.repository.users(request.query.cursor, request.query.limit))
 
   fastify.get('/users/:id', { schema: { params: IdParams, response: { 200: UserResponse, 404: ErrorResponse } } },
     async (request, reply) => {

@@ -1,13 +1,17 @@
-import { Type, type Static } from '@sinclair/typebox'
+import { Type, type Static, type TSchema } from '@sinclair/typebox'
 
 // Request and response bodies of this service's own HTTP API.
 
 export const Outcome = Type.Union([
-  Type.Literal('applied'), Type.Literal('stale'), Type.Literal('duplicate'), Type.Literal('ignored')
+  Type.Literal('applied'), Type.Literal('stale'), Type.Literal('duplicate'), Type.Literal('ignored'), Type.Literal('rejected')
 ])
 
 export const EventsResponse = Type.Object({
-  results: Type.Array(Type.Object({ id: Type.String(), outcome: Outcome }))
+  results: Type.Array(Type.Object({
+    id: Type.Union([Type.String(), Type.Null()], { description: 'envelope id; null for an item without one' }),
+    outcome: Outcome,
+    error: Type.Optional(Type.Object({ field: Type.String(), message: Type.String() }))
+  }))
 })
 export type EventsResponse = Static<typeof EventsResponse>
 
@@ -22,21 +26,42 @@ export type ErrorResponse = Static<typeof ErrorResponse>
 
 export const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 256 }) })
 
+const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()])
+const AttributeObject = Type.Record(Type.String(), Type.Unknown())
+
 export const TenantResponse = Type.Object({
   id: Type.String(),
-  name: Type.Union([Type.String(), Type.Null()]),
-  attributes: Type.Unknown(),
-  back_office_staff_email: Type.Union([Type.String(), Type.Null()]),
+  name: Nullable(Type.String()),
+  attributes: AttributeObject,
+  back_office_staff_email: Nullable(Type.String()),
+  plan_id: Nullable(Type.String()),
+  plan_histories: Type.Unknown(),
+  next_plan: Type.Unknown({ description: 'the plan reservation: next_plan_id, using_next_plan_from, next_plan_tax_rate_id, proration_behavior, delete_usage' }),
+  billing_info: Type.Unknown(),
+  users: Type.Array(Type.String(), { description: 'ids of the users who are members, sorted' }),
   updated_at: Type.String({ description: 'time of the newest event that changed this tenant' })
 })
 
 export const UserResponse = Type.Object({
   id: Type.String(),
-  email: Type.Union([Type.String(), Type.Null()]),
-  sign_in_id: Type.Union([Type.String(), Type.Null()]),
-  attributes: Type.Unknown(),
+  email: Nullable(Type.String()),
+  sign_in_id: Nullable(Type.String()),
+  attributes: AttributeObject,
+  tenants: Type.Array(Type.Object({
+    tenant_id: Type.String(),
+    attributes: AttributeObject,
+    envs: Type.Array(Type.Object({ env_id: Type.Integer(), roles: Type.Array(Type.String()) }))
+  })),
   updated_at: Type.String({ description: 'time of the newest event that changed this user' })
 })
+
+export const ListQuery = Type.Object({
+  limit: Type.Integer({ minimum: 1, maximum: 200, default: 50 }),
+  cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 256, description: 'next_cursor of the previous page' }))
+})
+
+export const TenantPage = Type.Object({ items: Type.Array(TenantResponse), next_cursor: Nullable(Type.String()) })
+export const UserPage = Type.Object({ items: Type.Array(UserResponse), next_cursor: Nullable(Type.String()) })
 
 export const EventRecordResponse = Type.Object({
   id: Type.String(),

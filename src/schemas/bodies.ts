@@ -3,16 +3,19 @@ import { Type, type Static } from '@sinclair/typebox'
 // Request and response bodies of the calls this version projects (SaaSus Auth API v1.13.6).
 // Only what the projection reads is required; unknown fields are allowed.
 
-const Attributes = Type.Record(Type.String(), Type.Unknown())
+export const Attributes = Type.Record(Type.String(), Type.Unknown())
+
+const NullableString = Type.Union([Type.String(), Type.Null()])
 
 /** Response of POST /v1/auth/tenants (the Tenant object). */
 export const CreateTenantResponse = Type.Object({
   id: Type.String({ minLength: 1 }),
   name: Type.String(),
   attributes: Attributes,
-  back_office_staff_email: Type.String()
+  back_office_staff_email: Type.String(),
+  plan_id: Type.Optional(NullableString),
+  plan_histories: Type.Optional(Type.Array(Type.Unknown()))
 })
-export type CreateTenantResponse = Static<typeof CreateTenantResponse>
 
 /** Request of PATCH /v1/auth/tenants/{tenant_id}: every field is required by the API. */
 export const UpdateTenantRequest = Type.Object({
@@ -20,7 +23,29 @@ export const UpdateTenantRequest = Type.Object({
   attributes: Attributes,
   back_office_staff_email: Type.String()
 })
-export type UpdateTenantRequest = Static<typeof UpdateTenantRequest>
+
+/** Request of PUT /v1/auth/tenants/{tenant_id}/plans: a plan reservation; every field is optional. */
+export const UpdateTenantPlanRequest = Type.Object({
+  next_plan_id: Type.Optional(NullableString),
+  using_next_plan_from: Type.Optional(Type.Union([Type.Integer(), Type.Null()])),
+  next_plan_tax_rate_id: Type.Optional(NullableString),
+  proration_behavior: Type.Optional(NullableString),
+  delete_usage: Type.Optional(Type.Union([Type.Boolean(), Type.Null()]))
+})
+
+/** Request of PUT /v1/auth/tenants/{tenant_id}/billing-info. */
+export const UpdateTenantBillingInfoRequest = Type.Object({
+  name: Type.String(),
+  address: Type.Object({
+    street: Type.String(),
+    city: Type.String(),
+    state: Type.String(),
+    country: Type.String(),
+    postal_code: Type.String(),
+    additional_address_info: Type.Optional(Type.String())
+  }),
+  invoice_language: Type.String()
+})
 
 /** Response of POST /v1/auth/users (the SaasUser object). */
 export const CreateSaasUserResponse = Type.Object({
@@ -29,12 +54,32 @@ export const CreateSaasUserResponse = Type.Object({
   sign_in_id: Type.Optional(Type.String()),
   attributes: Type.Optional(Attributes)
 })
-export type CreateSaasUserResponse = Static<typeof CreateSaasUserResponse>
 
-/** Request of PATCH /v1/auth/users/{user_id}/email. */
 export const UpdateSaasUserEmailRequest = Type.Object({ email: Type.String() })
-export type UpdateSaasUserEmailRequest = Static<typeof UpdateSaasUserEmailRequest>
+export const UpdateSaasUserSignInIdRequest = Type.Object({ sign_in_id: Type.String() })
+export const UpdateAttributesRequest = Type.Object({ attributes: Attributes })
 
-/** Request of PATCH /v1/auth/users/{user_id}/attributes. */
-export const UpdateSaasUserAttributesRequest = Type.Object({ attributes: Attributes })
-export type UpdateSaasUserAttributesRequest = Static<typeof UpdateSaasUserAttributesRequest>
+/** Response of POST /v1/auth/tenants/{tenant_id}/users (the tenant User object). */
+export const CreateTenantUserResponse = Type.Object({
+  id: Type.String({ minLength: 1 }),
+  email: Type.Optional(Type.String()),
+  sign_in_id: Type.Optional(Type.String()),
+  attributes: Type.Optional(Attributes),
+  envs: Type.Optional(Type.Array(Type.Object({
+    id: Type.Integer(),
+    roles: Type.Optional(Type.Array(Type.Object({ role_name: Type.String({ minLength: 1 }) })))
+  })))
+})
+
+/** Request of POST /v1/auth/tenants/{tenant_id}/users: the attributes when the response has none. */
+export const CreateTenantUserRequest = Type.Object({ attributes: Type.Optional(Attributes) })
+
+export const CreateTenantUserRolesRequest = Type.Object({ role_names: Type.Array(Type.String({ minLength: 1 })) })
+
+export const CreateRoleRequest = Type.Object({ role_name: Type.String({ minLength: 1 }), display_name: Type.String() })
+export const UpdateRoleRequest = Type.Object({ display_name: Type.String() })
+
+export const CreateEnvRequest = Type.Object({ id: Type.Integer(), name: Type.String(), display_name: Type.Optional(Type.String()) })
+export const UpdateEnvRequest = Type.Object({ name: Type.String(), display_name: Type.Optional(Type.String()) })
+
+export type CreateTenantUserResponse = Static<typeof CreateTenantUserResponse>

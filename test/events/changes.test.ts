@@ -1,6 +1,6 @@
 import t from 'tap'
 import { decodeEvent } from '../../src/events/decode.js'
-import { planEvent, type Planned } from '../../src/events/changes.js'
+import { planEvent, type Change, type Planned } from '../../src/events/changes.js'
 import { events, makeEvent } from '../helpers/events.js'
 
 const time = '2026-05-19T02:22:58Z'
@@ -11,40 +11,114 @@ function plan (event: Record<string, any>): Planned {
   return planEvent(decoded.event)
 }
 
-function only (planned: Planned) {
+/** The changes of a plan, without their version (the same for every change of one event). */
+function changes (planned: Planned): Array<Omit<Change, 'version'>> {
   if (!planned.ok || planned.plan.kind !== 'changes') throw new Error(`expected changes, got ${JSON.stringify(planned)}`)
-  const [change, ...rest] = planned.plan.changes
-  if (rest.length > 0) throw new Error('expected one change')
-  const { version, ...withoutVersion } = change
-  return withoutVersion
+  const versions = new Set(planned.plan.changes.map(c => c.version))
+  if (versions.size !== 1) throw new Error('every change of an event carries its version')
+  return planned.plan.changes.map(({ version, ...rest }) => rest)
 }
 
-t.test('each projected call becomes one guarded change', async t => {
-  t.same(only(plan(events.createTenant('t1', { name: 'n', attributes: { a: 1 }, back_office_staff_email: 'e@x' }, { time }))),
-    { entity: 'tenant', id: 't1', live: true, fields: { name: 'n', attributes: { a: 1 }, back_office_staff_email: 'e@x' } })
-  t.same(only(plan(events.updateTenant('t1', { name: 'n2' }, { time }))),
-    { entity: 'tenant', id: 't1', live: true, fields: { name: 'n2', attributes: {}, back_office_staff_email: 'staff@example.com' } })
-  t.same(only(plan(events.deleteTenant('t1', { time }))),
-    { entity: 'tenant', id: 't1', live: false, fields: { name: null, attributes: null, back_office_staff_email: null } })
-  t.same(only(plan(events.createUser('u1', { email: 'a@x' }, { time }))),
-    { entity: 'user', id: 'u1', live: true, fields: { email: 'a@x', sign_in_id: '', attributes: {} } })
-  t.same(only(plan(events.updateUserEmail('u1', 'b@x', { time }))),
-    { entity: 'user', id: 'u1', live: true, fields: { email: 'b@x' } })
-  t.same(only(plan(events.updateUserAttributes('u1', { k: 'v' }, { time }))),
-    { entity: 'user', id: 'u1', live: true, fields: { attributes: { k: 'v' } } })
-  t.same(only(plan(events.deleteUser('u1', { time }))),
-    { entity: 'user', id: 'u1', live: false, fields: { email: null, sign_in_id: null, attributes: null } })
+const tenant = (id: string, fields: Record<string, unknown>, live = true) => ({ kind: 'register', entity: 'tenant', key: { id }, live, fields })
+const user = (id: string, fields: Record<string, unknown>, live = true) => ({ kind: 'register', entity: 'user', key: { id }, live, fields })
+const attrs = (scope: string, tenantId: string, userId: string, values: Record<string, unknown>) => ({ kind: 'attributes', scope, tenantId, userId, values })
+
+t.test('tenant calls', async t => {
+  t.same(changes(plan(events.createTenant('t1', { name: 'n', attributes: { a: 1 }, back_office_staff_email: 'e@x' }, { time }))), [
+    tenant('t1', { name: 'n', back_office_staff_email: 'e@x', plan_histories: [] }),
+    attrs('tenant', 't1', '', { a: 1 })
+  ])
+  const withPlan = events.createTenant('t1', { name: 'n' }, { time })
+  const inner = JSON.parse(withPlan.detail.event)
+  inner.response_body = JSON.stringify({ ...JSON.parse(inner.response_body), plan_id: 'plan-1' })
+  withPlan.detail.event = JSON.stringify(inner)
+  t.match(changes(plan(withPlan))[0], { fields: { plan_id: 'plan-1' } }, 'plan_id when the response carries it')
+
+  t.same(changes(plan(events.updateTenant('t1', { name: 'n2', attributes: { a: null } }, { time }))), [
+    tenant('t1', { name: 'n2', back_office_staff_email: 'staff@example.com' }),
+    attrs('tenant', 't1', '', { a: null })
+  ])
+  t.same(changes(plan(events.deleteTenant('t1', { time }))), [
+    tenant('t1', { name: null, back_office_staff_email: null, plan_id: null, plan_histories: null, next_plan: null, billing_info: null }, false)
+  ])
+  t.same(changes(plan(events.updateTenantPlan('t1', { next_plan_id: 'p2', using_next_plan_from: 1780000000 }, { time }))), [
+    tenant('t1', { next_plan: { next_plan_id: 'p2', using_next_plan_from: 1780000000, next_plan_tax_rate_id: null, proration_behavior: null, delete_usage: null } })
+  ])
+  t.same(changes(plan(events.updateTenantPlan('t1', {}, { time, request: '' }))), [
+    tenant('t1', { next_plan: { next_plan_id: null, using_next_plan_from: null, next_plan_tax_rate_id: null, proration_behavior: null, delete_usage: null } })
+  ], 'an empty body cancels the reservation')
+  t.match(changes(plan(events.updateTenantBillingInfo('t1', 'ACME', { time })))[0], { fields: { billing_info: { name: 'ACME', invoice_language: 'ja', address: { city: 'Tokyo' } } } })
 })
 
-t.test('a user created with a sign-in id only has no email and empty attributes', async t => {
-  const event = makeEvent({ eventType: 'create_saas_user', method: 'POST', uri: '/v1/auth/users', time, httpStatus: 201, response: { id: 'u2', sign_in_id: 'login-name' } })
-  t.same(only(plan(event)).fields, { email: null, sign_in_id: 'login-name', attributes: {} })
+t.test('SaaS user calls', async t => {
+  t.same(changes(plan(events.createUser('u1', { email: 'a@x', attributes: { k: 'v' } }, { time }))), [
+    user('u1', { email: 'a@x', sign_in_id: '' }), attrs('user', '', 'u1', { k: 'v' })
+  ])
+  const signInOnly = makeEvent({ eventType: 'create_saas_user', method: 'POST', uri: '/v1/auth/users', time, httpStatus: 201, response: { id: 'u2', sign_in_id: 'login' } })
+  t.same(changes(plan(signInOnly)), [user('u2', { email: null, sign_in_id: 'login' }), attrs('user', '', 'u2', {})],
+    'an absent value of a created user is empty, not unchanged')
+  t.same(changes(plan(events.updateUserEmail('u1', 'b@x', { time }))), [user('u1', { email: 'b@x' })])
+  t.same(changes(plan(events.updateUserSignInId('u1', 'login2', { time }))), [user('u1', { sign_in_id: 'login2' })])
+  t.same(changes(plan(events.updateUserAttributes('u1', { k: 'v2' }, { time }))), [user('u1', {}), attrs('user', '', 'u1', { k: 'v2' })])
+  t.same(changes(plan(events.deleteUser('u1', { time }))), [user('u1', { email: null, sign_in_id: null }, false)])
+  t.match(plan(events.updateUserPassword('u1', { time })), { ok: true, plan: { kind: 'ignored' } }, 'password calls change nothing')
+  t.match(plan(makeEvent({ eventType: 'x', method: 'POST', uri: '/v1/auth/users/u1/password/reset', time, response: { password: 'x' } })), { ok: true, plan: { kind: 'ignored' } })
+})
+
+t.test('tenant users and their roles', async t => {
+  t.same(changes(plan(events.createTenantUser('t1', 'u1', { dept: 'dev' }, [{ id: 1, roles: ['admin', 'viewer'] }, { id: 3, roles: [] }], { time }))), [
+    user('u1', { email: 'u1@example.com', sign_in_id: '' }),
+    { kind: 'register', entity: 'tenant_user', key: { tenant_id: 't1', user_id: 'u1' }, live: true, fields: {} },
+    attrs('tenant_user', 't1', 'u1', { dept: 'dev' }),
+    { kind: 'register', entity: 'tenant_user_role', key: { tenant_id: 't1', user_id: 'u1', env_id: 1, role_name: 'admin' }, live: true, fields: {} },
+    { kind: 'register', entity: 'tenant_user_role', key: { tenant_id: 't1', user_id: 'u1', env_id: 1, role_name: 'viewer' }, live: true, fields: {} }
+  ])
+  const noEnvs = makeEvent({ eventType: 'create_tenant_user', method: 'POST', uri: '/v1/auth/tenants/t1/users', time, httpStatus: 201, request: { attributes: { from: 'request' } }, response: { id: 'u1' } })
+  t.same(changes(plan(noEnvs)).slice(2), [attrs('tenant_user', 't1', 'u1', { from: 'request' })], 'attributes from the request when the response has none')
+  const bare = makeEvent({ eventType: 'create_tenant_user', method: 'POST', uri: '/v1/auth/tenants/t1/users', time, httpStatus: 201, request: '', response: { id: 'u1' } })
+  t.same(changes(plan(bare))[0], user('u1', {}), 'no email in the response: the user\'s fields are left as they are')
+
+  t.same(changes(plan(events.updateTenantUser('t1', 'u1', { dept: null }, { time }))), [
+    { kind: 'register', entity: 'tenant_user', key: { tenant_id: 't1', user_id: 'u1' }, live: true, fields: {} },
+    attrs('tenant_user', 't1', 'u1', { dept: null })
+  ])
+  t.same(changes(plan(events.deleteTenantUser('t1', 'u1', { time }))), [
+    { kind: 'register', entity: 'tenant_user', key: { tenant_id: 't1', user_id: 'u1' }, live: false, fields: {} }
+  ])
+  t.same(changes(plan(events.createTenantUserRoles('t1', 'u1', 2, ['admin'], { time }))), [
+    { kind: 'register', entity: 'tenant_user_role', key: { tenant_id: 't1', user_id: 'u1', env_id: 2, role_name: 'admin' }, live: true, fields: {} }
+  ])
+  t.same(changes(plan(events.deleteTenantUserRole('t1', 'u1', 2, 'team lead/ops', { time }))), [
+    { kind: 'register', entity: 'tenant_user_role', key: { tenant_id: 't1', user_id: 'u1', env_id: 2, role_name: 'team lead/ops' }, live: false, fields: {} }
+  ], 'URL-encoded path segments are decoded')
+})
+
+t.test('role and env definitions', async t => {
+  t.same(changes(plan(events.createRole('admin', 'Administrator', { time }))), [{ kind: 'register', entity: 'role', key: { role_name: 'admin' }, live: true, fields: { display_name: 'Administrator' } }])
+  t.same(changes(plan(events.updateRole('a b', 'AB', { time }))), [{ kind: 'register', entity: 'role', key: { role_name: 'a b' }, live: true, fields: { display_name: 'AB' } }])
+  t.same(changes(plan(events.deleteRole('admin', { time }))), [{ kind: 'register', entity: 'role', key: { role_name: 'admin' }, live: false, fields: { display_name: null } }])
+  t.same(changes(plan(events.createEnv(3, 'dev', { time }))), [{ kind: 'register', entity: 'env', key: { id: 3 }, live: true, fields: { name: 'dev', display_name: 'DEV' } }])
+  t.same(changes(plan(events.updateEnv(3, 'stg', { time }))), [{ kind: 'register', entity: 'env', key: { id: 3 }, live: true, fields: { name: 'stg' } }])
+  t.same(changes(plan(events.deleteEnv(3, { time }))), [{ kind: 'register', entity: 'env', key: { id: 3 }, live: false, fields: { name: null, display_name: null } }])
+})
+
+t.test('an empty response_body in each of its forms is fine where none is documented', async t => {
+  for (const encoding of ['string', 'object'] as const) {
+    for (const response of ['', 'null', {}, undefined, null]) {
+      const event = events.updateUserEmail('u1', 'b@x', { time, encoding })
+      const inner = encoding === 'string' ? JSON.parse(event.detail.event) : event.detail.event
+      if (response === undefined) delete inner.response_body
+      else inner.response_body = response
+      if (encoding === 'string') event.detail.event = JSON.stringify(inner)
+      t.same(changes(plan(event)), [user('u1', { email: 'b@x' })], `${encoding} encoding, response ${JSON.stringify(response)}`)
+    }
+  }
 })
 
 t.test('failed and unknown calls are ignored, with a reason', async t => {
   t.match(plan(events.createTenant('t1', { name: 'n' }, { time, httpStatus: 409 })), { ok: true, plan: { kind: 'ignored', reason: /409/ } })
   t.match(plan(events.createTenant('t1', { name: 'n' }, { time, httpStatus: 199 })), { ok: true, plan: { kind: 'ignored' } })
-  t.match(plan(makeEvent({ eventType: 'x', method: 'POST', uri: '/v1/auth/roles', time })), { ok: true, plan: { kind: 'ignored', reason: /not projected/ } })
+  t.match(plan(makeEvent({ eventType: 'x', method: 'PUT', uri: '/v1/auth/auth-info', time })), { ok: true, plan: { kind: 'ignored', reason: /not projected/ } })
   t.match(plan(makeEvent({ eventType: 'x', method: 'POST', uri: '/v1/auth/unknown', time })), { ok: true, plan: { kind: 'ignored' } })
 })
 
@@ -52,13 +126,28 @@ t.test('a projected call without what the projection needs is refused', async t 
   const cases: Array<[Record<string, any>, string]> = [
     [makeEvent({ eventType: 'create_tenant', method: 'POST', uri: '/v1/auth/tenants', time, httpStatus: 201, response: '' }), '/detail/event/response_body'],
     [makeEvent({ eventType: 'update_tenant', method: 'PATCH', uri: '/v1/auth/tenants/t1', time, request: { name: 'x' } }), '/detail/event/request_body/attributes'],
+    [events.updateTenantPlan('t1', { using_next_plan_from: 'tomorrow' }, { time }), '/detail/event/request_body/using_next_plan_from'],
+    [makeEvent({ eventType: 'x', method: 'PUT', uri: '/v1/auth/tenants/t1/billing-info', time, request: { name: 'x' } }), '/detail/event/request_body/address'],
     [makeEvent({ eventType: 'create_saas_user', method: 'POST', uri: '/v1/auth/users', time, httpStatus: 201, response: { id: 'u', attributes: [] } }), '/detail/event/response_body/attributes'],
-    [makeEvent({ eventType: 'update_saas_user_email', method: 'PATCH', uri: '/v1/auth/users/u/email', time, request: {} }), '/detail/event/request_body/email'],
-    [makeEvent({ eventType: 'update_saas_user_attributes', method: 'PATCH', uri: '/v1/auth/users/u/attributes', time, request: { attributes: 'x' } }), '/detail/event/request_body/attributes']
+    [makeEvent({ eventType: 'x', method: 'PATCH', uri: '/v1/auth/users/u/email', time, request: {} }), '/detail/event/request_body/email'],
+    [makeEvent({ eventType: 'x', method: 'PATCH', uri: '/v1/auth/users/u/sign-in-id', time, request: {} }), '/detail/event/request_body/sign_in_id'],
+    [makeEvent({ eventType: 'x', method: 'PATCH', uri: '/v1/auth/users/u/attributes', time, request: { attributes: 'x' } }), '/detail/event/request_body/attributes'],
+    [makeEvent({ eventType: 'x', method: 'POST', uri: '/v1/auth/tenants/t/users', time, response: { id: 'u', envs: [{ id: 'one' }] } }), '/detail/event/response_body/envs/0/id'],
+    [makeEvent({ eventType: 'x', method: 'POST', uri: '/v1/auth/tenants/t/users', time, request: { attributes: 1 }, response: { id: 'u' } }), '/detail/event/request_body/attributes'],
+    [makeEvent({ eventType: 'x', method: 'PATCH', uri: '/v1/auth/tenants/t/users/u', time, request: {} }), '/detail/event/request_body/attributes'],
+    [makeEvent({ eventType: 'x', method: 'POST', uri: '/v1/auth/tenants/t/users/u/envs/x/roles', time, request: { role_names: ['a'] } }), '/detail/event/uri'],
+    [makeEvent({ eventType: 'x', method: 'POST', uri: '/v1/auth/tenants/t/users/u/envs/1/roles', time, request: { role_names: 'a' } }), '/detail/event/request_body/role_names'],
+    [makeEvent({ eventType: 'x', method: 'DELETE', uri: '/v1/auth/tenants/t/users/u/envs/-1/roles/a', time }), '/detail/event/uri'],
+    [makeEvent({ eventType: 'x', method: 'POST', uri: '/v1/auth/roles', time, request: { role_name: 'a' } }), '/detail/event/request_body/display_name'],
+    [makeEvent({ eventType: 'x', method: 'PATCH', uri: '/v1/auth/roles/a', time, request: {} }), '/detail/event/request_body/display_name'],
+    [makeEvent({ eventType: 'x', method: 'POST', uri: '/v1/auth/envs', time, request: { id: '1', name: 'a' } }), '/detail/event/request_body/id'],
+    [makeEvent({ eventType: 'x', method: 'PATCH', uri: '/v1/auth/envs/1', time, request: {} }), '/detail/event/request_body/name'],
+    [makeEvent({ eventType: 'x', method: 'PATCH', uri: '/v1/auth/envs/prod', time, request: { name: 'a' } }), '/detail/event/uri'],
+    [makeEvent({ eventType: 'x', method: 'DELETE', uri: '/v1/auth/envs/1.5', time }), '/detail/event/uri']
   ]
   for (const [event, field] of cases) {
     const planned = plan(event)
-    t.notOk(planned.ok)
+    t.notOk(planned.ok, field)
     if (!planned.ok) t.equal(planned.problem.field, field)
   }
 })

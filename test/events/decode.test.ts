@@ -53,15 +53,14 @@ t.test('problems name the field', async t => {
 t.test('parseEvent plans the changes an event asks for', async t => {
   const parsed = parseEvent(sample('create_saas_user'))
   if (!parsed.ok) throw new Error('sample must parse')
+  const id = '66ccc133-67ea-4be4-9c1d-7bddf325a790'
+  const version = parsed.event.version
   t.same(parsed.plan, {
     kind: 'changes',
-    changes: [{
-      entity: 'user',
-      id: '66ccc133-67ea-4be4-9c1d-7bddf325a790',
-      version: parsed.event.version,
-      live: true,
-      fields: { email: 'AmazonEventBridgeTest@example.com', sign_in_id: '', attributes: {} }
-    }]
+    changes: [
+      { kind: 'register', entity: 'user', key: { id }, version, live: true, fields: { email: 'AmazonEventBridgeTest@example.com', sign_in_id: '' } },
+      { kind: 'attributes', scope: 'user', tenantId: '', userId: id, version, values: {} }
+    ]
   })
   const bad = sample('create_saas_user')
   bad.detail.event = JSON.stringify({ ...JSON.parse(bad.detail.event), response_body: '{"email":"x"}' })

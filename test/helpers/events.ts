@@ -74,5 +74,45 @@ export const events = {
   updateUserAttributes: (userId: string, attributes: object, o: Opts) =>
     makeEvent({ eventType: 'update_saas_user_attributes', method: 'PATCH', uri: `/v1/auth/users/${userId}/attributes`, request: { attributes }, response: '', ...o }),
   deleteUser: (userId: string, o: Opts) =>
-    makeEvent({ eventType: 'delete_saas_user', method: 'DELETE', uri: `/v1/auth/users/${userId}`, request: '', response: { id: userId, email: 'x@example.com', tenants: [] }, ...o })
+    makeEvent({ eventType: 'delete_saas_user', method: 'DELETE', uri: `/v1/auth/users/${userId}`, request: '', response: { id: userId, email: 'x@example.com', tenants: [] }, ...o }),
+  updateUserSignInId: (userId: string, signInId: string, o: Opts) =>
+    makeEvent({ eventType: 'update_saas_user_sign_in_id', method: 'PATCH', uri: `/v1/auth/users/${userId}/sign-in-id`, request: { sign_in_id: signInId }, response: '', ...o }),
+  updateUserPassword: (userId: string, o: Opts) =>
+    makeEvent({ eventType: 'update_saas_user_password', method: 'PATCH', uri: `/v1/auth/users/${userId}/password`, request: { password: 'N3w-P@ssw0rd-secret', temporary: false }, response: '', ...o }),
+  updateTenantPlan: (tenantId: string, plan: Record<string, unknown>, o: Opts) =>
+    makeEvent({ eventType: 'update_tenant_plan', method: 'PUT', uri: `/v1/auth/tenants/${tenantId}/plans`, request: plan, response: '', ...o }),
+  updateTenantBillingInfo: (tenantId: string, name: string, o: Opts) =>
+    makeEvent({
+      eventType: 'update_tenant_billing_info', method: 'PUT', uri: `/v1/auth/tenants/${tenantId}/billing-info`, response: '', ...o,
+      request: { name, address: { street: '1-2-3 Chiyoda', city: 'Tokyo', state: 'Tokyo', country: 'JP', postal_code: '100-0001' }, invoice_language: 'ja' }
+    }),
+  createTenantUser: (tenantId: string, userId: string, attributes: object, envs: Array<{ id: number, roles: string[] }>, o: Opts) =>
+    makeEvent({
+      eventType: 'create_tenant_user', method: 'POST', uri: `/v1/auth/tenants/${tenantId}/users`, httpStatus: 201, ...o,
+      request: { email: `${userId}@example.com`, attributes },
+      response: {
+        id: userId, tenant_id: tenantId, tenant_name: 'tenant', email: `${userId}@example.com`, sign_in_id: '', attributes,
+        envs: envs.map(e => ({ id: e.id, name: `env${e.id}`, display_name: `Env ${e.id}`, roles: e.roles.map(r => ({ role_name: r, display_name: r })) }))
+      }
+    }),
+  updateTenantUser: (tenantId: string, userId: string, attributes: object, o: Opts) =>
+    makeEvent({ eventType: 'update_tenant_user', method: 'PATCH', uri: `/v1/auth/tenants/${tenantId}/users/${userId}`, request: { attributes }, response: '', ...o }),
+  deleteTenantUser: (tenantId: string, userId: string, o: Opts) =>
+    makeEvent({ eventType: 'delete_tenant_user', method: 'DELETE', uri: `/v1/auth/tenants/${tenantId}/users/${userId}`, request: '', response: '', ...o }),
+  createTenantUserRoles: (tenantId: string, userId: string, envId: number, roleNames: string[], o: Opts) =>
+    makeEvent({ eventType: 'create_tenant_user_roles', method: 'POST', uri: `/v1/auth/tenants/${tenantId}/users/${userId}/envs/${envId}/roles`, httpStatus: 201, request: { role_names: roleNames }, response: '', ...o }),
+  deleteTenantUserRole: (tenantId: string, userId: string, envId: number, roleName: string, o: Opts) =>
+    makeEvent({ eventType: 'delete_tenant_user_role', method: 'DELETE', uri: `/v1/auth/tenants/${tenantId}/users/${userId}/envs/${envId}/roles/${encodeURIComponent(roleName)}`, request: '', response: '', ...o }),
+  createRole: (roleName: string, displayName: string, o: Opts) =>
+    makeEvent({ eventType: 'create_role', method: 'POST', uri: '/v1/auth/roles', httpStatus: 201, request: { role_name: roleName, display_name: displayName }, response: { role_name: roleName, display_name: displayName }, ...o }),
+  updateRole: (roleName: string, displayName: string, o: Opts) =>
+    makeEvent({ eventType: 'update_role', method: 'PATCH', uri: `/v1/auth/roles/${encodeURIComponent(roleName)}`, request: { display_name: displayName }, response: '', ...o }),
+  deleteRole: (roleName: string, o: Opts) =>
+    makeEvent({ eventType: 'delete_role', method: 'DELETE', uri: `/v1/auth/roles/${encodeURIComponent(roleName)}`, request: '', response: '', ...o }),
+  createEnv: (id: number, name: string, o: Opts) =>
+    makeEvent({ eventType: 'create_env', method: 'POST', uri: '/v1/auth/envs', httpStatus: 201, request: { id, name, display_name: name.toUpperCase() }, response: { id, name, display_name: name.toUpperCase() }, ...o }),
+  updateEnv: (id: number, name: string, o: Opts) =>
+    makeEvent({ eventType: 'update_env', method: 'PATCH', uri: `/v1/auth/envs/${id}`, request: { name }, response: '', ...o }),
+  deleteEnv: (id: number, o: Opts) =>
+    makeEvent({ eventType: 'delete_env', method: 'DELETE', uri: `/v1/auth/envs/${id}`, request: '', response: '', ...o })
 }

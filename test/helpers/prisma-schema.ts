@@ -19,6 +19,9 @@ export function parsePrismaModels (schema: string): PrismaModel[] {
       const column = /@map\("([^"]+)"\)/.exec(attributes)?.[1] ?? fieldName
       fields.push({ name: fieldName, column, type, optional: optional === '?', id: /@id\b/.test(attributes) })
     }
+    // A composite key (@@id([a, b])) makes each of its fields part of the primary key.
+    const composite = /@@id\(\[([^\]]+)\]\)/.exec(body)?.[1].split(',').map(f => f.trim()) ?? []
+    for (const field of fields) field.id ||= composite.includes(field.name)
     models.push({ name, table, fields })
   }
   return models

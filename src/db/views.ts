@@ -1,0 +1,108 @@
+import type { AttributeValue, Tenant, TenantUser, TenantUserRole, User } from '../generated/sqlite/client.js'
+import { versionTime, type Version } from '../events/version.js'
+
+// How stored registers become what the read API shows. Pure functions over rows: the repository loads
+// them, these decide what is visible. A row below a deleted parent is visible only if it was written after
+// the newest delete of every parent (`deleted_v`), whatever order the events arrived in.
+
+export interface TenantView {
+  id: string
+  name: string | null
+  attributes: Record<string, unknown>
+  back_office_staff_email: string | null
+  plan_id: string | null
+  plan_histories: unknown
+  next_plan: unknown
+  billing_info: unknown
+  users: string[]
+  updated_at: string
+}
+
+export interface MembershipView {
+  tenant_id: string
+  attributes: Record<string, unknown>
+  envs: Array<{ env_id: number, roles: string[] }>
+}
+
+export interface UserView {
+  id: string
+  email: string | null
+  sign_in_id: string | null
+  attributes: Record<string, unknown>
+  tenants: MembershipView[]
+  updated_at: string
+}
+
+const maxVersion = (versions: string[]): string => versions.reduce((a, b) => (a > b ? a : b), '')
+const byText = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0)
+
+/** The attribute object: keys written after `after` and not removed, sorted by key. */
+export function attributeObject (rows: AttributeValue[], after: string): Record<string, unknown> {
+  const visible = rows.filter(r => r.v > after && r.value !== null).sort((a, b) => byText(a.key, b.key))
+  return Object.fromEntries(visible.map(r => [r.key, r.value]))
+}
+
+/** Whether a membership shows: it exists, and was written after its tenant's and user's newest delete. */
+export function membershipVisible (m: TenantUser, tenant: Tenant | undefined, user: User | undefined): boolean {
+  return m.live && tenant !== undefined && tenant.live && user !== undefined && user.live &&
+    m.liveV > tenant.deletedV && m.liveV > user.deletedV
+}
+
+const updatedAt = (versions: string[]): string => versionTime(maxVersion(versions) as Version).toISOString()
+
+export function tenantView (
+  tenant: Tenant, attributes: AttributeValue[], memberships: TenantUser[], users: Map<string, User>
+): TenantView {
+  // Keys written since the last delete, removals included: each is a change to the tenant.
+  const written = attributes.filter(a => a.v > tenant.deletedV)
+  return {
+    id: tenant.id,
+    name: tenant.name,
+    attributes: attributeObject(written, tenant.deletedV),
+    back_office_staff_email: tenant.backOfficeStaffEmail,
+    plan_id: tenant.planId,
+    plan_histories: tenant.planHistories,
+    next_plan: tenant.nextPlan,
+    billing_info: tenant.billingInfo,
+    users: memberships.filter(m => membershipVisible(m, tenant, users.get(m.userId))).map(m => m.userId).sort(byText),
+    updated_at: updatedAt([
+      tenant.liveV, tenant.nameV, tenant.backOfficeStaffEmailV, tenant.planIdV, tenant.planHistoriesV,
+      tenant.nextPlanV, tenant.billingInfoV, ...written.map(a => a.v)
+    ])
+  }
+}
+
+export function userView (
+  user: User,
+  attributes: AttributeValue[],
+  memberships: TenantUser[],
+  tenants: Map<string, Tenant>,
+  roles: TenantUserRole[]
+): UserView {
+  const own = attributes.filter(a => a.scope === 'user' && a.v > user.deletedV)
+  const views: MembershipView[] = []
+  for (const m of memberships) {
+    const tenant = tenants.get(m.tenantId)
+    if (!membershipVisible(m, tenant, user)) continue
+    // Attributes and roles below a membership also fall with a delete of the membership itself.
+    const after = maxVersion([tenant!.deletedV, user.deletedV, m.deletedV])
+    const envs = new Map<number, string[]>()
+    for (const r of roles) {
+      if (r.tenantId !== m.tenantId || !r.live || r.liveV <= after) continue
+      envs.set(r.envId, [...(envs.get(r.envId) ?? []), r.roleName])
+    }
+    views.push({
+      tenant_id: m.tenantId,
+      attributes: attributeObject(attributes.filter(a => a.scope === 'tenant_user' && a.tenantId === m.tenantId), after),
+      envs: [...envs.entries()].sort(([a], [b]) => a - b).map(([env_id, names]) => ({ env_id, roles: names.sort(byText) }))
+    })
+  }
+  return {
+    id: user.id,
+    email: user.email,
+    sign_in_id: user.signInId,
+    attributes: attributeObject(own, user.deletedV),
+    tenants: views.sort((a, b) => byText(a.tenant_id, b.tenant_id)),
+    updated_at: updatedAt([user.liveV, user.emailV, user.signInIdV, ...own.map(a => a.v)])
+  }
+}
