@@ -15,6 +15,8 @@ export const ConfigSchema = Type.Object({
   SQLITE_BUSY_TIMEOUT_MS: Type.Integer({ minimum: 0, maximum: 60000, default: 2000 }),
   TRANSACTION_MAX_WAIT_MS: Type.Integer({ minimum: 10, maximum: 60000, default: 1000 }),
   TRANSACTION_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 60000, default: 3000 }),
+  BATCH_MAX_EVENTS: Type.Integer({ minimum: 1, maximum: 1000, default: 64 }),
+  BATCH_MAX_WAIT_MS: Type.Integer({ minimum: 0, maximum: 1000, default: 2 }),
   RETRY_AFTER_SECONDS: Type.Integer({ minimum: 1, maximum: 3600, default: 5 })
 })
 

@@ -26,7 +26,9 @@ export async function openRepository (config: Config): Promise<Opened> {
   const prisma = await openSqliteClient(sqliteOptions(config))
   const repository = new Repository(prisma, sqliteDialect, {
     maxWaitMs: config.TRANSACTION_MAX_WAIT_MS,
-    timeoutMs: config.TRANSACTION_TIMEOUT_MS
+    timeoutMs: config.TRANSACTION_TIMEOUT_MS,
+    batchMaxEvents: config.BATCH_MAX_EVENTS,
+    batchMaxWaitMs: config.BATCH_MAX_WAIT_MS
   })
   return { repository, applied }
 }

@@ -1,19 +1,23 @@
-import { sqltag as sql } from '@prisma/client/runtime/client'
 import type { PrismaClient, Tenant, User } from '../generated/sqlite/client.js'
 import type { DecodedEvent } from '../events/decode.js'
 import type { Change, Plan } from '../events/changes.js'
 import { parseEvent } from '../events/parse.js'
 import type { Dialect } from './dialect.js'
-import { attributesUpsert, registerUpsert } from './guarded-upsert.js'
+import { applyChanges, writeBatch, type BatchItem, type Outcome } from './batch-write.js'
+import { Batcher } from './batcher.js'
+import { isTransientDatabaseError } from './transient.js'
 import { tenantView, userView, type TenantView, type UserView } from './views.js'
 
-export type Outcome = 'applied' | 'stale' | 'duplicate' | 'ignored'
+export type { Outcome } from './batch-write.js'
 
-export interface TransactionLimits {
+export interface WriteLimits {
   /** How long a request may wait for the database to start its transaction (ms). */
   maxWaitMs: number
   /** How long one transaction may run (ms). */
   timeoutMs: number
+  /** Group commit: most events in one transaction, and longest wait for a batch to fill (ms). */
+  batchMaxEvents: number
+  batchMaxWaitMs: number
 }
 
 export interface EventView {
@@ -43,44 +47,40 @@ export interface QuarantineEntry {
   raw: unknown
 }
 
-type Client = Pick<PrismaClient, '$executeRaw'>
-
 /** The database behind the receiver: the event inbox, the quarantine and the projected state. */
 export class Repository {
+  readonly #batcher: Batcher<BatchItem, Outcome>
+
   constructor (
     readonly prisma: PrismaClient,
     readonly dialect: Dialect,
-    readonly limits: TransactionLimits
-  ) {}
-
-  /**
-   * Records an event and applies its changes in one transaction. The inbox row goes first: when its
-   * envelope id or its SaaSus log_id is already there, nothing is written and the event is a duplicate.
-   */
-  async record (event: DecodedEvent, plan: Plan, receivedAt: Date = new Date()): Promise<Outcome> {
-    return await this.prisma.$transaction(async tx => {
-      const initial: Outcome = plan.kind === 'ignored' ? 'ignored' : 'applied'
-      const inserted = await tx.$executeRaw(sql`INSERT INTO "events"
-        ("id", "event_type", "time", "log_id", "trace_id", "uri", "method", "http_status", "received_at", "outcome", "raw")
-        VALUES (${event.id}, ${event.eventType}, ${event.time}, ${event.logId}, ${event.traceId}, ${event.uri},
-          ${event.method}, ${event.httpStatus}, ${receivedAt}, ${initial}, ${this.dialect.json(event.redacted)})
-        ON CONFLICT DO NOTHING`)
-      if (inserted === 0) return 'duplicate'
-      if (plan.kind === 'ignored') return 'ignored'
-      if (await this.apply(tx, plan.changes) > 0) return 'applied'
-      await tx.$executeRaw(sql`UPDATE "events" SET "outcome" = ${'stale'} WHERE "id" = ${event.id}`)
-      return 'stale'
-    }, { maxWait: this.limits.maxWaitMs, timeout: this.limits.timeoutMs })
+    readonly limits: WriteLimits
+  ) {
+    this.#batcher = new Batcher(async items => await this.writeNow(items), {
+      maxItems: limits.batchMaxEvents,
+      maxWaitMs: limits.batchMaxWaitMs,
+      isTransient: isTransientDatabaseError
+    })
   }
 
-  /** Runs the guarded writes of some changes; returns how many rows they changed. */
-  private async apply (client: Client, changes: Change[]): Promise<number> {
-    let written = 0
-    for (const change of changes) {
-      const statement = change.kind === 'register' ? registerUpsert(change, this.dialect) : attributesUpsert(change, this.dialect)
-      if (statement !== undefined) written += await client.$executeRaw(statement)
-    }
-    return written
+  /** Called with the size of every batch written (for metrics). */
+  set onBatch (listener: (size: number) => void) {
+    this.#batcher.onBatch = listener
+  }
+
+  /**
+   * Records an event and applies its changes; resolves once they are committed. Events that arrive
+   * together share one transaction (group commit). An envelope id or SaaSus log_id already recorded makes
+   * the event a duplicate, which writes nothing.
+   */
+  async record (event: DecodedEvent, plan: Plan): Promise<Outcome> {
+    return await this.#batcher.submit({ event, plan })
+  }
+
+  /** Writes a batch in one transaction now, without waiting for others. */
+  async writeNow (items: BatchItem[], receivedAt: Date = new Date()): Promise<Outcome[]> {
+    return await this.prisma.$transaction(async tx => await writeBatch(tx, this.dialect, items, receivedAt),
+      { maxWait: this.limits.maxWaitMs, timeout: this.limits.timeoutMs })
   }
 
   /** Keeps a request that passed authentication but not validation, with the reason. */
@@ -116,12 +116,14 @@ export class Repository {
           take: 500
         })
         if (page.length === 0) break
+        const changes: Change[][] = []
         for (const row of page) {
           events++
           const parsed = parseEvent(row.raw)
-          if (!parsed.ok) { unreadable++; continue }
-          if (parsed.plan.kind === 'changes') await this.apply(tx, parsed.plan.changes)
+          if (!parsed.ok) unreadable++
+          else if (parsed.plan.kind === 'changes') changes.push(parsed.plan.changes)
         }
+        await applyChanges(tx, this.dialect, changes)
         const last = page[page.length - 1]
         cursor = { receivedAt: last.receivedAt, id: last.id }
       }

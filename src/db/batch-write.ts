@@ -1,0 +1,94 @@
+import { join, sqltag as sql } from '@prisma/client/runtime/client'
+import type { PrismaClient } from '../generated/sqlite/client.js'
+import type { DecodedEvent } from '../events/decode.js'
+import type { Change, Plan } from '../events/changes.js'
+import { ENTITIES, type Entity } from '../events/entities.js'
+import { collapse, type CollapsedRow } from './collapse.js'
+import type { Dialect } from './dialect.js'
+import { attributesUpsert, registerUpsert } from './guarded-upsert.js'
+
+export type Outcome = 'applied' | 'stale' | 'duplicate' | 'ignored'
+
+export interface BatchItem {
+  event: DecodedEvent
+  plan: Plan
+}
+
+/** The part of a Prisma client (or transaction) this module uses. */
+export type Queryable = Pick<PrismaClient, '$executeRaw' | '$queryRaw'>
+
+// Bound parameters per statement stay far below SQLite's 32,766 and PostgreSQL's 65,535.
+const CHUNK = 200
+
+function chunks<T> (list: T[]): T[][] {
+  const out: T[][] = []
+  for (let i = 0; i < list.length; i += CHUNK) out.push(list.slice(i, i + CHUNK))
+  return out
+}
+
+const rowId = (values: unknown[]): string => JSON.stringify(values.map(String))
+
+/**
+ * Writes collapsed changes with one guarded statement per table (and chunk); returns the indexes of the
+ * events that wrote at least one register or attribute key that is now stored with their version.
+ */
+export async function applyChanges (db: Queryable, dialect: Dialect, changes: Change[][]): Promise<Set<number>> {
+  const { rows, attributes } = collapse(changes)
+  const applied = new Set<number>()
+
+  const byEntity = new Map<Entity, CollapsedRow[]>()
+  for (const row of rows) byEntity.set(row.entity, [...(byEntity.get(row.entity) ?? []), row])
+  for (const [entity, list] of byEntity) {
+    const def = ENTITIES[entity]
+    for (const part of chunks(list)) {
+      const written = await db.$queryRaw<Array<Record<string, unknown>>>(registerUpsert(entity, part, dialect))
+      const byKey = new Map(part.map(row => [rowId(def.keys.map(k => row.key[k])), row]))
+      for (const stored of written) {
+        const row = byKey.get(rowId(def.keys.map(k => stored[k])))!
+        for (const [register, winner] of row.registers) if (stored[`${register}_v`] === winner.version) applied.add(winner.owner)
+        if (row.deleted !== undefined && stored.deleted_v === row.deleted.version) applied.add(row.deleted.owner)
+      }
+    }
+  }
+
+  for (const part of chunks(attributes)) {
+    const written = await db.$queryRaw<Array<Record<string, unknown>>>(attributesUpsert(part, dialect))
+    const byKey = new Map(part.map(a => [rowId([a.scope, a.tenantId, a.userId, a.key]), a]))
+    for (const stored of written) {
+      const a = byKey.get(rowId([stored.scope, stored.tenant_id, stored.user_id, stored.key]))!
+      if (stored.v === a.winner.version) applied.add(a.winner.owner)
+    }
+  }
+  return applied
+}
+
+/**
+ * Records a batch of events and applies their changes, inside the caller's transaction. Every event's inbox
+ * row goes in with one statement; an envelope id or SaaSus log_id already there (or earlier in the batch)
+ * makes it a duplicate, which writes nothing. Outcomes come back in the batch's order.
+ */
+export async function writeBatch (db: Queryable, dialect: Dialect, items: BatchItem[], receivedAt: Date): Promise<Outcome[]> {
+  const inserted = new Set<string>()
+  for (const part of chunks(items)) {
+    const rows = part.map(({ event, plan }) => sql`(${event.id}, ${event.eventType}, ${event.time}, ${event.logId}, ${event.traceId},
+      ${event.uri}, ${event.method}, ${event.httpStatus}, ${receivedAt}, ${plan.kind === 'ignored' ? 'ignored' : 'applied'},
+      ${dialect.json(event.redacted)})`)
+    const returned = await db.$queryRaw<Array<{ id: string }>>(sql`INSERT INTO "events"
+      ("id", "event_type", "time", "log_id", "trace_id", "uri", "method", "http_status", "received_at", "outcome", "raw")
+      VALUES ${join(rows)} ON CONFLICT DO NOTHING RETURNING "id"`)
+    for (const { id } of returned) inserted.add(id)
+  }
+
+  // The first item with an inserted id is the recorded one; a repeat later in the batch is a duplicate.
+  const recorded = items.map(({ event }) => inserted.delete(event.id))
+  const changes = items.map(({ plan }, i) => recorded[i] && plan.kind === 'changes' ? plan.changes : [])
+  const applied = await applyChanges(db, dialect, changes)
+
+  const outcomes: Outcome[] = items.map(({ plan }, i) =>
+    !recorded[i] ? 'duplicate' : plan.kind === 'ignored' ? 'ignored' : applied.has(i) ? 'applied' : 'stale')
+  const stale = items.filter((_, i) => outcomes[i] === 'stale').map(({ event }) => event.id)
+  for (const part of chunks(stale)) {
+    await db.$executeRaw(sql`UPDATE "events" SET "outcome" = ${'stale'} WHERE "id" IN (${join(part)})`)
+  }
+  return outcomes
+}

@@ -1,0 +1,81 @@
+// Group commit: requests that arrive together share one database transaction. Items queue while a batch
+// is being written; the next batch closes when it holds `maxItems` or `maxWaitMs` after its first item,
+// and each caller is answered only after its batch commits. One batch is written at a time, so under load
+// batches grow by themselves. If a batch fails for a reason that is not transient, its items are written
+// again one by one, so that one bad event fails alone.
+
+export interface BatcherOptions {
+  maxItems: number
+  maxWaitMs: number
+  /** Whether a failure is worth retrying later (then the whole batch fails with it). */
+  isTransient: (err: unknown) => boolean
+}
+
+interface Pending<I, R> {
+  item: I
+  resolve: (result: R) => void
+  reject: (err: unknown) => void
+}
+
+export class Batcher<I, R> {
+  readonly #write: (items: I[]) => Promise<R[]>
+  readonly #options: BatcherOptions
+  #queue: Array<Pending<I, R>> = []
+  #timer: NodeJS.Timeout | undefined
+  #writing: Promise<void> | undefined
+  /** Sizes of the batches written, for metrics. */
+  onBatch: (size: number) => void = () => {}
+
+  constructor (write: (items: I[]) => Promise<R[]>, options: BatcherOptions) {
+    this.#write = write
+    this.#options = options
+  }
+
+  async submit (item: I): Promise<R> {
+    return await new Promise<R>((resolve, reject) => {
+      this.#queue.push({ item, resolve, reject })
+      this.#schedule()
+    })
+  }
+
+  #schedule (): void {
+    if (this.#writing !== undefined) return // the running batch starts the next one when it ends
+    if (this.#queue.length >= this.#options.maxItems) this.#flushSoon(0)
+    else if (this.#timer === undefined) this.#flushSoon(this.#options.maxWaitMs)
+  }
+
+  #flushSoon (delayMs: number): void {
+    if (this.#writing !== undefined) return
+    clearTimeout(this.#timer)
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined
+      const batch = this.#queue.splice(0, this.#options.maxItems)
+      if (batch.length === 0) return
+      this.#writing = this.#run(batch).finally(() => {
+        this.#writing = undefined
+        // What queued during the write has waited already: write it at once.
+        if (this.#queue.length > 0) this.#flushSoon(0)
+      })
+    }, delayMs)
+  }
+
+  async #run (batch: Array<Pending<I, R>>): Promise<void> {
+    this.onBatch(batch.length)
+    try {
+      const results = await this.#write(batch.map(p => p.item))
+      batch.forEach((p, i) => p.resolve(results[i]))
+    } catch (err) {
+      if (batch.length === 1 || this.#options.isTransient(err)) {
+        for (const p of batch) p.reject(err)
+        return
+      }
+      for (const p of batch) {
+        try {
+          p.resolve((await this.#write([p.item]))[0])
+        } catch (single) {
+          p.reject(single)
+        }
+      }
+    }
+  }
+}
