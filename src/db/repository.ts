@@ -1,19 +1,31 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import { sqltag as sql } from '@prisma/client/runtime/client'
-import type { PrismaClient } from '../generated/sqlite/client.js'
+import type { DatabaseClient } from './client.js'
 import type { DecodedEvent } from '../events/decode.js'
 import type { Plan } from '../events/changes.js'
 import { versionTime, type Version } from '../events/version.js'
 import type { Dialect } from './dialect.js'
 import { guardedUpsert } from './guarded-upsert.js'
+import { isTransientDatabaseError } from './transient.js'
 
 export type Outcome = 'applied' | 'stale' | 'duplicate' | 'ignored'
 
 export interface TransactionLimits {
   /** How long a request may wait for the database to start its transaction (ms). */
   maxWaitMs: number
-  /** How long one transaction may run (ms). */
+  /** How long one transaction may run (ms); retries share this budget. */
   timeoutMs: number
+  /** How many times a transaction that failed with a transient error is tried again (default 0). */
+  retries?: number
+  /** Called before each retry, for the log. */
+  onRetry?: (err: unknown, retry: number) => void
 }
+
+/** The shortest transaction worth starting: Prisma's own lower bound on a transaction's time-out is 100 ms. */
+const MIN_ATTEMPT_MS = 100
+
+/** A small, jittered, growing pause before retry `n` (0-based): about 25, 50, 100 ms. */
+export const retryPauseMs = (n: number): number => Math.round(25 * 2 ** n * (0.5 + Math.random()))
 
 export interface TenantView {
   id: string
@@ -52,16 +64,32 @@ const updatedAt = (...versions: string[]): string =>
 /** The database behind the receiver: the event inbox and the projected tenants and users. */
 export class Repository {
   constructor (
-    readonly prisma: PrismaClient,
+    readonly prisma: DatabaseClient,
     readonly dialect: Dialect,
     readonly limits: TransactionLimits
   ) {}
 
   /**
    * Records an event and applies its changes in one transaction. The inbox row goes first: when the
-   * envelope id is already there, nothing is written and the event is a duplicate.
+   * envelope id is already there, nothing is written and the event is a duplicate. A transient failure
+   * (lock, deadlock, serialization failure, lost connection, statement time-out) rolls the transaction back;
+   * it is tried again up to `limits.retries` times while the `timeoutMs` budget lasts, then thrown.
    */
   async record (event: DecodedEvent, plan: Plan, receivedAt: Date = new Date()): Promise<Outcome> {
+    const deadline = Date.now() + this.limits.timeoutMs
+    for (let retry = 0; ; retry++) {
+      try {
+        return await this.recordOnce(event, plan, receivedAt, Math.max(MIN_ATTEMPT_MS, deadline - Date.now()))
+      } catch (err) {
+        const pause = retryPauseMs(retry)
+        if (retry >= (this.limits.retries ?? 0) || !isTransientDatabaseError(err) || Date.now() + pause + MIN_ATTEMPT_MS > deadline) throw err
+        this.limits.onRetry?.(err, retry + 1)
+        await sleep(pause)
+      }
+    }
+  }
+
+  private async recordOnce (event: DecodedEvent, plan: Plan, receivedAt: Date, timeoutMs: number): Promise<Outcome> {
     return await this.prisma.$transaction(async tx => {
       const initial: Outcome = plan.kind === 'ignored' ? 'ignored' : 'applied'
       const inserted = await tx.$executeRaw(sql`INSERT INTO "events"
@@ -77,7 +105,7 @@ export class Repository {
       if (written > 0) return 'applied'
       await tx.$executeRaw(sql`UPDATE "events" SET "outcome" = ${'stale'} WHERE "id" = ${event.id}`)
       return 'stale'
-    }, { maxWait: this.limits.maxWaitMs, timeout: this.limits.timeoutMs })
+    }, { maxWait: this.limits.maxWaitMs, timeout: timeoutMs })
   }
 
   async tenant (id: string): Promise<TenantView | undefined> {
@@ -124,7 +152,7 @@ export class Repository {
 
   /** A round trip to the database, for readiness checks. */
   async ping (): Promise<void> {
-    await this.prisma.$queryRaw`SELECT 1`
+    await this.prisma.$queryRaw(sql`SELECT 1`)
   }
 
   async close (): Promise<void> {
