@@ -1,6 +1,7 @@
 import t from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { buildApp, deliver, getJson } from './helpers/app.js'
+import { engineTest } from './helpers/engines.js'
 import { events } from './helpers/events.js'
 
 // The final state must not depend on the order or number of deliveries.
@@ -58,8 +59,8 @@ let run = 0
 const freshIds = () => { run++; return { tenant: `tenant-${run}`, user: `user-${run}` } }
 
 for (const [name, build] of [['updates', history], ['deletes', withDeletes]] as const) {
-  t.test(`${name}: every pair of events gives the same state in both orders`, async t => {
-    const { app } = await buildApp(t)
+  engineTest(t, `${name}: every pair of events gives the same state in both orders`, async (t, engine) => {
+    const { app } = await buildApp(t, {}, engine)
     const size = build(freshIds()).length
     for (let i = 0; i < size; i++) {
       for (let j = i + 1; j < size; j++) {
@@ -74,8 +75,8 @@ for (const [name, build] of [['updates', history], ['deletes', withDeletes]] as 
     }
   })
 
-  t.test(`${name}: shuffled deliveries with duplicates reach the in-order state`, async t => {
-    const { app } = await buildApp(t)
+  engineTest(t, `${name}: shuffled deliveries with duplicates reach the in-order state`, async (t, engine) => {
+    const { app } = await buildApp(t, {}, engine)
     const inOrder = freshIds()
     for (const e of build(inOrder)) await deliver(app, e)
     const expected = await state(app, inOrder)
@@ -97,8 +98,8 @@ for (const [name, build] of [['updates', history], ['deletes', withDeletes]] as 
   })
 }
 
-t.test('all 120 orders of five updates to one tenant converge, ties included', async t => {
-  const { app } = await buildApp(t)
+engineTest(t, 'all 120 orders of five updates to one tenant converge, ties included', async (t, engine) => {
+  const { app } = await buildApp(t, {}, engine)
   const build = (tenant: string) => [
     events.createTenant(tenant, { name: 'created' }, { time: '2026-05-19T10:00:00Z' }),
     events.updateTenant(tenant, { name: 'a' }, { time: '2026-05-19T10:00:01Z', id: 'aaaa-same-second' }),
@@ -123,8 +124,8 @@ t.test('all 120 orders of five updates to one tenant converge, ties included', a
   t.pass('every order ends with the newest update')
 })
 
-t.test('expected final states, and what each delivery reports', async t => {
-  const { app } = await buildApp(t)
+engineTest(t, 'expected final states, and what each delivery reports', async (t, engine) => {
+  const { app } = await buildApp(t, {}, engine)
   const ids = freshIds()
   const list = history(ids)
   // Deliver newest first: the older ones are stale or partly applied.
@@ -145,8 +146,8 @@ t.test('expected final states, and what each delivery reports', async t => {
   }, 'two partial updates in the wrong order both land')
 })
 
-t.test('deletes leave tombstones that older writes cannot pass', async t => {
-  const { app } = await buildApp(t)
+engineTest(t, 'deletes leave tombstones that older writes cannot pass', async (t, engine) => {
+  const { app } = await buildApp(t, {}, engine)
   const ids = freshIds()
   const [create, del, staleUpdate, reborn, createUser, emailTie, deleteUser] = withDeletes(ids)
   t.equal(await deliver(app, del), 'applied', 'a delete for an unknown tenant leaves a tombstone')
