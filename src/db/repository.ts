@@ -15,10 +15,10 @@ export interface TransactionLimits {
   maxWaitMs: number
   /** How long one transaction may run (ms); retries share this budget. */
   timeoutMs: number
-  /** How many times a transaction that failed with a transient error is tried again (default 0). */
-  retries?: number
+  /** How many times a transaction that failed with a transient error is tried again. */
+  retries: number
   /** Called before each retry, for the log. */
-  onRetry?: (err: unknown, retry: number) => void
+  onRetry: (err: unknown, retry: number) => void
 }
 
 /** The shortest transaction worth starting: Prisma's own lower bound on a transaction's time-out is 100 ms. */
@@ -82,8 +82,8 @@ export class Repository {
         return await this.recordOnce(event, plan, receivedAt, Math.max(MIN_ATTEMPT_MS, deadline - Date.now()))
       } catch (err) {
         const pause = retryPauseMs(retry)
-        if (retry >= (this.limits.retries ?? 0) || !isTransientDatabaseError(err) || Date.now() + pause + MIN_ATTEMPT_MS > deadline) throw err
-        this.limits.onRetry?.(err, retry + 1)
+        if (retry >= this.limits.retries || !isTransientDatabaseError(err) || Date.now() + pause + MIN_ATTEMPT_MS > deadline) throw err
+        this.limits.onRetry(err, retry + 1)
         await sleep(pause)
       }
     }

@@ -41,6 +41,8 @@ export const postgresql: Engine = {
     })
     const url = new URL(TEST_DATABASE_URL)
     url.searchParams.set('schema', schema)
+    // pg sends it to the server: a test finds its own connections in pg_stat_activity.
+    url.searchParams.set('application_name', schema)
     return url.toString()
   }
 }
@@ -77,7 +79,9 @@ export async function engines (): Promise<Engine[]> {
 /** A pg connection on a test's database (its schema first on the search_path), closed after the test. */
 export async function pgClient (t: Teardown, databaseUrl: string): Promise<pg.Client> {
   const { connectionString, schema } = postgresqlTarget(databaseUrl)
-  const client = new pg.Client({ connectionString, options: `-c search_path=${schema}` })
+  const url = new URL(connectionString)
+  url.searchParams.delete('application_name') // not one of the app's connections
+  const client = new pg.Client({ connectionString: url.toString(), options: `-c search_path=${schema}` })
   client.on('error', () => {})
   await client.connect()
   t.teardown(async () => { await client.end() })
@@ -90,8 +94,8 @@ type TapTest = Test<BuiltPlugins, TestOpts> & BuiltPlugins
  * One test per engine, named `<name> [<engine>]`: `engineTest(t, 'name', async (t, engine) => { ...
  * buildApp(t, {}, engine) ... })`. Without a PostgreSQL server its case is a visible skip.
  */
-export function engineTest (t: TapTest, name: string, fn: (t: TapTest, engine: Engine) => Promise<void>): void {
-  for (const engine of [sqlite, postgresql]) {
+export function engineTest (t: TapTest, name: string, fn: (t: TapTest, engine: Engine) => Promise<void>, only: Engine[] = [sqlite, postgresql]): void {
+  for (const engine of only) {
     t.test(`${name} [${engine.name}]`, async t => {
       if (engine === postgresql) {
         reachable ??= postgresqlProblem()
