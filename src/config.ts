@@ -1,12 +1,13 @@
 import { Type, type Static } from '@sinclair/typebox'
 import envSchema from 'env-schema'
+import { postgresqlTarget } from './db/postgresql-url.js'
 
 /** Every setting, read from the environment (and `.env` when present) and validated at start. */
 export const ConfigSchema = Type.Object({
   NODE_ENV: Type.String({ default: 'development' }),
   HOST: Type.String({ default: '127.0.0.1' }),
   PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000 }),
-  DATABASE_URL: Type.String({ pattern: '^file:.+', default: 'file:./data/receiver.db' }),
+  DATABASE_URL: Type.String({ pattern: '^(file:|postgres://|postgresql://).+', default: 'file:./data/receiver.db' }),
   API_KEYS: Type.String({ default: '' }),
   API_KEY_HEADER: Type.String({ pattern: '^[A-Za-z0-9!#$%&\'*+.^_`|~-]+$', maxLength: 512, default: 'x-api-key' }),
   LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map(l => Type.Literal(l)), { default: 'info' }),
@@ -17,7 +18,10 @@ export const ConfigSchema = Type.Object({
   TRANSACTION_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 60000, default: 3000 }),
   BATCH_MAX_EVENTS: Type.Integer({ minimum: 1, maximum: 1000, default: 64 }),
   BATCH_MAX_WAIT_MS: Type.Integer({ minimum: 0, maximum: 1000, default: 2 }),
-  RETRY_AFTER_SECONDS: Type.Integer({ minimum: 1, maximum: 3600, default: 5 })
+  RETRY_AFTER_SECONDS: Type.Integer({ minimum: 1, maximum: 3600, default: 5 }),
+  PG_POOL_MAX: Type.Integer({ minimum: 1, maximum: 1000, default: 10 }),
+  PG_STATEMENT_TIMEOUT_MS: Type.Integer({ minimum: 10, maximum: 60000, default: 3000 }),
+  DB_RETRY_ATTEMPTS: Type.Integer({ minimum: 0, maximum: 10, default: 3 })
 })
 
 export type RawConfig = Static<typeof ConfigSchema>
@@ -63,5 +67,8 @@ export function loadConfig (data?: Record<string, unknown>): Config {
     throw new ConfigError([`API_KEYS: ${short.length} key(s) shorter than ${MIN_API_KEY_LENGTH} characters; use long random secrets`])
   }
   if (keys.some(k => k.length > 512)) throw new ConfigError(['API_KEYS: a key is longer than 512 characters (EventBridge\'s limit)'])
+  if (!raw.DATABASE_URL.startsWith('file:')) {
+    try { postgresqlTarget(raw.DATABASE_URL) } catch (err) { throw new ConfigError([(err as Error).message]) }
+  }
   return { ...raw, API_KEYS: keys } as Config
 }

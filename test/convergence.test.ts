@@ -1,6 +1,7 @@
 import t from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { buildApp, deliver, getJson } from './helpers/app.js'
+import { engineTest } from './helpers/engines.js'
 import { events } from './helpers/events.js'
 
 // The final state must not depend on the order or number of deliveries.
@@ -85,8 +86,8 @@ let run = 0
 const freshIds = () => { run++; return { tenant: `tenant-${run}`, user: `user-${run}` } }
 
 for (const [name, build] of [['updates', history], ['deletes', withDeletes], ['memberships', withMemberships], ['membership recreated', membershipRecreated]] as const) {
-  t.test(`${name}: every pair of events gives the same state in both orders`, async t => {
-    const { app } = await buildApp(t)
+  engineTest(t, `${name}: every pair of events gives the same state in both orders`, async (t, engine) => {
+    const { app } = await buildApp(t, {}, engine)
     const size = build(freshIds()).length
     for (let i = 0; i < size; i++) {
       for (let j = i + 1; j < size; j++) {
@@ -101,8 +102,8 @@ for (const [name, build] of [['updates', history], ['deletes', withDeletes], ['m
     }
   })
 
-  t.test(`${name}: shuffled deliveries with duplicates reach the in-order state`, async t => {
-    const { app } = await buildApp(t)
+  engineTest(t, `${name}: shuffled deliveries with duplicates reach the in-order state`, async (t, engine) => {
+    const { app } = await buildApp(t, {}, engine)
     const inOrder = freshIds()
     for (const e of build(inOrder)) await deliver(app, e)
     const expected = await state(app, inOrder)
@@ -124,8 +125,8 @@ for (const [name, build] of [['updates', history], ['deletes', withDeletes], ['m
   })
 }
 
-t.test('all 120 orders of five updates to one tenant converge, ties included', async t => {
-  const { app } = await buildApp(t)
+engineTest(t, 'all 120 orders of five updates to one tenant converge, ties included', async (t, engine) => {
+  const { app } = await buildApp(t, {}, engine)
   const build = (tenant: string) => [
     events.createTenant(tenant, { name: 'created' }, { time: '2026-05-19T10:00:00Z' }),
     events.updateTenant(tenant, { name: 'a' }, { time: '2026-05-19T10:00:01Z', id: 'aaaa-same-second' }),
@@ -150,8 +151,8 @@ t.test('all 120 orders of five updates to one tenant converge, ties included', a
   t.pass('every order ends with the newest update')
 })
 
-t.test('expected final states, and what each delivery reports', async t => {
-  const { app } = await buildApp(t)
+engineTest(t, 'expected final states, and what each delivery reports', async (t, engine) => {
+  const { app } = await buildApp(t, {}, engine)
   const ids = freshIds()
   const list = history(ids)
   // Deliver newest first: the older ones are stale or partly applied.
@@ -172,8 +173,8 @@ t.test('expected final states, and what each delivery reports', async t => {
   }, 'two partial updates in the wrong order both land')
 })
 
-t.test('deletes leave tombstones that older writes cannot pass', async t => {
-  const { app } = await buildApp(t)
+engineTest(t, 'deletes leave tombstones that older writes cannot pass', async (t, engine) => {
+  const { app } = await buildApp(t, {}, engine)
   const ids = freshIds()
   const [create, del, staleUpdate, reborn, createUser, emailTie, deleteUser] = withDeletes(ids)
   t.equal(await deliver(app, del), 'applied', 'a delete for an unknown tenant leaves a tombstone')
@@ -196,8 +197,8 @@ t.test('deletes leave tombstones that older writes cannot pass', async t => {
   }, 'fields and attributes the delete cleared stay cleared')
 })
 
-t.test('memberships, roles and tenant-scoped attributes read back', async t => {
-  const { app } = await buildApp(t)
+engineTest(t, 'memberships, roles and tenant-scoped attributes read back', async (t, engine) => {
+  const { app } = await buildApp(t, {}, engine)
   const ids = freshIds()
   for (const e of withMemberships(ids)) await deliver(app, e)
   t.same((await getJson(app, `/users/${ids.user}`)).json(), {
@@ -228,8 +229,8 @@ t.test('memberships, roles and tenant-scoped attributes read back', async t => {
   ], 'only roles and attributes written after the membership was deleted')
 })
 
-t.test('cascades: deleting a tenant or a user hides what was written before, not after', async t => {
-  const { app } = await buildApp(t)
+engineTest(t, 'cascades: deleting a tenant or a user hides what was written before, not after', async (t, engine) => {
+  const { app } = await buildApp(t, {}, engine)
   const { tenant, user } = freshIds()
   const other = `${user}-other`
   const list = [
@@ -254,8 +255,8 @@ t.test('cascades: deleting a tenant or a user hides what was written before, not
   t.same((await getJson(app, `/users/${other}`)).json().tenants, [], 'and coming back does not bring the old membership')
 })
 
-t.test('a membership that arrives before its user and tenant shows once they exist', async t => {
-  const { app } = await buildApp(t)
+engineTest(t, 'a membership that arrives before its user and tenant shows once they exist', async (t, engine) => {
+  const { app } = await buildApp(t, {}, engine)
   const { tenant, user } = freshIds()
   await deliver(app, events.createTenantUserRoles(tenant, user, 5, ['owner'], { time: '2026-05-19T10:00:03Z' }))
   await deliver(app, events.createTenantUser(tenant, user, { k: 'v' }, [], { time: '2026-05-19T10:00:02Z' }))

@@ -1,4 +1,5 @@
 import t from 'tap'
+import { engineTest } from './helpers/engines.js'
 import { buildApp, getJson, postEvent } from './helpers/app.js'
 import { events } from './helpers/events.js'
 
@@ -17,11 +18,11 @@ const list = () => {
   return out
 }
 
-t.test('concurrent deliveries are batched and converge to the one-at-a-time state', async t => {
-  const sequential = await buildApp(t)
+engineTest(t, 'concurrent deliveries are batched and converge to the one-at-a-time state', async (t, engine) => {
+  const sequential = await buildApp(t, {}, engine)
   for (const e of list()) await postEvent(sequential.app, e)
 
-  const concurrent = await buildApp(t, { BATCH_MAX_EVENTS: '16', BATCH_MAX_WAIT_MS: '5' })
+  const concurrent = await buildApp(t, { BATCH_MAX_EVENTS: '16', BATCH_MAX_WAIT_MS: '5' }, engine)
   const sizes: number[] = []
   concurrent.app.repository.onBatch = n => sizes.push(n)
   const all = list()
@@ -38,8 +39,8 @@ t.test('concurrent deliveries are batched and converge to the one-at-a-time stat
   }
 })
 
-t.test('outcomes inside one batch: stale, applied, and log_id repeats', async t => {
-  const { app } = await buildApp(t, { BATCH_MAX_WAIT_MS: '20' })
+engineTest(t, 'outcomes inside one batch: stale, applied, and log_id repeats', async (t, engine) => {
+  const { app } = await buildApp(t, { BATCH_MAX_WAIT_MS: '20' }, engine)
   const newer = events.updateTenant('o-t', { name: 'newer' }, { time: '2026-05-19T10:00:05Z' })
   const older = events.updateTenant('o-t', { name: 'older' }, { time: '2026-05-19T10:00:01Z' })
   const retry = events.updateTenant('o-t', { name: 'retry' }, { time: '2026-05-19T10:00:09Z', logId: 'same-log' })

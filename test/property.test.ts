@@ -1,4 +1,5 @@
 import t from 'tap'
+import { engineTest } from './helpers/engines.js'
 import fc from 'fast-check'
 import type { FastifyInstance } from 'fastify'
 import { buildApp, postEvent, getJson } from './helpers/app.js'
@@ -75,8 +76,8 @@ async function state (app: FastifyInstance, ns: string): Promise<unknown> {
   return JSON.parse(JSON.stringify(all).split(ns).join(''))
 }
 
-t.test(`any order, repeats and batching reach the in-order state (${RUNS} histories)`, async t => {
-  const { app } = await buildApp(t, { LOG_LEVEL: 'warn' })
+engineTest(t, `any order, repeats and batching reach the in-order state (${RUNS} histories)`, async (t, engine) => {
+  const { app } = await buildApp(t, { LOG_LEVEL: 'warn' }, engine)
   let run = 0
   await fc.assert(fc.asyncProperty(
     history.chain(h => fc.tuple(fc.constant(h), delivery(h.length))),

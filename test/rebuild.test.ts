@@ -1,4 +1,5 @@
 import t from 'tap'
+import { engineTest } from './helpers/engines.js'
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import type { FastifyInstance } from 'fastify'
@@ -26,8 +27,8 @@ const history = () => [
   events.createTenantUser('r-t2', 'r-u1', {}, [{ id: 2, roles: ['x'] }], { time: '2026-05-19T09:00:00Z' })
 ]
 
-t.test('rebuilding from the recorded events gives the live state back', async t => {
-  const { app } = await buildApp(t)
+engineTest(t, 'rebuilding from the recorded events gives the live state back', async (t, engine) => {
+  const { app } = await buildApp(t, {}, engine)
   for (const e of history()) await deliver(app, e)
   const live = await everything(app)
   t.equal((live as any).tenants.items.length, 1)
@@ -55,8 +56,8 @@ t.test('rebuilding from the recorded events gives the live state back', async t 
   t.same(await everything(app), live)
 })
 
-t.test('npm run rebuild runs it from the command line', async t => {
-  const { app, config } = await buildApp(t)
+engineTest(t, 'npm run rebuild runs it from the command line', async (t, engine) => {
+  const { app, config } = await buildApp(t, {}, engine)
   for (const e of history()) await deliver(app, e)
   const script = fileURLToPath(new URL('../src/scripts/rebuild.ts', import.meta.url))
   const run = async (env: Record<string, string>) => await new Promise<{ code: number | null, output: string }>(resolve => {

@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { tempDir } from './helpers/app.js'
+import { engineTest } from './helpers/engines.js'
 import { sample } from './helpers/events.js'
 
 // server.ts as a real process: it reads the environment, listens, and stops cleanly on SIGTERM.
@@ -33,8 +34,8 @@ async function listeningPort (server: Started): Promise<number> {
   throw new Error(`server did not start:\n${server.output()}`)
 }
 
-t.test('starts, receives an event over HTTP, and exits 0 on SIGTERM', async t => {
-  const server = start({ PORT: '0', API_KEYS: KEY, DATABASE_URL: `file:${join(tempDir(t), 'db.sqlite')}` })
+engineTest(t, 'starts, receives an event over HTTP, and exits 0 on SIGTERM', async (t, engine) => {
+  const server = start({ PORT: '0', API_KEYS: KEY, DATABASE_URL: engine.databaseUrl(t) })
   const port = await listeningPort(server)
   const res = await fetch(`http://127.0.0.1:${port}/events`, {
     method: 'POST',
@@ -60,7 +61,7 @@ t.test('refuses to start with a clear message on bad configuration', async t => 
   t.match(production.output, 'API_KEYS is empty')
 })
 
-t.test('db:migrate applies pending migrations without starting the service', async t => {
+engineTest(t, 'db:migrate applies pending migrations without starting the service', async (t, engine) => {
   const migrate = fileURLToPath(new URL('../src/scripts/migrate.ts', import.meta.url))
   const run = async (env: Record<string, string>) => await new Promise<{ code: number | null, output: string }>(resolve => {
     const child = spawn(process.execPath, ['--import=tsx', migrate], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
@@ -69,7 +70,7 @@ t.test('db:migrate applies pending migrations without starting the service', asy
     child.stderr.on('data', d => { output += String(d) })
     child.on('exit', code => resolve({ code, output }))
   })
-  const DATABASE_URL = `file:${join(tempDir(t), 'db.sqlite')}`
+  const DATABASE_URL = engine.databaseUrl(t)
   const first = await run({ DATABASE_URL })
   t.equal(first.code, 0)
   t.match(first.output, /applied: \d{14}_init/)

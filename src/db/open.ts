@@ -1,7 +1,6 @@
 import type { Config } from '../config.js'
 import { Repository } from './repository.js'
-import { sqliteDialect } from './dialect.js'
-import { migrateSqlite, openSqliteClient, type SqliteOptions } from './sqlite.js'
+import { migrateDatabase, openDatabase } from './engine.js'
 
 export interface Opened {
   repository: Repository
@@ -9,26 +8,24 @@ export interface Opened {
   applied: string[]
 }
 
-const sqliteOptions = (config: Config): SqliteOptions => ({
-  url: config.DATABASE_URL,
-  busyTimeoutMs: config.SQLITE_BUSY_TIMEOUT_MS,
-  synchronous: config.SQLITE_SYNCHRONOUS
-})
-
-/** Applies pending migrations to the configured database. */
-export async function migrate (config: Config): Promise<string[]> {
-  return await migrateSqlite(sqliteOptions(config))
+export interface OpenHooks {
+  /** An idle pooled connection failed (PostgreSQL); the pool replaces it. */
+  onPoolError?: (err: Error) => void
+  /** A transient error is about to be retried. */
+  onRetry?: (err: unknown, retry: number) => void
 }
 
 /** Migrates, then opens the repository the service and the maintenance scripts work through. */
-export async function openRepository (config: Config): Promise<Opened> {
-  const applied = await migrate(config)
-  const prisma = await openSqliteClient(sqliteOptions(config))
-  const repository = new Repository(prisma, sqliteDialect, {
+export async function openRepository (config: Config, hooks: OpenHooks = {}): Promise<Opened> {
+  const applied = await migrateDatabase(config)
+  const { prisma, dialect } = await openDatabase(config, hooks.onPoolError)
+  const repository = new Repository(prisma, dialect, {
     maxWaitMs: config.TRANSACTION_MAX_WAIT_MS,
     timeoutMs: config.TRANSACTION_TIMEOUT_MS,
     batchMaxEvents: config.BATCH_MAX_EVENTS,
-    batchMaxWaitMs: config.BATCH_MAX_WAIT_MS
+    batchMaxWaitMs: config.BATCH_MAX_WAIT_MS,
+    retries: config.DB_RETRY_ATTEMPTS,
+    onRetry: hooks.onRetry ?? (() => {})
   })
   return { repository, applied }
 }

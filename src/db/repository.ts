@@ -1,4 +1,6 @@
-import type { PrismaClient, Tenant, User } from '../generated/sqlite/client.js'
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { Tenant, User } from '../generated/sqlite/client.js'
+import type { DatabaseClient } from './client.js'
 import type { DecodedEvent } from '../events/decode.js'
 import type { Change, Plan } from '../events/changes.js'
 import { parseEvent } from '../events/parse.js'
@@ -18,7 +20,17 @@ export interface WriteLimits {
   /** Group commit: most events in one transaction, and longest wait for a batch to fill (ms). */
   batchMaxEvents: number
   batchMaxWaitMs: number
+  /** How many times a transaction that failed with a transient error is tried again. */
+  retries: number
+  /** Called before each retry, for the log. */
+  onRetry: (err: unknown, retry: number) => void
 }
+
+/** The shortest transaction worth starting: Prisma's own lower bound on a transaction's time-out is 100 ms. */
+const MIN_ATTEMPT_MS = 100
+
+/** A small, jittered, growing pause before retry `n` (0-based): about 25, 50, 100 ms. */
+export const retryPauseMs = (n: number): number => Math.round(25 * 2 ** n * (0.5 + Math.random()))
 
 export interface EventView {
   id: string
@@ -52,7 +64,7 @@ export class Repository {
   readonly #batcher: Batcher<BatchItem, Outcome>
 
   constructor (
-    readonly prisma: PrismaClient,
+    readonly prisma: DatabaseClient,
     readonly dialect: Dialect,
     readonly limits: WriteLimits
   ) {
@@ -77,10 +89,24 @@ export class Repository {
     return await this.#batcher.submit({ event, plan })
   }
 
-  /** Writes a batch in one transaction now, without waiting for others. */
+  /**
+   * Writes a batch in one transaction now, without waiting for others. A transient failure (lock, deadlock,
+   * serialization failure, lost connection, statement time-out) rolls the transaction back; it is tried
+   * again up to `limits.retries` times while the `timeoutMs` budget lasts, then thrown.
+   */
   async writeNow (items: BatchItem[], receivedAt: Date = new Date()): Promise<Outcome[]> {
-    return await this.prisma.$transaction(async tx => await writeBatch(tx, this.dialect, items, receivedAt),
-      { maxWait: this.limits.maxWaitMs, timeout: this.limits.timeoutMs })
+    const deadline = Date.now() + this.limits.timeoutMs
+    for (let retry = 0; ; retry++) {
+      try {
+        return await this.prisma.$transaction(async tx => await writeBatch(tx, this.dialect, items, receivedAt),
+          { maxWait: this.limits.maxWaitMs, timeout: Math.max(MIN_ATTEMPT_MS, deadline - Date.now()) })
+      } catch (err) {
+        const pause = retryPauseMs(retry)
+        if (retry >= this.limits.retries || !isTransientDatabaseError(err) || Date.now() + pause + MIN_ATTEMPT_MS > deadline) throw err
+        this.limits.onRetry(err, retry + 1)
+        await sleep(pause)
+      }
+    }
   }
 
   /** Keeps a request that passed authentication but not validation, with the reason. */

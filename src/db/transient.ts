@@ -17,6 +17,10 @@ const SQLITE_TRANSIENT = /^SQLITE_(BUSY|LOCKED|READONLY|IOERR|FULL|CANTOPEN|PROT
 // statement time-out / cancel, server shutting down, read-only transaction (fail-over in progress).
 const PG_TRANSIENT = /^(08...|40001|40P01|53...|57014|57P0[1-4]|25006)$/
 
+// pg and pg-pool errors that carry no code and that @prisma/adapter-pg passes through as they are: no free
+// pool connection within the wait, a connection closed or lost under a query.
+const PG_DRIVER_TRANSIENT = /^(timeout exceeded when trying to connect|Connection terminated|Client has encountered a connection error|Client was closed and is not queryable)/
+
 function causes (err: unknown): unknown[] {
   const seen: unknown[] = []
   const queue = [err]
@@ -32,8 +36,9 @@ function causes (err: unknown): unknown[] {
 
 export function isTransientDatabaseError (err: unknown): boolean {
   return causes(err).some(e => {
-    const { code, kind, originalCode, name } = e as Record<string, unknown>
+    const { code, kind, originalCode, name, message } = e as Record<string, unknown>
     if (name === 'PrismaClientInitializationError') return true
+    if (code === undefined && typeof message === 'string' && PG_DRIVER_TRANSIENT.test(message)) return true
     if (typeof code === 'string' && (PRISMA_TRANSIENT.has(code) || SQLITE_TRANSIENT.test(code) || PG_TRANSIENT.test(code))) return true
     if (typeof kind === 'string' && ADAPTER_TRANSIENT.has(kind)) return true
     if (typeof originalCode === 'string' && (SQLITE_TRANSIENT.test(originalCode) || PG_TRANSIENT.test(originalCode))) return true

@@ -6,6 +6,7 @@ import Fastify, { type FastifyInstance, type LightMyRequestResponse } from 'fast
 import fp from 'fastify-plugin'
 import app, { serverOptions } from '../../src/app.js'
 import { loadConfig, type Config } from '../../src/config.js'
+import { sqlite, type Engine } from './engines.js'
 
 export const API_KEY = 'test-key-0123456789abcdef'
 
@@ -19,10 +20,11 @@ export function tempDir (t: Teardown): string {
   return dir
 }
 
-export function testConfig (t: Teardown, env: Record<string, string> = {}): Config {
+/** The test configuration on a fresh database of `engine` (a temp SQLite file by default). */
+export function testConfig (t: Teardown, env: Record<string, string> = {}, engine: Engine = sqlite): Config {
   return loadConfig({
     API_KEYS: API_KEY,
-    DATABASE_URL: `file:${join(tempDir(t), 'receiver.db')}`,
+    DATABASE_URL: engine.databaseUrl(t),
     LOG_LEVEL: 'info',
     ...env
   })
@@ -35,8 +37,14 @@ export interface TestApp {
   logs: () => string
 }
 
-/** The receiver on its own SQLite file in a temp dir, closed after the test. */
-export async function buildApp (t: Teardown, env: Record<string, string> = {}, config: Config = testConfig(t, env)): Promise<TestApp> {
+const isEngine = (x: Engine | Config): x is Engine => 'databaseUrl' in x
+
+/**
+ * The receiver on a fresh database of `engine` (SQLite by default), closed after the test. A Config instead
+ * of an engine is used as it is.
+ */
+export async function buildApp (t: Teardown, env: Record<string, string> = {}, engineOrConfig: Engine | Config = sqlite): Promise<TestApp> {
+  const config = isEngine(engineOrConfig) ? testConfig(t, env, engineOrConfig) : engineOrConfig
   let captured = ''
   const stream = new Writable({ write (chunk, _enc, done) { captured += String(chunk); done() } })
   const server = Fastify(serverOptions(config, stream))

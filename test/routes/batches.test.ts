@@ -1,11 +1,12 @@
 import t from 'tap'
+import { engineTest } from '../helpers/engines.js'
 import { buildApp, deliver, getJson, postEvent } from '../helpers/app.js'
 import { events, makeEvent, sample } from '../helpers/events.js'
 
 const time = '2026-05-19T02:22:58Z'
 
-t.test('a batch answers per event, in order; an invalid item is quarantined and does not block the others', async t => {
-  const { app } = await buildApp(t)
+engineTest(t, 'a batch answers per event, in order; an invalid item is quarantined and does not block the others', async (t, engine) => {
+  const { app } = await buildApp(t, {}, engine)
   const first = events.createTenant('b-t1', { name: 'one' }, { time })
   const broken = events.updateTenant('b-t1', { name: 'x' }, { time })
   const inner = JSON.parse(broken.detail.event)
@@ -38,8 +39,8 @@ t.test('a batch answers per event, in order; an invalid item is quarantined and 
   t.same((await postEvent(app, [])).json(), { results: [] }, 'an empty batch is an empty answer')
 })
 
-t.test('a single invalid event keeps the 400 answer and is quarantined too', async t => {
-  const { app } = await buildApp(t)
+engineTest(t, 'a single invalid event keeps the 400 answer and is quarantined too', async (t, engine) => {
+  const { app } = await buildApp(t, {}, engine)
   const bad: Record<string, any> = { ...sample('create_tenant'), time: 'not a time' }
   const res = await postEvent(app, bad)
   t.equal(res.statusCode, 400)
@@ -51,8 +52,8 @@ t.test('a single invalid event keeps the 400 answer and is quarantined too', asy
   t.equal(await deliver(app, sample('create_tenant')), 'applied')
 })
 
-t.test('the same SaaSus log_id under a new envelope id is a duplicate', async t => {
-  const { app } = await buildApp(t)
+engineTest(t, 'the same SaaSus log_id under a new envelope id is a duplicate', async (t, engine) => {
+  const { app } = await buildApp(t, {}, engine)
   const original = events.createTenant('l-t1', { name: 'first' }, { time, logId: 'log-1' })
   const retry = events.createTenant('l-t1', { name: 'retried' }, { time: '2026-05-19T02:23:00Z', logId: 'log-1' })
   t.not(original.id, retry.id)
@@ -62,8 +63,8 @@ t.test('the same SaaSus log_id under a new envelope id is a duplicate', async t 
   t.equal((await getJson(app, `/events/${retry.id}`)).statusCode, 404)
 })
 
-t.test('every other call is recorded as ignored and acknowledged', async t => {
-  const { app } = await buildApp(t)
+engineTest(t, 'every other call is recorded as ignored and acknowledged', async (t, engine) => {
+  const { app } = await buildApp(t, {}, engine)
   const others = [
     makeEvent({ eventType: 'update_auth_info', method: 'PUT', uri: '/v1/auth/auth-info', time, request: { callback_url: 'https://x' } }),
     makeEvent({ eventType: 'update_mfa', method: 'PATCH', uri: '/v1/auth/users/u1/mfa/preference', time, request: { enabled: true } }),

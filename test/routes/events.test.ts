@@ -1,12 +1,13 @@
 import t from 'tap'
 import { API_KEY, buildApp, getJson, postEvent } from '../helpers/app.js'
+import { engineTest } from '../helpers/engines.js'
 import { events, makeEvent, sample } from '../helpers/events.js'
 
 const TENANT_ID = 'fc84307d-e285-4854-8c16-21a6871a2a13'
 const USER_ID = '66ccc133-67ea-4be4-9c1d-7bddf325a790'
 
-t.test('the two SaaSus samples are applied, and readable back', async t => {
-  const { app } = await buildApp(t)
+engineTest(t, 'the two SaaSus samples are applied, and readable back', async (t, engine) => {
+  const { app } = await buildApp(t, {}, engine)
   const tenant = sample('create_tenant')
   let res = await postEvent(app, tenant)
   t.equal(res.statusCode, 200)
@@ -58,8 +59,8 @@ t.test('the two SaaSus samples are applied, and readable back', async t => {
   t.equal(recorded.event.detail.event.response_body.id, TENANT_ID, 'inner JSON is stored decoded')
 })
 
-t.test('a second delivery of the same envelope id is a duplicate and changes nothing', async t => {
-  const { app } = await buildApp(t)
+engineTest(t, 'a second delivery of the same envelope id is a duplicate and changes nothing', async (t, engine) => {
+  const { app } = await buildApp(t, {}, engine)
   const time = '2026-05-19T02:22:58Z'
   const create = events.createTenant('t1', { name: 'first' }, { time })
   t.equal((await postEvent(app, create)).json().results[0].outcome, 'applied')
@@ -69,8 +70,8 @@ t.test('a second delivery of the same envelope id is a duplicate and changes not
   t.equal((await getJson(app, '/tenants/t1')).json().name, 'first')
 })
 
-t.test('detail.event and the bodies may be JSON strings or objects', async t => {
-  const { app } = await buildApp(t)
+engineTest(t, 'detail.event and the bodies may be JSON strings or objects', async (t, engine) => {
+  const { app } = await buildApp(t, {}, engine)
   const res = await postEvent(app, events.createTenant('t-obj', { name: 'object encoded' }, { time: '2026-05-19T02:22:58Z', encoding: 'object' }))
   t.equal(res.json().results[0].outcome, 'applied')
   t.equal((await getJson(app, '/tenants/t-obj')).json().name, 'object encoded')
@@ -81,8 +82,8 @@ t.test('detail.event and the bodies may be JSON strings or objects', async t => 
   t.equal((await postEvent(app, mixed)).json().results[0].outcome, 'applied')
 })
 
-t.test('authentication comes first, with 401 for a missing or wrong key', async t => {
-  const { app, logs } = await buildApp(t)
+engineTest(t, 'authentication comes first, with 401 for a missing or wrong key', async (t, engine) => {
+  const { app, logs } = await buildApp(t, {}, engine)
   for (const headers of [{ 'x-api-key': '' }, { 'x-api-key': 'wrong-key-0123456789' }, { 'x-api-key': API_KEY + 'x' }, { 'x-api-key': API_KEY.slice(0, -1) }]) {
     const res = await postEvent(app, sample('create_tenant'), headers)
     t.equal(res.statusCode, 401, `key ${JSON.stringify(headers['x-api-key'])}`)
@@ -100,7 +101,7 @@ t.test('authentication comes first, with 401 for a missing or wrong key', async 
   t.equal((await getJson(app, `/events/${sample('create_tenant').id}`)).statusCode, 404, 'nothing was recorded')
 })
 
-t.test('several keys are accepted at once and the header name is configurable', async t => {
+engineTest(t, 'several keys are accepted at once and the header name is configurable', async (t, engine) => {
   const other = 'second-key-abcdefghijklmnop'
   const { app } = await buildApp(t, { API_KEYS: `${API_KEY}, ${other}`, API_KEY_HEADER: 'X-SaaSus-Key' })
   t.equal((await postEvent(app, sample('create_tenant'), { 'x-saasus-key': other })).statusCode, 200)
@@ -109,8 +110,8 @@ t.test('several keys are accepted at once and the header name is configurable', 
   t.equal((await postEvent(app, sample('create_saas_user'))).statusCode, 401, 'the default header name no longer counts')
 })
 
-t.test('bad input answers 400, 413 or 415 with a JSON error naming the field', async t => {
-  const { app } = await buildApp(t)
+engineTest(t, 'bad input answers 400, 413 or 415 with a JSON error naming the field', async (t, engine) => {
+  const { app } = await buildApp(t, {}, engine)
   const cases: Array<[string, unknown, number, string | undefined]> = [
     ['not JSON', '{"id":', 400, undefined],
     ['a number', '42', 400, ''],
@@ -152,8 +153,8 @@ t.test('bad input answers 400, 413 or 415 with a JSON error naming the field', a
   t.equal(empty.statusCode, 400, 'empty body')
 })
 
-t.test('a 1 MiB event (EventBridge\'s maximum) is accepted under the default limit', async t => {
-  const { app } = await buildApp(t)
+engineTest(t, 'a 1 MiB event (EventBridge\'s maximum) is accepted under the default limit', async (t, engine) => {
+  const { app } = await buildApp(t, {}, engine)
   // The attributes travel twice (request and response body), so half a MiB each makes a 1 MiB event.
   const blob = 'x'.repeat(512 * 1024)
   const big = JSON.stringify(events.createTenant('t-big', { name: 'big', attributes: { blob } }, { time: '2026-05-19T02:22:58Z' }))
@@ -163,14 +164,14 @@ t.test('a 1 MiB event (EventBridge\'s maximum) is accepted under the default lim
   t.equal((await getJson(app, '/tenants/t-big')).json().attributes.blob, blob)
 })
 
-t.test('BODY_LIMIT is configurable', async t => {
-  const { app } = await buildApp(t, { BODY_LIMIT: '2048' })
+engineTest(t, 'BODY_LIMIT is configurable', async (t, engine) => {
+  const { app } = await buildApp(t, { BODY_LIMIT: '2048' }, engine)
   t.equal((await postEvent(app, sample('create_tenant'))).statusCode, 200)
   t.equal((await postEvent(app, { ...sample('create_saas_user'), pad: 'x'.repeat(2048) })).statusCode, 413)
 })
 
-t.test('failed calls and calls this version does not project are recorded as ignored', async t => {
-  const { app } = await buildApp(t)
+engineTest(t, 'failed calls and calls this version does not project are recorded as ignored', async (t, engine) => {
+  const { app } = await buildApp(t, {}, engine)
   const time = '2026-05-19T02:22:58Z'
   const failed = events.createTenant('t-failed', { name: 'never' }, { time, httpStatus: '400', response: { message: 'bad request' } })
   t.equal((await postEvent(app, failed)).json().results[0].outcome, 'ignored')
@@ -187,8 +188,8 @@ t.test('failed calls and calls this version does not project are recorded as ign
   t.equal((await postEvent(app, password)).json().results[0].outcome, 'duplicate')
 })
 
-t.test('reads answer 404 for unknown ids and for deleted rows', async t => {
-  const { app } = await buildApp(t)
+engineTest(t, 'reads answer 404 for unknown ids and for deleted rows', async (t, engine) => {
+  const { app } = await buildApp(t, {}, engine)
   for (const url of ['/tenants/nope', '/users/nope', '/events/nope']) {
     const res = await getJson(app, url)
     t.equal(res.statusCode, 404, url)

@@ -1,11 +1,12 @@
 import t from 'tap'
+import { engineTest } from '../helpers/engines.js'
 import { buildApp, deliver, getJson } from '../helpers/app.js'
 import { events } from '../helpers/events.js'
 
 const time = '2026-05-19T02:22:58Z'
 
-t.test('GET /tenants and GET /users list visible rows with cursor pagination', async t => {
-  const { app } = await buildApp(t)
+engineTest(t, 'GET /tenants and GET /users list visible rows with cursor pagination', async (t, engine) => {
+  const { app } = await buildApp(t, {}, engine)
   for (const id of ['t-a', 't-b', 't-c', 't-d', 't-e']) await deliver(app, events.createTenant(id, { name: id }, { time }))
   await deliver(app, events.deleteTenant('t-c', { time: '2026-05-19T02:23:00Z' }))
   for (const id of ['u-a', 'u-b']) await deliver(app, events.createUser(id, { email: `${id}@x` }, { time }))
