@@ -122,6 +122,27 @@ export class Repository {
     }
   }
 
+  /**
+   * Deletes inbox rows received before `cutoff`, `batchSize` rows per transaction so that the write lock is
+   * never held for long while events keep arriving. Tenants and users are not touched. Returns the count.
+   */
+  async pruneEvents (cutoff: Date, batchSize = 1000): Promise<number> {
+    let total = 0
+    for (;;) {
+      const deleted = await this.prisma.$executeRaw(sql`DELETE FROM "events" WHERE "id" IN
+        (SELECT "id" FROM "events" WHERE "received_at" < ${cutoff} LIMIT ${batchSize})`)
+      total += deleted
+      if (deleted < batchSize) return total
+    }
+  }
+
+  /** Names of the migrations recorded as finished, for readiness checks. */
+  async appliedMigrations (): Promise<string[]> {
+    const rows = await this.prisma.$queryRaw<Array<{ migration_name: string }>>(sql`SELECT "migration_name" FROM "_prisma_migrations"
+      WHERE "finished_at" IS NOT NULL AND "rolled_back_at" IS NULL`)
+    return rows.map(r => r.migration_name)
+  }
+
   /** A round trip to the database, for readiness checks. */
   async ping (): Promise<void> {
     await this.prisma.$queryRaw`SELECT 1`
