@@ -10,6 +10,7 @@ import metricsPlugin from './plugins/metrics.js'
 import deadlinePlugin from './plugins/deadline.js'
 import pressurePlugin from './plugins/pressure.js'
 import docsPlugin from './plugins/docs.js'
+import shutdownPlugin from './plugins/shutdown.js'
 import healthRoutes from './routes/health.js'
 import metricsRoute from './routes/metrics.js'
 import docsRoutes from './routes/docs.js'
@@ -42,6 +43,7 @@ export default async function app (fastify: FastifyInstance, { config }: AppOpti
   await fastify.register(deadlinePlugin)
   await fastify.register(pressurePlugin)
   await fastify.register(docsPlugin)
+  await fastify.register(shutdownPlugin)
 
   // Operations, without the API key: probes, metrics (own token), the OpenAPI description.
   await fastify.register(healthRoutes)
