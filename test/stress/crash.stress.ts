@@ -61,6 +61,7 @@ t.test('SIGKILL under load loses no acknowledged event', async t => {
   t.ok(killed, `the server was killed mid-run (${acked.length} acknowledged, ${sent} sent in ${elapsed} ms)`)
   const { signal } = await server.exit
   t.equal(signal, 'SIGKILL')
+  t.comment(`rate until the kill: ${Math.round(acked.length / (elapsed / 1000))} events/s acknowledged (${CONCURRENCY} concurrent clients)`)
   t.comment(`not acknowledged: ${JSON.stringify(Object.fromEntries(failed))}`)
 
   const restarted = startServer(env)
