@@ -203,3 +203,26 @@ t.test('a late transaction that fails after the deadline is not reported as comm
   await new Promise(resolve => setImmediate(resolve))
   t.notMatch(logs(), 'committed after its 503')
 })
+
+t.test('operations settings: defaults, and each bad value named', async t => {
+  t.match(loadConfig({}), {
+    METRICS_TOKEN: '', REQUEST_DEADLINE_MS: 4500, SHUTDOWN_TIMEOUT_MS: 10000, AUTH_FAILURE_LIMIT: 20,
+    AUTH_FAILURE_WINDOW_MS: 60000, PRESSURE_MAX_EVENT_LOOP_DELAY_MS: 1000, PRESSURE_MAX_HEAP_USED_BYTES: 0, PRESSURE_SAMPLE_INTERVAL_MS: 1000
+  })
+  const err = t.throws(() => loadConfig({
+    REQUEST_DEADLINE_MS: '0', SHUTDOWN_TIMEOUT_MS: 'soon', AUTH_FAILURE_LIMIT: '0', AUTH_FAILURE_WINDOW_MS: '10', PRESSURE_MAX_EVENT_LOOP_DELAY_MS: '-1', PRESSURE_SAMPLE_INTERVAL_MS: '1'
+  })) as Error
+  for (const name of ['REQUEST_DEADLINE_MS', 'SHUTDOWN_TIMEOUT_MS', 'AUTH_FAILURE_LIMIT', 'AUTH_FAILURE_WINDOW_MS', 'PRESSURE_MAX_EVENT_LOOP_DELAY_MS', 'PRESSURE_SAMPLE_INTERVAL_MS']) {
+    t.match(err.message, name)
+  }
+})
+
+t.test('event-loop lag counts as pressure too', async t => {
+  const { app } = await buildApp(t, { PRESSURE_MAX_EVENT_LOOP_DELAY_MS: '1', PRESSURE_SAMPLE_INTERVAL_MS: '10' })
+  // Block the event loop for a while; the sampling timers, overdue, run before this 1 ms one.
+  const until = Date.now() + 200
+  while (Date.now() < until) { /* busy */ }
+  await new Promise(resolve => setTimeout(resolve, 1))
+  t.equal((await postEvent(app, sample('create_tenant'))).statusCode, 503)
+  t.equal((await app.inject('/healthz')).statusCode, 200)
+})
