@@ -5,6 +5,15 @@ import configPlugin from './plugins/config.js'
 import errorsPlugin from './plugins/errors.js'
 import databasePlugin from './plugins/database.js'
 import authPlugin from './plugins/auth.js'
+import authFailuresPlugin from './plugins/auth-failures.js'
+import metricsPlugin from './plugins/metrics.js'
+import deadlinePlugin from './plugins/deadline.js'
+import pressurePlugin from './plugins/pressure.js'
+import docsPlugin from './plugins/docs.js'
+import shutdownPlugin from './plugins/shutdown.js'
+import healthRoutes from './routes/health.js'
+import metricsRoute from './routes/metrics.js'
+import docsRoutes from './routes/docs.js'
 import eventsRoute from './routes/events.js'
 import readRoutes from './routes/reads.js'
 
@@ -16,8 +25,9 @@ export interface AppOptions {
 export function serverOptions (config: Config, logStream?: NodeJS.WritableStream): FastifyServerOptions {
   return {
     logger: loggerOptions(config, logStream),
-    // EventBridge sends `Connection: close`; nothing here depends on keep-alive.
-    forceCloseConnections: true,
+    // EventBridge sends `Connection: close`; nothing here depends on keep-alive. 'idle', not true: true
+    // destroys in-flight requests on close, and graceful shutdown must let them finish and answer.
+    forceCloseConnections: 'idle',
     ajv: { customOptions: { removeAdditional: false } }
   }
 }
@@ -27,7 +37,18 @@ export default async function app (fastify: FastifyInstance, { config }: AppOpti
   await fastify.register(configPlugin, { config })
   await fastify.register(errorsPlugin)
   await fastify.register(databasePlugin)
+  await fastify.register(authFailuresPlugin)
   await fastify.register(authPlugin)
+  await fastify.register(metricsPlugin)
+  await fastify.register(deadlinePlugin)
+  await fastify.register(pressurePlugin)
+  await fastify.register(docsPlugin)
+  await fastify.register(shutdownPlugin)
+
+  // Operations, without the API key: probes, metrics (own token), the OpenAPI description.
+  await fastify.register(healthRoutes)
+  await fastify.register(metricsRoute)
+  await fastify.register(docsRoutes)
 
   // Everything registered in here requires the API key.
   await fastify.register(async (api) => {

@@ -21,7 +21,16 @@ export const ConfigSchema = Type.Object({
   RETRY_AFTER_SECONDS: Type.Integer({ minimum: 1, maximum: 3600, default: 5 }),
   PG_POOL_MAX: Type.Integer({ minimum: 1, maximum: 1000, default: 10 }),
   PG_STATEMENT_TIMEOUT_MS: Type.Integer({ minimum: 10, maximum: 60000, default: 3000 }),
-  DB_RETRY_ATTEMPTS: Type.Integer({ minimum: 0, maximum: 10, default: 3 })
+  DB_RETRY_ATTEMPTS: Type.Integer({ minimum: 0, maximum: 10, default: 3 }),
+  // Operations (issue 6).
+  METRICS_TOKEN: Type.String({ default: '' }),
+  REQUEST_DEADLINE_MS: Type.Integer({ minimum: 1, maximum: 60000, default: 4500 }),
+  SHUTDOWN_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 600000, default: 10000 }),
+  AUTH_FAILURE_LIMIT: Type.Integer({ minimum: 1, maximum: 1000000, default: 20 }),
+  AUTH_FAILURE_WINDOW_MS: Type.Integer({ minimum: 1000, maximum: 86400000, default: 60000 }),
+  PRESSURE_MAX_EVENT_LOOP_DELAY_MS: Type.Integer({ minimum: 0, maximum: 60000, default: 1000 }),
+  PRESSURE_MAX_HEAP_USED_BYTES: Type.Integer({ minimum: 0, default: 0 }),
+  PRESSURE_SAMPLE_INTERVAL_MS: Type.Integer({ minimum: 10, maximum: 60000, default: 1000 })
 })
 
 export type RawConfig = Static<typeof ConfigSchema>
@@ -69,6 +78,9 @@ export function loadConfig (data?: Record<string, unknown>): Config {
   if (keys.some(k => k.length > 512)) throw new ConfigError(['API_KEYS: a key is longer than 512 characters (EventBridge\'s limit)'])
   if (!raw.DATABASE_URL.startsWith('file:')) {
     try { postgresqlTarget(raw.DATABASE_URL) } catch (err) { throw new ConfigError([(err as Error).message]) }
+  }
+  if (raw.METRICS_TOKEN !== '' && raw.METRICS_TOKEN.length < MIN_API_KEY_LENGTH) {
+    throw new ConfigError([`METRICS_TOKEN: shorter than ${MIN_API_KEY_LENGTH} characters; use a long random secret or leave it empty`])
   }
   return { ...raw, API_KEYS: keys } as Config
 }

@@ -17,7 +17,9 @@ try {
 
 const server = Fastify(serverOptions(config))
 
-closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
+// Stop accepting, let in-flight requests commit and answer, close the database; exit 1 if that takes
+// longer than SHUTDOWN_TIMEOUT_MS.
+closeWithGrace({ delay: config.SHUTDOWN_TIMEOUT_MS }, async ({ signal, err }) => {
   if (err !== undefined) server.log.error({ err }, 'server closing with error')
   else server.log.info({ signal }, 'server closing')
   await server.close()

@@ -1,4 +1,6 @@
 import t from 'tap'
+import { spawnSync } from 'node:child_process'
+import { existsSync } from 'node:fs'
 import Database from 'better-sqlite3'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { buildApp, deliver, getJson, postEvent } from './helpers/app.js'
@@ -201,4 +203,36 @@ engineTest(t, 'an unexpected failure is a 500 that leaks nothing', async (t, eng
   t.equal(res.statusCode, 500)
   t.same(res.json(), { statusCode: 500, error: 'Internal Server Error', message: 'unexpected error' })
   t.match(logs(), 'boom: internal detail', 'the cause is logged for the operator')
+})
+
+// Running as root, chmod does not stop writes; the immutable attribute does (ext4, xfs, btrfs...).
+function chattr (flag: '+i' | '-i', ...paths: string[]): boolean {
+  return spawnSync('chattr', [flag, ...paths], { stdio: 'ignore' }).status === 0
+}
+
+t.test('a database file that cannot be written answers 503 + Retry-After, then recovers', async t => {
+  const { app, config } = await buildApp(t, { RETRY_AFTER_SECONDS: '6' })
+  const file = sqliteFilePath(config.DATABASE_URL)
+  const before = [events.createTenant('t-1', { name: 'one' }, { time }), events.createUser('u-1', { email: 'a@example.com' }, { time })]
+  for (const e of before) t.equal(await deliver(app, e), 'applied')
+
+  const files = [file, `${file}-wal`].filter(f => existsSync(f))
+  t.teardown(() => { chattr('-i', ...files) })
+  if (!chattr('+i', ...files)) {
+    t.pass('read-only database', { skip: 'chattr +i is not available here (not root, or no immutable attribute on this filesystem): read-only fault NOT tested' })
+    return
+  }
+  const during = events.createTenant('t-2', { name: 'two' }, { time })
+  for (let i = 0; i < 3; i++) {
+    const res = await postEvent(app, during)
+    t.equal(res.statusCode, 503, `attempt ${i + 1}`)
+    t.equal(res.headers['retry-after'], '6')
+    t.match(res.json(), { statusCode: 503, error: 'Service Unavailable' })
+  }
+  t.equal((await getJson(app, '/tenants/t-1')).json().name, 'one', 'reads still work')
+
+  t.ok(chattr('-i', ...files))
+  t.equal(await deliver(app, during), 'applied', 'the retry lands once the file is writable again')
+  for (const e of before) t.equal((await getJson(app, `/events/${e.id}`)).statusCode, 200, 'acknowledged before the fault, still there')
+  t.equal((await getJson(app, '/users/u-1')).json().email, 'a@example.com')
 })

@@ -1,5 +1,8 @@
 import t from 'tap'
 import { spawn } from 'node:child_process'
+import { request } from 'node:http'
+import Database from 'better-sqlite3'
+import { sqliteFilePath } from '../src/db/sqlite.js'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { tempDir } from './helpers/app.js'
@@ -81,3 +84,54 @@ engineTest(t, 'db:migrate applies pending migrations without starting the servic
   t.equal(bad.code, 1)
   t.match(bad.output, /invalid configuration:[\s\S]*DATABASE_URL/)
 })
+
+t.test('SIGTERM: an in-flight request still commits and answers, then the process exits 0', async t => {
+  const DATABASE_URL = `file:${join(tempDir(t), 'db.sqlite')}`
+  const server = start({ PORT: '0', API_KEYS: KEY, DATABASE_URL, SHUTDOWN_TIMEOUT_MS: '5000' })
+  const port = await listeningPort(server)
+  const body = JSON.stringify(sample('create_tenant'))
+  // The body is sent in two halves around the signal, so the request is in flight while the server closes.
+  const answer = new Promise<{ status: number | undefined, body: string }>((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, method: 'POST', path: '/events', headers: { 'content-type': 'application/json', 'x-api-key': KEY, 'content-length': Buffer.byteLength(body) } }, res => {
+      let text = ''
+      res.on('data', d => { text += String(d) })
+      res.on('end', () => resolve({ status: res.statusCode, body: text }))
+    })
+    req.on('error', reject)
+    req.write(body.slice(0, 100))
+    void waitFor(server, 'server closing').then(() => req.end(body.slice(100)), reject)
+  })
+  await new Promise(resolve => setTimeout(resolve, 100))
+  server.kill('SIGTERM')
+  const res = await answer
+  t.equal(res.status, 200, res.body)
+  t.same(JSON.parse(res.body), { results: [{ id: sample('create_tenant').id, outcome: 'applied' }] })
+  const { code } = await server.exit
+  t.equal(code, 0)
+  const db = new Database(sqliteFilePath(DATABASE_URL), { readonly: true })
+  t.teardown(() => db.close())
+  t.same(db.prepare('SELECT id FROM events').all(), [{ id: sample('create_tenant').id }], 'the answered event is in the database')
+})
+
+t.test('SIGTERM: a request that does not finish within SHUTDOWN_TIMEOUT_MS makes the process exit 1', async t => {
+  const server = start({ PORT: '0', API_KEYS: KEY, DATABASE_URL: `file:${join(tempDir(t), 'db.sqlite')}`, SHUTDOWN_TIMEOUT_MS: '300' })
+  const port = await listeningPort(server)
+  const req = request({ host: '127.0.0.1', port, method: 'POST', path: '/events', headers: { 'content-type': 'application/json', 'x-api-key': KEY, 'content-length': 1000 } })
+  req.on('error', () => {})
+  req.write('{"id":')
+  await new Promise(resolve => setTimeout(resolve, 100))
+  const started = Date.now()
+  server.kill('SIGTERM')
+  const { code } = await server.exit
+  t.equal(code, 1)
+  t.ok(Date.now() - started < 3000, 'within the limit, give or take start-up of the timer')
+  req.destroy()
+})
+
+async function waitFor (server: Started, text: string): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    if (server.output().includes(text)) return
+    await new Promise(resolve => setTimeout(resolve, 20))
+  }
+  throw new Error(`no "${text}" in:\n${server.output()}`)
+}

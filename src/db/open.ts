@@ -13,11 +13,13 @@ export interface OpenHooks {
   onPoolError?: (err: Error) => void
   /** A transient error is about to be retried. */
   onRetry?: (err: unknown, retry: number) => void
+  /** Apply pending migrations first (default). Maintenance that must not create a schema says false. */
+  migrate?: boolean
 }
 
 /** Migrates, then opens the repository the service and the maintenance scripts work through. */
 export async function openRepository (config: Config, hooks: OpenHooks = {}): Promise<Opened> {
-  const applied = await migrateDatabase(config)
+  const applied = hooks.migrate === false ? [] : await migrateDatabase(config)
   const { prisma, dialect } = await openDatabase(config, hooks.onPoolError)
   const repository = new Repository(prisma, dialect, {
     maxWaitMs: config.TRANSACTION_MAX_WAIT_MS,

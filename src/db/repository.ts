@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises'
+import { sqltag as sql } from '@prisma/client/runtime/client'
 import type { Tenant, User } from '../generated/sqlite/client.js'
 import type { DatabaseClient } from './client.js'
 import type { DecodedEvent } from '../events/decode.js'
@@ -114,6 +115,10 @@ export class Repository {
     await this.prisma.quarantinedEvent.create({
       data: { envelopeId: entry.envelopeId, field: entry.field, error: entry.error, raw: entry.raw as object, receivedAt }
     })
+  }
+
+  async quarantineSize (): Promise<number> {
+    return await this.prisma.quarantinedEvent.count()
   }
 
   async quarantined (): Promise<QuarantineEntry[]> {
@@ -232,6 +237,27 @@ export class Repository {
       outcome: row.outcome,
       event: row.raw
     }
+  }
+
+  /**
+   * Deletes inbox rows received before `cutoff`, `batchSize` rows per transaction so that the write lock is
+   * never held for long while events keep arriving. Tenants and users are not touched. Returns the count.
+   */
+  async pruneEvents (cutoff: Date, batchSize = 1000): Promise<number> {
+    let total = 0
+    for (;;) {
+      const deleted = await this.prisma.$executeRaw(sql`DELETE FROM "events" WHERE "id" IN
+        (SELECT "id" FROM "events" WHERE "received_at" < ${cutoff} LIMIT ${batchSize})`)
+      total += deleted
+      if (deleted < batchSize) return total
+    }
+  }
+
+  /** Names of the migrations recorded as finished, for readiness checks. */
+  async appliedMigrations (): Promise<string[]> {
+    const rows = await this.prisma.$queryRaw<Array<{ migration_name: string }>>(sql`SELECT "migration_name" FROM "_prisma_migrations"
+      WHERE "finished_at" IS NOT NULL AND "rolled_back_at" IS NULL`)
+    return rows.map(r => r.migration_name)
   }
 
   /** A round trip to the database, for readiness checks. */

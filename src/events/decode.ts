@@ -5,6 +5,7 @@ import { Checker, type ValidationProblem } from './checker.js'
 import { matchOperation, type Operation } from './operations.js'
 import { makeVersion, type Version } from './version.js'
 import { redactSecrets } from './redact.js'
+import { MAX_DEPTH, tooDeep } from './depth.js'
 
 /** One EventBridge event, validated, with its double-encoded JSON decoded. Pure data: no I/O. */
 export interface DecodedEvent {
@@ -50,8 +51,16 @@ function fail (field: string, message: string): Decoded {
   return { ok: false, problem: { field, message } }
 }
 
+/** A refusal for JSON nested too deeply (checked before any recursive code sees it), or undefined. */
+function depthProblem (value: unknown, base: string): Decoded | undefined {
+  const field = tooDeep(value, base)
+  return field === undefined ? undefined : fail(field, `is nested deeper than ${MAX_DEPTH} levels`)
+}
+
 /** Validates one event (a parsed JSON value) and decodes its nested JSON strings. */
 export function decodeEvent (body: unknown): Decoded {
+  const deep = depthProblem(body, '')
+  if (deep !== undefined) return deep
   const envelope = envelopeChecker.check(body, '')
   if (!envelope.ok) return { ok: false, problem: envelope.problem }
   const env = envelope.value
@@ -65,6 +74,8 @@ export function decodeEvent (body: unknown): Decoded {
   } catch (err) {
     return fail('/detail/event', `is not valid JSON: ${(err as Error).message}`)
   }
+  const deepInner = depthProblem(inner, '/detail/event')
+  if (deepInner !== undefined) return deepInner
   const checked = saasusEventChecker.check(inner, '/detail/event')
   if (!checked.ok) return { ok: false, problem: checked.problem }
   const call = checked.value
@@ -76,6 +87,8 @@ export function decodeEvent (body: unknown): Decoded {
     } catch (err) {
       return fail(`/detail/event/${key}`, `is not valid JSON: ${(err as Error).message}`)
     }
+    const deepBody = depthProblem(bodies[key], `/detail/event/${key}`)
+    if (deepBody !== undefined) return deepBody
   }
 
   const method = call.request_method.toUpperCase()

@@ -1,7 +1,10 @@
 // Secrets that travel inside SaaSus events: the SaaS's own `api_key`, passwords (user creation, password
 // change, invitations) and tokens. They are replaced before an event is stored or logged.
 
+import { MAX_DEPTH } from './depth.js'
+
 export const REDACTED = '[REDACTED]'
+const TOO_DEEP = `[nested deeper than ${MAX_DEPTH} levels: not kept]`
 
 const SECRET_KEY = /(^|_)(api_?key|password|access_token|refresh_token|id_token|secret|client_secret)$/i
 
@@ -26,22 +29,24 @@ const SECRET_MENTION = /pass_?word|api_?key|token|secret/i
 
 /**
  * Like redactSecrets, for input that failed validation: JSON held in strings is decoded and redacted too,
- * and a string that is not JSON but mentions a secret-like name is replaced whole.
+ * a string that is not JSON but mentions a secret-like name is replaced whole, and what lies deeper than
+ * MAX_DEPTH levels is not kept (refused input may be nested deep enough to overflow the stack).
  */
-export function redactUntrusted (value: unknown): unknown {
+export function redactUntrusted (value: unknown, depth = 0): unknown {
+  if (depth > MAX_DEPTH) return TOO_DEEP
   if (typeof value === 'string') {
     if (!SECRET_MENTION.test(value)) return value
     try {
       const parsed: unknown = JSON.parse(value)
-      if (parsed !== null && typeof parsed === 'object') return JSON.stringify(redactUntrusted(parsed))
+      if (parsed !== null && typeof parsed === 'object') return JSON.stringify(redactUntrusted(parsed, depth + 1))
     } catch {}
     return `${REDACTED} (${value.length} characters that mention a secret)`
   }
-  if (Array.isArray(value)) return value.map(redactUntrusted)
+  if (Array.isArray(value)) return value.map(inner => redactUntrusted(inner, depth + 1))
   if (value === null || typeof value !== 'object') return value
   const copy: Record<string, unknown> = {}
   for (const [key, inner] of Object.entries(value)) {
-    copy[key] = isSecretKey(key) && inner !== null && inner !== '' ? REDACTED : redactUntrusted(inner)
+    copy[key] = isSecretKey(key) && inner !== null && inner !== '' ? REDACTED : redactUntrusted(inner, depth + 1)
   }
   return copy
 }

@@ -26,6 +26,11 @@ export default fp(async (fastify) => {
   fastify.decorate('verifyApiKey', async (request: FastifyRequest, reply: FastifyReply) => {
     if (isAccepted(request.headers[header])) return undefined
     request.log.info({ reason: request.headers[header] === undefined ? 'missing' : 'invalid' }, 'rejected: API key')
+    const { limited, retryAfterSeconds } = await fastify.authFailureLimited(request)
+    if (limited) {
+      return await reply.code(429).header('retry-after', String(retryAfterSeconds))
+        .send({ statusCode: 429, error: 'Too Many Requests', message: 'too many failed authentication attempts, retry later' })
+    }
     return await reply.code(401).send({ statusCode: 401, error: 'Unauthorized', message: `missing or invalid API key in header ${header}` })
   })
-}, { name: 'auth', dependencies: ['config'] })
+}, { name: 'auth', dependencies: ['config', 'auth-failures'] })

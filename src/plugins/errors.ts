@@ -16,7 +16,8 @@ export default fp(async (fastify) => {
       request.log.info({ code: error.code, reason: error.message }, 'rejected: bad request')
       return await reply.code(status).send({ statusCode: status, error: STATUS_CODES[status] ?? 'Error', message: error.message })
     }
-    if (isTransientDatabaseError(error)) {
+    // 503 as well when the deadline (plugins/deadline.ts) passes first.
+    if (status === 503 || isTransientDatabaseError(error)) {
       request.log.warn({ err: error }, 'database unavailable: answering 503')
       return await reply.code(503).header('retry-after', retryAfter)
         .send({ statusCode: 503, error: 'Service Unavailable', message: 'database unavailable, retry later' })

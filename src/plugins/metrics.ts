@@ -1,0 +1,101 @@
+import fp from 'fastify-plugin'
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    metrics: Metrics
+  }
+}
+
+export interface Metrics {
+  /** One registry per app instance: tests build many apps in one process. */
+  registry: Registry
+  /** Counts one event posted to /events by its `event_type` and outcome (applied, stale, duplicate, ignored, rejected). */
+  eventReceived: (eventType: unknown, outcome: string) => void
+}
+
+// Why a request was refused, by status. 503 covers a slow or unavailable database and back-pressure.
+const REJECTION: Record<number, string> = {
+  400: 'validation', 401: 'auth', 413: 'size', 415: 'content_type', 429: 'rate_limited', 503: 'unavailable'
+}
+
+// event_type comes from the (authenticated) sender: keep the label set bounded.
+const eventTypeLabel = (value: unknown): string =>
+  typeof value === 'string' && /^[a-z0-9_]{1,64}$/.test(value) ? value : 'other'
+
+/**
+ * Prometheus metrics: requests, rejections, events by type and outcome, how long database transactions
+ * take and how many events each carries (group commit), and the quarantine's size. Served by
+ * routes/metrics.ts.
+ */
+export default fp(async (fastify) => {
+  const registry = new Registry()
+  collectDefaultMetrics({ register: registry })
+
+  const requestDuration = new Histogram({
+    name: 'receiver_http_request_duration_seconds',
+    help: 'HTTP request latency, from arrival to the last byte of the answer.',
+    labelNames: ['method', 'route', 'status_code'],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 4.5, 10],
+    registers: [registry]
+  })
+  const rejected = new Counter({
+    name: 'receiver_requests_rejected_total',
+    help: 'Requests refused, by reason: auth, validation, size, content_type, rate_limited, unavailable.',
+    labelNames: ['reason'],
+    registers: [registry]
+  })
+  const received = new Counter({
+    name: 'receiver_events_received_total',
+    help: 'Events posted to /events, by event_type and outcome (applied, stale, duplicate, ignored, rejected).',
+    labelNames: ['event_type', 'outcome'],
+    registers: [registry]
+  })
+  const transactionDuration = new Histogram({
+    name: 'receiver_db_transaction_duration_seconds',
+    help: 'Time to write one batch of events in one database transaction (retries included), by result.',
+    labelNames: ['result'],
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [registry]
+  })
+  const batchSize = new Histogram({
+    name: 'receiver_db_batch_events',
+    help: 'Events written together in one transaction (group commit).',
+    buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256],
+    registers: [registry]
+  })
+  const repository = fastify.repository
+  // eslint-disable-next-line no-new
+  new Gauge({
+    name: 'receiver_quarantine_events',
+    help: 'Requests kept in quarantine because they failed validation.',
+    registers: [registry],
+    async collect () { this.set(await repository.quarantineSize()) }
+  })
+
+  const writeNow = repository.writeNow.bind(repository)
+  repository.writeNow = async (...args) => {
+    const end = transactionDuration.startTimer()
+    try {
+      const outcomes = await writeNow(...args)
+      end({ result: 'committed' })
+      return outcomes
+    } catch (err) {
+      end({ result: 'error' })
+      throw err
+    }
+  }
+  repository.onBatch = size => { batchSize.observe(size) }
+
+  fastify.addHook('onResponse', async (request, reply) => {
+    const status = reply.statusCode
+    requestDuration.observe({ method: request.method, route: request.routeOptions.url ?? 'unmatched', status_code: status }, reply.elapsedTime / 1000)
+    const reason = REJECTION[status]
+    if (reason !== undefined) rejected.inc({ reason })
+  })
+
+  fastify.decorate('metrics', {
+    registry,
+    eventReceived: (eventType, outcome) => { received.inc({ event_type: eventTypeLabel(eventType), outcome }) }
+  })
+}, { name: 'metrics', dependencies: ['database'] })

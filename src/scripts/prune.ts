@@ -1,0 +1,30 @@
+import { existsSync } from 'node:fs'
+import { ConfigError, loadConfig } from '../config.js'
+import { engineOf } from '../db/engine.js'
+import { openRepository } from '../db/open.js'
+import { sqliteFilePath } from '../db/sqlite.js'
+import { UsageError, parsePruneArgs } from './prune-args.js'
+
+// `npm run prune -- --older-than 90d`: deletes inbox rows received longer ago than the age. Tenants and
+// users are kept: they hold the latest state, and the inbox is only the record of how it got there.
+
+try {
+  const ageMs = parsePruneArgs(process.argv.slice(2))
+  const config = loadConfig()
+  // Opening a missing file would create an empty database; say what is wrong instead.
+  if (engineOf(config.DATABASE_URL) === 'sqlite' && !existsSync(sqliteFilePath(config.DATABASE_URL))) {
+    throw new UsageError(`no database at ${sqliteFilePath(config.DATABASE_URL)} (DATABASE_URL)`)
+  }
+  // No migration here: pruning must not turn a wrong file into an empty receiver database.
+  const { repository } = await openRepository(config, { migrate: false })
+  try {
+    const cutoff = new Date(Date.now() - ageMs)
+    const deleted = await repository.pruneEvents(cutoff)
+    process.stdout.write(`deleted ${deleted} event(s) received before ${cutoff.toISOString()}\n`)
+  } finally {
+    await repository.close()
+  }
+} catch (err) {
+  process.stderr.write(`${err instanceof ConfigError || err instanceof UsageError ? err.message : String(err)}\n`)
+  process.exitCode = 1
+}

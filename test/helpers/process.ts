@@ -1,0 +1,35 @@
+import { spawn } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+
+// server.ts as a real child process, for the stress tests.
+
+const SERVER = fileURLToPath(new URL('../../src/server.ts', import.meta.url))
+
+export interface ServerProcess {
+  exit: Promise<{ code: number | null, signal: NodeJS.Signals | null }>
+  output: () => string
+  kill: (signal: NodeJS.Signals) => void
+}
+
+export function startServer (env: Record<string, string>): ServerProcess {
+  const child = spawn(process.execPath, ['--import=tsx', SERVER], {
+    // Only ever 127.0.0.1: these tests must not reach any other host.
+    env: { ...process.env, LOG_LEVEL: 'info', ...env, HOST: '127.0.0.1' },
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  let output = ''
+  child.stdout.on('data', d => { output += String(d) })
+  child.stderr.on('data', d => { output += String(d) })
+  const exit = new Promise<{ code: number | null, signal: NodeJS.Signals | null }>(resolve => child.on('exit', (code, signal) => resolve({ code, signal })))
+  return { exit, output: () => output, kill: signal => child.kill(signal) }
+}
+
+/** The port the server listens on, from its "Server listening" log line (needs LOG_LEVEL info or lower). */
+export async function waitListening (server: ServerProcess): Promise<number> {
+  for (let i = 0; i < 600; i++) {
+    const match = /Server listening at http:\/\/127\.0\.0\.1:(\d+)/.exec(server.output())
+    if (match !== null) return Number(match[1])
+    await new Promise(resolve => setTimeout(resolve, 50))
+  }
+  throw new Error(`server did not start:\n${server.output()}`)
+}

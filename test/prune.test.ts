@@ -1,0 +1,93 @@
+import t from 'tap'
+import { spawn } from 'node:child_process'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { buildApp, getJson, tempDir } from './helpers/app.js'
+import { events } from './helpers/events.js'
+import { parseEvent } from '../src/events/parse.js'
+import { USAGE, UsageError, parsePruneArgs } from '../src/scripts/prune-args.js'
+import type { FastifyInstance } from 'fastify'
+
+const PRUNE = fileURLToPath(new URL('../src/scripts/prune.ts', import.meta.url))
+const DAY = 86_400_000
+
+/** Records an event as if it had been received at `receivedAt`. */
+async function recordAt (app: FastifyInstance, body: unknown, receivedAt: Date): Promise<void> {
+  const parsed = parseEvent(body)
+  if (!parsed.ok) throw new Error('invalid test event')
+  await app.repository.writeNow([{ event: parsed.event, plan: parsed.plan }], receivedAt)
+}
+
+async function run (args: string[], env: Record<string, string>): Promise<{ code: number | null, output: string }> {
+  return await new Promise(resolve => {
+    const child = spawn(process.execPath, ['--import=tsx', PRUNE, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+    let output = ''
+    child.stdout.on('data', d => { output += String(d) })
+    child.stderr.on('data', d => { output += String(d) })
+    child.on('exit', code => resolve({ code, output }))
+  })
+}
+
+t.test('pruneEvents deletes old inbox rows in batches and keeps tenants and users', async t => {
+  const { app } = await buildApp(t)
+  const now = Date.now()
+  const old = Array.from({ length: 5 }, (_, i) => events.createTenant(`t-${i}`, { name: `tenant ${i}` }, { time: '2026-05-19T02:22:58Z' }))
+  for (const e of old) await recordAt(app, e, new Date(now - 100 * DAY))
+  const recent = events.createTenant('t-recent', { name: 'recent' }, { time: '2026-05-19T02:22:59Z' })
+  await recordAt(app, recent, new Date(now - DAY))
+
+  t.equal(await app.repository.pruneEvents(new Date(now - 90 * DAY), 2), 5)
+  for (const e of old) t.equal((await getJson(app, `/events/${e.id}`)).statusCode, 404)
+  t.equal((await getJson(app, `/events/${recent.id}`)).statusCode, 200, 'a recent event stays')
+  t.equal((await getJson(app, '/tenants/t-0')).json().name, 'tenant 0', 'projected state stays')
+  t.equal(await app.repository.pruneEvents(new Date(now - 90 * DAY)), 0, 'nothing left to prune')
+})
+
+t.test('the command line: --older-than with d or h, clear errors', async t => {
+  t.equal(parsePruneArgs(['--older-than', '90d']), 90 * DAY)
+  t.equal(parsePruneArgs(['--older-than=36h']), 36 * 3_600_000)
+  for (const [args, message] of [
+    [[], '--older-than is required'],
+    [['--older-than'], '--older-than needs an age'],
+    [['--older-than', '90'], 'invalid age "90"'],
+    [['--older-than', '0d'], 'invalid age "0d"'],
+    [['--older-than', '-5d'], 'invalid age "-5d"'],
+    [['--older-than', '3w'], 'invalid age "3w"'],
+    [['--older-than='], 'invalid age ""'],
+    [['--dry-run'], 'unknown argument "--dry-run"']
+  ] as Array<[string[], string]>) {
+    const err = t.throws(() => parsePruneArgs(args), args.join(' ')) as Error
+    t.type(err, UsageError)
+    t.match(err.message, message)
+    t.match(err.message, USAGE)
+  }
+})
+
+t.test('npm run prune deletes old events and prints the count', async t => {
+  const { app, config } = await buildApp(t)
+  const now = Date.now()
+  await recordAt(app, events.createTenant('t-a', { name: 'a' }, { time: '2026-05-19T02:22:58Z' }), new Date(now - 100 * DAY))
+  const recent = events.createTenant('t-b', { name: 'b' }, { time: '2026-05-19T02:22:58Z' })
+  await recordAt(app, recent, new Date(now - 3 * 3_600_000))
+
+  const dir = tempDir(t)
+  writeFileSync(join(dir, 'empty.db'), '')
+  // In parallel: each run is a process start.
+  const [ok, badUrl, missing, empty] = await Promise.all([
+    run(['--older-than', '90d'], { DATABASE_URL: config.DATABASE_URL }),
+    run(['--older-than', '1d'], { DATABASE_URL: 'nonsense' }),
+    run(['--older-than', '1d'], { DATABASE_URL: `file:${join(dir, 'missing.db')}` }),
+    run(['--older-than', '1d'], { DATABASE_URL: `file:${join(dir, 'empty.db')}` })
+  ])
+  t.equal(ok.code, 0, ok.output)
+  t.match(ok.output, /^deleted 1 event\(s\) received before \d{4}-/)
+  t.equal((await getJson(app, `/events/${recent.id}`)).statusCode, 200)
+  t.equal((await getJson(app, '/tenants/t-a')).json().name, 'a', 'projected state stays')
+  t.equal(badUrl.code, 1)
+  t.match(badUrl.output, /invalid configuration:[\s\S]*DATABASE_URL/)
+  t.equal(missing.code, 1)
+  t.match(missing.output, 'no database at')
+  t.equal(empty.code, 1)
+  t.match(empty.output, 'no such table: events')
+})
