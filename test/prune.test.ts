@@ -1,15 +1,13 @@
 import t from 'tap'
-import { spawn } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { buildApp, getJson, tempDir } from './helpers/app.js'
 import { events } from './helpers/events.js'
+import { runScript } from './helpers/process.js'
 import { parseEvent } from '../src/events/parse.js'
 import { USAGE, UsageError, parsePruneArgs } from '../src/scripts/prune-args.js'
 import type { FastifyInstance } from 'fastify'
 
-const PRUNE = fileURLToPath(new URL('../src/scripts/prune.ts', import.meta.url))
 const DAY = 86_400_000
 
 /** Records an event as if it had been received at `receivedAt`. */
@@ -19,15 +17,7 @@ async function recordAt (app: FastifyInstance, body: unknown, receivedAt: Date):
   await app.repository.writeNow([{ event: parsed.event, plan: parsed.plan }], receivedAt)
 }
 
-async function run (args: string[], env: Record<string, string>): Promise<{ code: number | null, output: string }> {
-  return await new Promise(resolve => {
-    const child = spawn(process.execPath, ['--import=tsx', PRUNE, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
-    let output = ''
-    child.stdout.on('data', d => { output += String(d) })
-    child.stderr.on('data', d => { output += String(d) })
-    child.on('exit', code => resolve({ code, output }))
-  })
-}
+const run = async (args: string[], env: Record<string, string>) => await runScript('prune', args, env)
 
 t.test('pruneEvents deletes old inbox rows in batches and keeps tenants and users', async t => {
   const { app } = await buildApp(t)

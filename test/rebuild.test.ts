@@ -1,10 +1,9 @@
 import t from 'tap'
 import { engineTest } from './helpers/engines.js'
-import { spawn } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
 import type { FastifyInstance } from 'fastify'
 import { buildApp, deliver, getJson, postEvent } from './helpers/app.js'
 import { events, makeEvent } from './helpers/events.js'
+import { runScript } from './helpers/process.js'
 
 async function everything (app: FastifyInstance): Promise<unknown> {
   return { tenants: (await getJson(app, '/tenants?limit=200')).json(), users: (await getJson(app, '/users?limit=200')).json() }
@@ -59,14 +58,7 @@ engineTest(t, 'rebuilding from the recorded events gives the live state back', a
 engineTest(t, 'npm run rebuild runs it from the command line', async (t, engine) => {
   const { app, config } = await buildApp(t, {}, engine)
   for (const e of history()) await deliver(app, e)
-  const script = fileURLToPath(new URL('../src/scripts/rebuild.ts', import.meta.url))
-  const run = async (env: Record<string, string>) => await new Promise<{ code: number | null, output: string }>(resolve => {
-    const child = spawn(process.execPath, ['--import=tsx', script], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
-    let output = ''
-    child.stdout.on('data', d => { output += String(d) })
-    child.stderr.on('data', d => { output += String(d) })
-    child.on('exit', code => resolve({ code, output }))
-  })
+  const run = async (env: Record<string, string>) => await runScript('rebuild', [], env)
   const ok = await run({ DATABASE_URL: config.DATABASE_URL, API_KEYS: '' })
   t.equal(ok.code, 0, ok.output)
   t.match(ok.output, `rebuilt the projection from ${history().length} recorded events`)

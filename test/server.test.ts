@@ -5,6 +5,7 @@ import Database from 'better-sqlite3'
 import { sqliteFilePath } from '../src/db/sqlite.js'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { runScript } from './helpers/process.js'
 import { tempDir } from './helpers/app.js'
 import { engineTest } from './helpers/engines.js'
 import { sample } from './helpers/events.js'
@@ -65,14 +66,7 @@ t.test('refuses to start with a clear message on bad configuration', async t => 
 })
 
 engineTest(t, 'db:migrate applies pending migrations without starting the service', async (t, engine) => {
-  const migrate = fileURLToPath(new URL('../src/scripts/migrate.ts', import.meta.url))
-  const run = async (env: Record<string, string>) => await new Promise<{ code: number | null, output: string }>(resolve => {
-    const child = spawn(process.execPath, ['--import=tsx', migrate], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
-    let output = ''
-    child.stdout.on('data', d => { output += String(d) })
-    child.stderr.on('data', d => { output += String(d) })
-    child.on('exit', code => resolve({ code, output }))
-  })
+  const run = async (env: Record<string, string>) => await runScript('migrate', [], env)
   const DATABASE_URL = engine.databaseUrl(t)
   const first = await run({ DATABASE_URL })
   t.equal(first.code, 0)

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 
-// server.ts as a real child process, for the stress tests.
+// server.ts and the maintenance scripts as real child processes.
 
 const SERVER = fileURLToPath(new URL('../../src/server.ts', import.meta.url))
 
@@ -32,4 +32,16 @@ export async function waitListening (server: ServerProcess): Promise<number> {
     await new Promise(resolve => setTimeout(resolve, 50))
   }
   throw new Error(`server did not start:\n${server.output()}`)
+}
+
+/** Runs one of src/scripts/*.ts to its end, as `npm run <script>` would; its output is stdout and stderr. */
+export async function runScript (name: string, args: string[], env: Record<string, string>): Promise<{ code: number | null, output: string }> {
+  const script = fileURLToPath(new URL(`../../src/scripts/${name}.ts`, import.meta.url))
+  return await new Promise(resolve => {
+    const child = spawn(process.execPath, ['--import=tsx', script, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+    let output = ''
+    child.stdout.on('data', d => { output += String(d) })
+    child.stderr.on('data', d => { output += String(d) })
+    child.on('exit', code => resolve({ code, output }))
+  })
 }
