@@ -61,3 +61,12 @@ engineTest(t, 'without a key: development generates one and logs it once; produc
   const config = testConfig(t, { API_KEYS: '', NODE_ENV: 'production' }, engine)
   await t.rejects(buildApp(t, {}, config), { message: /API_KEYS is empty/ })
 })
+
+t.test('BATCH_CONCURRENCY: one writer on SQLite, a few on PostgreSQL within the pool, or as set', async t => {
+  const { batchConcurrency } = await import('../src/db/open.js')
+  t.equal(batchConcurrency(loadConfig({})), 1)
+  t.equal(batchConcurrency(loadConfig({ DATABASE_URL: 'postgresql://h/db' })), 4)
+  t.equal(batchConcurrency(loadConfig({ DATABASE_URL: 'postgresql://h/db', PG_POOL_MAX: '2' })), 1)
+  t.equal(batchConcurrency(loadConfig({ DATABASE_URL: 'postgresql://h/db', PG_POOL_MAX: '1' })), 1)
+  t.equal(batchConcurrency(loadConfig({ BATCH_CONCURRENCY: '7' })), 7)
+})

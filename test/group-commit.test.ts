@@ -40,7 +40,7 @@ engineTest(t, 'concurrent deliveries are batched and converge to the one-at-a-ti
 })
 
 engineTest(t, 'outcomes inside one batch: stale, applied, and log_id repeats', async (t, engine) => {
-  const { app } = await buildApp(t, { BATCH_MAX_WAIT_MS: '20' }, engine)
+  const { app } = await buildApp(t, { BATCH_MAX_WAIT_MS: '20', BATCH_CONCURRENCY: '1' }, engine)
   const newer = events.updateTenant('o-t', { name: 'newer' }, { time: '2026-05-19T10:00:05Z' })
   const older = events.updateTenant('o-t', { name: 'older' }, { time: '2026-05-19T10:00:01Z' })
   const retry = events.updateTenant('o-t', { name: 'retry' }, { time: '2026-05-19T10:00:09Z', logId: 'same-log' })

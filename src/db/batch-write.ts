@@ -28,6 +28,10 @@ function chunks<T> (list: T[]): T[][] {
 
 const rowId = (values: unknown[]): string => JSON.stringify(values.map(String))
 
+// Concurrent batches (PostgreSQL) lock rows in one global order, key order within each table, so that two
+// batches touching the same rows wait for each other instead of deadlocking.
+const byKey = <T>(key: (item: T) => string) => (a: T, b: T): number => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0)
+
 /**
  * Writes collapsed changes with one guarded statement per table (and chunk); returns the indexes of the
  * events that wrote at least one register or attribute key that is now stored with their version.
@@ -40,6 +44,7 @@ export async function applyChanges (db: Queryable, dialect: Dialect, changes: Ch
   for (const row of rows) byEntity.set(row.entity, [...(byEntity.get(row.entity) ?? []), row])
   for (const [entity, list] of byEntity) {
     const def = ENTITIES[entity]
+    list.sort(byKey(row => rowId(def.keys.map(k => row.key[k]))))
     for (const part of chunks(list)) {
       const written = await db.$queryRaw<Array<Record<string, unknown>>>(registerUpsert(entity, part, dialect))
       const byKey = new Map(part.map(row => [rowId(def.keys.map(k => row.key[k])), row]))
@@ -51,6 +56,7 @@ export async function applyChanges (db: Queryable, dialect: Dialect, changes: Ch
     }
   }
 
+  attributes.sort(byKey(a => rowId([a.scope, a.tenantId, a.userId, a.key])))
   for (const part of chunks(attributes)) {
     const written = await db.$queryRaw<Array<Record<string, unknown>>>(attributesUpsert(part, dialect))
     const byKey = new Map(part.map(a => [rowId([a.scope, a.tenantId, a.userId, a.key]), a]))
@@ -68,8 +74,17 @@ export async function applyChanges (db: Queryable, dialect: Dialect, changes: Ch
  * makes it a duplicate, which writes nothing. Outcomes come back in the batch's order.
  */
 export async function writeBatch (db: Queryable, dialect: Dialect, items: BatchItem[], receivedAt: Date): Promise<Outcome[]> {
+  // An envelope id or log_id seen earlier in the batch is a duplicate of that earlier event (arrival order).
+  const ids = new Set<string>()
+  const logIds = new Set<string>()
+  const first = items.map(({ event }) => {
+    const isFirst = !ids.has(event.id) && !logIds.has(event.logId)
+    ids.add(event.id)
+    logIds.add(event.logId)
+    return isFirst
+  })
   const inserted = new Set<string>()
-  for (const part of chunks(items)) {
+  for (const part of chunks(items.filter((_, i) => first[i]).sort(byKey(item => item.event.id)))) {
     const rows = part.map(({ event, plan }) => sql`(${event.id}, ${event.eventType}, ${event.time}, ${event.logId}, ${event.traceId},
       ${event.uri}, ${event.method}, ${event.httpStatus}, ${receivedAt}, ${plan.kind === 'ignored' ? 'ignored' : 'applied'},
       ${dialect.json(event.redacted)})`)
@@ -78,9 +93,7 @@ export async function writeBatch (db: Queryable, dialect: Dialect, items: BatchI
       VALUES ${join(rows)} ON CONFLICT DO NOTHING RETURNING "id"`)
     for (const { id } of returned) inserted.add(id)
   }
-
-  // The first item with an inserted id is the recorded one; a repeat later in the batch is a duplicate.
-  const recorded = items.map(({ event }) => inserted.delete(event.id))
+  const recorded = items.map(({ event }, i) => first[i] && inserted.has(event.id))
   const changes = items.map(({ plan }, i) => recorded[i] && plan.kind === 'changes' ? plan.changes : [])
   const applied = await applyChanges(db, dialect, changes)
 

@@ -1,12 +1,15 @@
 // Group commit: requests that arrive together share one database transaction. Items queue while a batch
 // is being written; the next batch closes when it holds `maxItems` or `maxWaitMs` after its first item,
-// and each caller is answered only after its batch commits. One batch is written at a time, so under load
-// batches grow by themselves. If a batch fails for a reason that is not transient, its items are written
-// again one by one, so that one bad event fails alone.
+// and each caller is answered only after its batch commits. At most `maxConcurrent` batches are written at
+// a time (1 on SQLite, which has one writer anyway), so under load batches grow by themselves. If a batch
+// fails for a reason that is not transient, its items are written again one by one, so that one bad event
+// fails alone.
 
 export interface BatcherOptions {
   maxItems: number
   maxWaitMs: number
+  /** Batches written at the same time (each in its own transaction). */
+  maxConcurrent: number
   /** Whether a failure is worth retrying later (then the whole batch fails with it). */
   isTransient: (err: unknown) => boolean
 }
@@ -22,7 +25,7 @@ export class Batcher<I, R> {
   readonly #options: BatcherOptions
   #queue: Array<Pending<I, R>> = []
   #timer: NodeJS.Timeout | undefined
-  #writing: Promise<void> | undefined
+  #inFlight = 0
   /** Sizes of the batches written, for metrics. */
   onBatch: (size: number) => void = () => {}
 
@@ -39,23 +42,23 @@ export class Batcher<I, R> {
   }
 
   #schedule (): void {
-    if (this.#writing !== undefined) return // the running batch starts the next one when it ends
+    if (this.#inFlight >= this.#options.maxConcurrent) return // a running batch starts the next one when it ends
     if (this.#queue.length >= this.#options.maxItems) this.#flushSoon(0)
     else if (this.#timer === undefined) this.#flushSoon(this.#options.maxWaitMs)
   }
 
   #flushSoon (delayMs: number): void {
-    if (this.#writing !== undefined) return
     clearTimeout(this.#timer)
     this.#timer = setTimeout(() => {
       this.#timer = undefined
       const batch = this.#queue.splice(0, this.#options.maxItems)
-      if (batch.length === 0) return
-      this.#writing = this.#run(batch).finally(() => {
-        this.#writing = undefined
+      this.#inFlight++
+      void this.#run(batch).finally(() => {
+        this.#inFlight--
         // What queued during the write has waited already: write it at once.
         if (this.#queue.length > 0) this.#flushSoon(0)
       })
+      if (this.#queue.length > 0) this.#schedule()
     }, delayMs)
   }
 

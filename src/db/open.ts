@@ -1,6 +1,6 @@
 import type { Config } from '../config.js'
 import { Repository } from './repository.js'
-import { migrateDatabase, openDatabase } from './engine.js'
+import { engineOf, migrateDatabase, openDatabase } from './engine.js'
 
 export interface Opened {
   repository: Repository
@@ -17,6 +17,12 @@ export interface OpenHooks {
   migrate?: boolean
 }
 
+/** Batches written at once: SQLite has one writer; PostgreSQL overlaps a few, leaving a pooled connection for reads. */
+export function batchConcurrency (config: Pick<Config, 'BATCH_CONCURRENCY' | 'DATABASE_URL' | 'PG_POOL_MAX'>): number {
+  if (config.BATCH_CONCURRENCY > 0) return config.BATCH_CONCURRENCY
+  return engineOf(config.DATABASE_URL) === 'sqlite' ? 1 : Math.max(1, Math.min(4, config.PG_POOL_MAX - 1))
+}
+
 /** Migrates, then opens the repository the service and the maintenance scripts work through. */
 export async function openRepository (config: Config, hooks: OpenHooks = {}): Promise<Opened> {
   const applied = hooks.migrate === false ? [] : await migrateDatabase(config)
@@ -26,6 +32,7 @@ export async function openRepository (config: Config, hooks: OpenHooks = {}): Pr
     timeoutMs: config.TRANSACTION_TIMEOUT_MS,
     batchMaxEvents: config.BATCH_MAX_EVENTS,
     batchMaxWaitMs: config.BATCH_MAX_WAIT_MS,
+    batchConcurrency: batchConcurrency(config),
     retries: config.DB_RETRY_ATTEMPTS,
     onRetry: hooks.onRetry ?? (() => {})
   })

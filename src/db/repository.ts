@@ -21,6 +21,8 @@ export interface WriteLimits {
   /** Group commit: most events in one transaction, and longest wait for a batch to fill (ms). */
   batchMaxEvents: number
   batchMaxWaitMs: number
+  /** Batches written at the same time, each in its own transaction. */
+  batchConcurrency: number
   /** How many times a transaction that failed with a transient error is tried again. */
   retries: number
   /** Called before each retry, for the log. */
@@ -72,6 +74,7 @@ export class Repository {
     this.#batcher = new Batcher(async items => await this.writeNow(items), {
       maxItems: limits.batchMaxEvents,
       maxWaitMs: limits.batchMaxWaitMs,
+      maxConcurrent: limits.batchConcurrency,
       isTransient: isTransientDatabaseError
     })
   }

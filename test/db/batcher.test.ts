@@ -8,7 +8,7 @@ const isTransient = (err: unknown) => err instanceof Transient
 
 t.test('items that arrive together share a write, up to maxItems, and each gets its own result', async t => {
   const writes: number[][] = []
-  const batcher = new Batcher<number, string>(async items => { writes.push(items); return items.map(i => `r${i}`) }, { maxItems: 3, maxWaitMs: 5, isTransient })
+  const batcher = new Batcher<number, string>(async items => { writes.push(items); return items.map(i => `r${i}`) }, { maxItems: 3, maxWaitMs: 5, maxConcurrent: 1, isTransient })
   const sizes: number[] = []
   batcher.onBatch = n => sizes.push(n)
   const results = await Promise.all([1, 2, 3, 4, 5, 6, 7].map(async i => await batcher.submit(i)))
@@ -28,7 +28,7 @@ t.test('one write at a time; what queues meanwhile goes in the next batch at onc
     await new Promise(resolve => setTimeout(resolve, 20))
     running--
     return items
-  }, { maxItems: 100, maxWaitMs: 1000, isTransient })
+  }, { maxItems: 100, maxWaitMs: 1000, maxConcurrent: 1, isTransient })
   const first = batcher.submit(1)
   await new Promise(resolve => setTimeout(resolve, 1010)) // the first batch is written after maxWaitMs
   const rest = [2, 3, 4].map(async i => await batcher.submit(i))
@@ -45,7 +45,7 @@ t.test('a failing item fails alone: the batch is written again item by item', as
     writes.push(items)
     if (items.includes(13)) throw new Error('13 is unlucky')
     return items.map(i => i * 2)
-  }, { maxItems: 10, maxWaitMs: 1, isTransient })
+  }, { maxItems: 10, maxWaitMs: 1, maxConcurrent: 1, isTransient })
   const results = await Promise.allSettled([11, 12, 13, 14].map(async i => await batcher.submit(i)))
   t.same(results.map(r => r.status), ['fulfilled', 'fulfilled', 'rejected', 'fulfilled'])
   t.same(results.filter(r => r.status === 'fulfilled').map(r => (r as PromiseFulfilledResult<number>).value), [22, 24, 28])
@@ -55,10 +55,25 @@ t.test('a failing item fails alone: the batch is written again item by item', as
 
 t.test('a transient failure fails the whole batch at once (the caller answers 503 and is retried)', async t => {
   let calls = 0
-  const batcher = new Batcher<number, number>(async () => { calls++; throw new Transient('database locked') }, { maxItems: 10, maxWaitMs: 1, isTransient })
+  const batcher = new Batcher<number, number>(async () => { calls++; throw new Transient('database locked') }, { maxItems: 10, maxWaitMs: 1, maxConcurrent: 1, isTransient })
   const results = await Promise.allSettled([1, 2, 3].map(async i => await batcher.submit(i)))
   t.ok(results.every(r => r.status === 'rejected' && r.reason instanceof Transient))
   t.equal(calls, 1, 'no item-by-item retry')
-  const after = new Batcher<number, number>(async items => items, { maxItems: 10, maxWaitMs: 1, isTransient })
+  const after = new Batcher<number, number>(async items => items, { maxItems: 10, maxWaitMs: 1, maxConcurrent: 1, isTransient })
   t.equal(await after.submit(5), 5)
+})
+
+t.test('with maxConcurrent, that many batches are written at once and no more', async t => {
+  let running = 0
+  let most = 0
+  const batcher = new Batcher<number, number>(async items => {
+    running++
+    most = Math.max(most, running)
+    await new Promise(resolve => setTimeout(resolve, 20))
+    running--
+    return items
+  }, { maxItems: 2, maxWaitMs: 1, maxConcurrent: 3, isTransient })
+  const results = await Promise.all([...Array(12).keys()].map(async i => await batcher.submit(i)))
+  t.same(results, [...Array(12).keys()])
+  t.equal(most, 3)
 })
