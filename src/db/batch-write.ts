@@ -3,7 +3,7 @@ import type { PrismaClient } from '../generated/sqlite/client.js'
 import type { DecodedEvent } from '../events/decode.js'
 import type { Change, Plan } from '../events/changes.js'
 import { ENTITIES, type Entity } from '../events/entities.js'
-import { collapse, type CollapsedRow } from './collapse.js'
+import { collapse } from './collapse.js'
 import type { Dialect } from './dialect.js'
 import { attributesUpsert, registerUpsert } from './guarded-upsert.js'
 
@@ -40,11 +40,10 @@ export async function applyChanges (db: Queryable, dialect: Dialect, changes: Ch
   const { rows, attributes } = collapse(changes)
   const applied = new Set<number>()
 
-  const byEntity = new Map<Entity, CollapsedRow[]>()
-  for (const row of rows) byEntity.set(row.entity, [...(byEntity.get(row.entity) ?? []), row])
-  for (const [entity, list] of byEntity) {
+  // Tables in one fixed order (ENTITIES'), rows in key order within each: see byKey.
+  for (const entity of Object.keys(ENTITIES) as Entity[]) {
     const def = ENTITIES[entity]
-    list.sort(byKey(row => rowId(def.keys.map(k => row.key[k]))))
+    const list = rows.filter(row => row.entity === entity).sort(byKey(row => rowId(def.keys.map(k => row.key[k]))))
     for (const part of chunks(list)) {
       const written = await db.$queryRaw<Array<Record<string, unknown>>>(registerUpsert(entity, part, dialect))
       const byKey = new Map(part.map(row => [rowId(def.keys.map(k => row.key[k])), row]))
