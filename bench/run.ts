@@ -1,13 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir, cpus, totalmem } from 'node:os'
-import { createServer, type AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
 import Database from 'better-sqlite3'
 import pg from 'pg'
 import { workload } from './workload.js'
+import { freePort } from '../test/helpers/process.js'
 
 // `npm run bench`: bare Fastify and the receiver, side by side on this machine, same payloads, same client.
 // Closed loop with 64 connections for throughput and p99, then open loop at EventBridge's default
@@ -38,14 +38,6 @@ async function start (args: string[], env: Record<string, string>): Promise<Star
   })
 }
 
-/** A port the OS says is free now. */
-async function freePort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
-  await new Promise(resolve => server.close(resolve))
-  return port
-}
 
 /** The built receiver at LOG_LEVEL=warn (request logs would be a cost of their own), on a free port. */
 async function startReceiver (env: Record<string, string>): Promise<Started> {

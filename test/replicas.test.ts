@@ -1,11 +1,11 @@
 import t from 'tap'
 import { spawn } from 'node:child_process'
-import { createServer, type AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import type { FastifyInstance } from 'fastify'
 import { buildApp, getJson, postEvent, type Teardown } from './helpers/app.js'
 import { engineTest, pgClient, postgresql, sqlite } from './helpers/engines.js'
 import { events } from './helpers/events.js'
+import { freePort } from './helpers/process.js'
 
 // Four receiver processes on one PostgreSQL schema, as replicas behind a load balancer, take a shuffled,
 // repeated history from many concurrent clients: conflicting writes to a few tenants and users in the same
@@ -129,13 +129,6 @@ function plan (list: Event[]): { requests: Event[][], repeats: number } {
   return { requests: out, repeats: chosen.length }
 }
 
-async function freePort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
-  await new Promise(resolve => server.close(resolve))
-  return port
-}
 
 interface Replica { port: number, output: () => string, stop: () => Promise<number | null> }
 

@@ -1,46 +1,21 @@
 import t from 'tap'
-import { spawn } from 'node:child_process'
 import { request } from 'node:http'
 import Database from 'better-sqlite3'
 import { sqliteFilePath } from '../src/db/sqlite.js'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { runScript } from './helpers/process.js'
+import { runScript, startServer, waitListening, type ServerProcess } from './helpers/process.js'
 import { tempDir } from './helpers/app.js'
 import { engineTest } from './helpers/engines.js'
 import { sample } from './helpers/events.js'
 
 // server.ts as a real process: it reads the environment, listens, and stops cleanly on SIGTERM.
 
-const SERVER = fileURLToPath(new URL('../src/server.ts', import.meta.url))
 const KEY = 'process-test-key-0123456789'
 
-interface Started { exit: Promise<{ code: number | null, output: string }>, output: () => string, kill: (signal: NodeJS.Signals) => void }
-
-function start (env: Record<string, string>): Started {
-  const child = spawn(process.execPath, ['--import=tsx', SERVER], {
-    env: { ...process.env, LOG_LEVEL: 'info', ...env },
-    stdio: ['ignore', 'pipe', 'pipe']
-  })
-  let output = ''
-  child.stdout.on('data', d => { output += String(d) })
-  child.stderr.on('data', d => { output += String(d) })
-  const exit = new Promise<{ code: number | null, output: string }>(resolve => child.on('exit', code => resolve({ code, output })))
-  return { exit, output: () => output, kill: signal => child.kill(signal) }
-}
-
-async function listeningPort (server: Started): Promise<number> {
-  for (let i = 0; i < 300; i++) {
-    const match = /Server listening at http:\/\/127\.0\.0\.1:(\d+)/.exec(server.output())
-    if (match !== null) return Number(match[1])
-    await new Promise(resolve => setTimeout(resolve, 50))
-  }
-  throw new Error(`server did not start:\n${server.output()}`)
-}
 
 engineTest(t, 'starts, receives an event over HTTP, and exits 0 on SIGTERM', async (t, engine) => {
-  const server = start({ PORT: '0', API_KEYS: KEY, DATABASE_URL: engine.databaseUrl(t) })
-  const port = await listeningPort(server)
+  const server = startServer({ PORT: '0', API_KEYS: KEY, DATABASE_URL: engine.databaseUrl(t) })
+  const port = await waitListening(server)
   const res = await fetch(`http://127.0.0.1:${port}/events`, {
     method: 'POST',
     headers: { 'content-type': 'application/json; charset=utf-8', 'x-api-key': KEY },
@@ -49,18 +24,21 @@ engineTest(t, 'starts, receives an event over HTTP, and exits 0 on SIGTERM', asy
   t.equal(res.status, 200)
   t.same(await res.json(), { results: [{ id: sample('create_tenant').id, outcome: 'applied' }] })
   server.kill('SIGTERM')
-  const { code, output } = await server.exit
+  const { code } = await server.exit
+  const output = server.output()
   t.equal(code, 0)
   t.match(output, 'server closing')
   t.notOk(output.includes(KEY), 'the key is not in the output')
 })
 
 t.test('refuses to start with a clear message on bad configuration', async t => {
-  const bad = await start({ PORT: 'eighty', SQLITE_SYNCHRONOUS: 'maybe' }).exit
+  const badServer = startServer({ PORT: 'eighty', SQLITE_SYNCHRONOUS: 'maybe' })
+  const bad = { code: (await badServer.exit).code, output: badServer.output() }
   t.equal(bad.code, 1)
   t.match(bad.output, /invalid configuration:[\s\S]*PORT[\s\S]*SQLITE_SYNCHRONOUS/)
 
-  const production = await start({ NODE_ENV: 'production', API_KEYS: '', PORT: '0', DATABASE_URL: `file:${join(tempDir(t), 'db.sqlite')}` }).exit
+  const productionServer = startServer({ NODE_ENV: 'production', API_KEYS: '', PORT: '0', DATABASE_URL: `file:${join(tempDir(t), 'db.sqlite')}` })
+  const production = { code: (await productionServer.exit).code, output: productionServer.output() }
   t.equal(production.code, 1)
   t.match(production.output, 'API_KEYS is empty')
 })
@@ -81,8 +59,8 @@ engineTest(t, 'db:migrate applies pending migrations without starting the servic
 
 t.test('SIGTERM: an in-flight request still commits and answers, then the process exits 0', async t => {
   const DATABASE_URL = `file:${join(tempDir(t), 'db.sqlite')}`
-  const server = start({ PORT: '0', API_KEYS: KEY, DATABASE_URL, SHUTDOWN_TIMEOUT_MS: '5000' })
-  const port = await listeningPort(server)
+  const server = startServer({ PORT: '0', API_KEYS: KEY, DATABASE_URL, SHUTDOWN_TIMEOUT_MS: '5000' })
+  const port = await waitListening(server)
   const body = JSON.stringify(sample('create_tenant'))
   // The body is sent in two halves around the signal, so the request is in flight while the server closes.
   const answer = new Promise<{ status: number | undefined, body: string }>((resolve, reject) => {
@@ -108,8 +86,8 @@ t.test('SIGTERM: an in-flight request still commits and answers, then the proces
 })
 
 t.test('SIGTERM: a request that does not finish within SHUTDOWN_TIMEOUT_MS makes the process exit 1', async t => {
-  const server = start({ PORT: '0', API_KEYS: KEY, DATABASE_URL: `file:${join(tempDir(t), 'db.sqlite')}`, SHUTDOWN_TIMEOUT_MS: '300' })
-  const port = await listeningPort(server)
+  const server = startServer({ PORT: '0', API_KEYS: KEY, DATABASE_URL: `file:${join(tempDir(t), 'db.sqlite')}`, SHUTDOWN_TIMEOUT_MS: '300' })
+  const port = await waitListening(server)
   const req = request({ host: '127.0.0.1', port, method: 'POST', path: '/events', headers: { 'content-type': 'application/json', 'x-api-key': KEY, 'content-length': 1000 } })
   req.on('error', () => {})
   req.write('{"id":')
@@ -122,7 +100,7 @@ t.test('SIGTERM: a request that does not finish within SHUTDOWN_TIMEOUT_MS makes
   req.destroy()
 })
 
-async function waitFor (server: Started, text: string): Promise<void> {
+async function waitFor (server: ServerProcess, text: string): Promise<void> {
   for (let i = 0; i < 200; i++) {
     if (server.output().includes(text)) return
     await new Promise(resolve => setTimeout(resolve, 20))

@@ -62,6 +62,15 @@ export interface QuarantineEntry {
   raw: unknown
 }
 
+/** Live rows after a cursor (the last id of the previous page), for listing in id order. */
+const visibleAfter = (cursor: string | undefined) => ({ live: true, ...(cursor === undefined ? {} : { id: { gt: cursor } }) })
+
+/** One page from `limit + 1` rows: the extra row only says that there is a next page. */
+async function page<R, V extends { id: string }> (rows: R[], limit: number, views: (rows: R[]) => Promise<V[]>): Promise<Page<V>> {
+  const items = await views(rows.slice(0, limit))
+  return { items, next_cursor: rows.length > limit ? items[items.length - 1].id : null }
+}
+
 /** The database behind the receiver: the event inbox, the quarantine and the projected state. */
 export class Repository {
   readonly #batcher: Batcher<BatchItem, Outcome>
@@ -171,13 +180,8 @@ export class Repository {
   }
 
   async tenants (cursor: string | undefined, limit: number): Promise<Page<TenantView>> {
-    const rows = await this.prisma.tenant.findMany({
-      where: { live: true, ...(cursor === undefined ? {} : { id: { gt: cursor } }) },
-      orderBy: { id: 'asc' },
-      take: limit + 1
-    })
-    const items = await this.tenantViews(rows.slice(0, limit))
-    return { items, next_cursor: rows.length > limit ? items[items.length - 1].id : null }
+    const rows = await this.prisma.tenant.findMany({ where: visibleAfter(cursor), orderBy: { id: 'asc' }, take: limit + 1 })
+    return await page(rows, limit, async rows => await this.tenantViews(rows))
   }
 
   private async tenantViews (rows: Tenant[]): Promise<TenantView[]> {
@@ -198,13 +202,8 @@ export class Repository {
   }
 
   async users (cursor: string | undefined, limit: number): Promise<Page<UserView>> {
-    const rows = await this.prisma.user.findMany({
-      where: { live: true, ...(cursor === undefined ? {} : { id: { gt: cursor } }) },
-      orderBy: { id: 'asc' },
-      take: limit + 1
-    })
-    const items = await this.userViews(rows.slice(0, limit))
-    return { items, next_cursor: rows.length > limit ? items[items.length - 1].id : null }
+    const rows = await this.prisma.user.findMany({ where: visibleAfter(cursor), orderBy: { id: 'asc' }, take: limit + 1 })
+    return await page(rows, limit, async rows => await this.userViews(rows))
   }
 
   private async userViews (rows: User[]): Promise<UserView[]> {

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process'
+import { createServer, type AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
 
 // server.ts and the maintenance scripts as real child processes.
@@ -44,4 +45,13 @@ export async function runScript (name: string, args: string[], env: Record<strin
     child.stderr.on('data', d => { output += String(d) })
     child.on('exit', code => resolve({ code, output }))
   })
+}
+
+/** A port the OS says is free now (for processes that must be told their port up front). */
+export async function freePort (): Promise<number> {
+  const server = createServer()
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  await new Promise(resolve => server.close(resolve))
+  return port
 }
