@@ -1,10 +1,10 @@
-import { join, sqltag as sql } from '@prisma/client/runtime/client'
+import { sqltag as sql } from '@prisma/client/runtime/client'
 import type { PrismaClient } from '../generated/sqlite/client.js'
 import type { DecodedEvent } from '../events/decode.js'
 import type { Change, Plan } from '../events/changes.js'
 import { ENTITIES, type Entity } from '../events/entities.js'
 import { collapse } from './collapse.js'
-import type { Dialect } from './dialect.js'
+import { jsonText, type ColumnType, type Dialect } from './dialect.js'
 import { attributesUpsert, registerUpsert } from './guarded-upsert.js'
 
 export type Outcome = 'applied' | 'stale' | 'duplicate' | 'ignored'
@@ -17,55 +17,52 @@ export interface BatchItem {
 /** The part of a Prisma client (or transaction) this module uses. */
 export type Queryable = Pick<PrismaClient, '$executeRaw' | '$queryRaw'>
 
-// Bound parameters per statement stay far below SQLite's 32,766 and PostgreSQL's 65,535.
-const CHUNK = 200
-
-function chunks<T> (list: T[]): T[][] {
-  const out: T[][] = []
-  for (let i = 0; i < list.length; i += CHUNK) out.push(list.slice(i, i + CHUNK))
-  return out
-}
-
 const rowId = (values: unknown[]): string => JSON.stringify(values.map(String))
 
-// Concurrent batches (PostgreSQL) lock rows in one global order, key order within each table, so that two
-// batches touching the same rows wait for each other instead of deadlocking.
-const byKey = <T>(key: (item: T) => string) => (a: T, b: T): number => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0)
+/**
+ * Concurrent batches (PostgreSQL) lock rows in one global order, key order within each table, so that two
+ * batches touching the same rows wait for each other instead of deadlocking. Keys are computed once per
+ * item, not once per comparison.
+ */
+function sortedBy<T> (list: T[], key: (item: T) => string): Array<{ item: T, id: string }> {
+  return list.map(item => ({ item, id: key(item) })).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+}
 
 /**
- * Writes collapsed changes with one guarded statement per table (and chunk); returns the indexes of the
- * events that wrote at least one register or attribute key that is now stored with their version.
+ * Writes collapsed changes with one guarded statement per table; returns the indexes of the events that
+ * wrote at least one register or attribute key that is now stored with their version.
  */
 export async function applyChanges (db: Queryable, dialect: Dialect, changes: Change[][]): Promise<Set<number>> {
   const { rows, attributes } = collapse(changes)
   const applied = new Set<number>()
 
-  // Tables in one fixed order (ENTITIES'), rows in key order within each: see byKey.
+  // Tables in one fixed order (ENTITIES'), rows in key order within each: see sortedBy.
   for (const entity of Object.keys(ENTITIES) as Entity[]) {
     const def = ENTITIES[entity]
-    const list = rows.filter(row => row.entity === entity).sort(byKey(row => rowId(def.keys.map(k => row.key[k]))))
-    for (const part of chunks(list)) {
-      const written = await db.$queryRaw<Array<Record<string, unknown>>>(registerUpsert(entity, part, dialect))
-      const byKey = new Map(part.map(row => [rowId(def.keys.map(k => row.key[k])), row]))
-      for (const stored of written) {
-        const row = byKey.get(rowId(def.keys.map(k => stored[k])))!
-        for (const [register, winner] of row.registers) if (stored[`${register}_v`] === winner.version) applied.add(winner.owner)
-        if (row.deleted !== undefined && stored.deleted_v === row.deleted.version) applied.add(row.deleted.owner)
-      }
+    const list = sortedBy(rows.filter(row => row.entity === entity), row => rowId(def.keys.map(k => row.key[k])))
+    if (list.length === 0) continue
+    const written = await db.$queryRaw<Array<Record<string, unknown>>>(registerUpsert(entity, list.map(r => r.item), dialect))
+    const byId = new Map(list.map(({ item, id }) => [id, item]))
+    for (const stored of written) {
+      const row = byId.get(rowId(def.keys.map(k => stored[k])))!
+      for (const [register, winner] of row.registers) if (stored[`${register}_v`] === winner.version) applied.add(winner.owner)
+      if (row.deleted !== undefined && stored.deleted_v === row.deleted.version) applied.add(row.deleted.owner)
     }
   }
 
-  attributes.sort(byKey(a => rowId([a.scope, a.tenantId, a.userId, a.key])))
-  for (const part of chunks(attributes)) {
-    const written = await db.$queryRaw<Array<Record<string, unknown>>>(attributesUpsert(part, dialect))
-    const byKey = new Map(part.map(a => [rowId([a.scope, a.tenantId, a.userId, a.key]), a]))
+  if (attributes.length > 0) {
+    const list = sortedBy(attributes, a => rowId([a.scope, a.tenantId, a.userId, a.key]))
+    const written = await db.$queryRaw<Array<Record<string, unknown>>>(attributesUpsert(list.map(a => a.item), dialect))
+    const byId = new Map(list.map(({ item, id }) => [id, item]))
     for (const stored of written) {
-      const a = byKey.get(rowId([stored.scope, stored.tenant_id, stored.user_id, stored.key]))!
+      const a = byId.get(rowId([stored.scope, stored.tenant_id, stored.user_id, stored.key]))!
       if (stored.v === a.winner.version) applied.add(a.winner.owner)
     }
   }
   return applied
 }
+
+const EVENT_TYPES: ColumnType[] = ['text', 'text', 'timestamp', 'text', 'text', 'text', 'text', 'integer', 'timestamp', 'text', 'json']
 
 /**
  * Records a batch of events and applies their changes, inside the caller's transaction. Every event's inbox
@@ -82,25 +79,24 @@ export async function writeBatch (db: Queryable, dialect: Dialect, items: BatchI
     logIds.add(event.logId)
     return isFirst
   })
-  const inserted = new Set<string>()
-  for (const part of chunks(items.filter((_, i) => first[i]).sort(byKey(item => item.event.id)))) {
-    const rows = part.map(({ event, plan }) => sql`(${event.id}, ${event.eventType}, ${event.time}, ${event.logId}, ${event.traceId},
-      ${event.uri}, ${event.method}, ${event.httpStatus}, ${receivedAt}, ${plan.kind === 'ignored' ? 'ignored' : 'applied'},
-      ${dialect.json(event.redacted)})`)
-    const returned = await db.$queryRaw<Array<{ id: string }>>(sql`INSERT INTO "events"
-      ("id", "event_type", "time", "log_id", "trace_id", "uri", "method", "http_status", "received_at", "outcome", "raw")
-      VALUES ${join(rows)} ON CONFLICT DO NOTHING RETURNING "id"`)
-    for (const { id } of returned) inserted.add(id)
-  }
+  const received = dialect.timestamp(receivedAt)
+  const rows = sortedBy(items.filter((_, i) => first[i]), item => item.event.id).map(({ item: { event, plan } }) => [
+    event.id, event.eventType, dialect.timestamp(event.time), event.logId, event.traceId, event.uri, event.method,
+    event.httpStatus, received, plan.kind === 'ignored' ? 'ignored' : 'applied', jsonText(event.redacted)
+  ])
+  const returned = await db.$queryRaw<Array<{ id: string }>>(sql`INSERT INTO "events"
+    ("id", "event_type", "time", "log_id", "trace_id", "uri", "method", "http_status", "received_at", "outcome", "raw")
+    ${dialect.rows(EVENT_TYPES, rows)} ON CONFLICT DO NOTHING RETURNING "id"`)
+  const inserted = new Set(returned.map(({ id }) => id))
   const recorded = items.map(({ event }, i) => first[i] && inserted.has(event.id))
   const changes = items.map(({ plan }, i) => recorded[i] && plan.kind === 'changes' ? plan.changes : [])
   const applied = await applyChanges(db, dialect, changes)
 
   const outcomes: Outcome[] = items.map(({ plan }, i) =>
     !recorded[i] ? 'duplicate' : plan.kind === 'ignored' ? 'ignored' : applied.has(i) ? 'applied' : 'stale')
-  const stale = items.filter((_, i) => outcomes[i] === 'stale').map(({ event }) => event.id)
-  for (const part of chunks(stale)) {
-    await db.$executeRaw(sql`UPDATE "events" SET "outcome" = ${'stale'} WHERE "id" IN (${join(part)})`)
+  const stale = items.filter((_, i) => outcomes[i] === 'stale').map(({ event }) => [event.id])
+  if (stale.length > 0) {
+    await db.$executeRaw(sql`UPDATE "events" SET "outcome" = ${'stale'} WHERE "id" IN (${dialect.rows(['text'], stale)})`)
   }
   return outcomes
 }

@@ -1,33 +1,34 @@
-import { join, sqltag as sql, type Sql } from '@prisma/client/runtime/client'
-import { ENTITIES, type Entity } from '../events/entities.js'
+import { join, raw, sqltag as sql, type Sql } from '@prisma/client/runtime/client'
+import { ENTITIES, type Entity, type EntityDef } from '../events/entities.js'
 import { NO_VERSION } from '../events/version.js'
 import type { CollapsedAttribute, CollapsedRow } from './collapse.js'
-import { identifier, type Dialect } from './dialect.js'
+import { identifier, jsonText, type ColumnType, type Dialect } from './dialect.js'
 
-/**
- * One statement that writes collapsed rows of one entity: insert each row, or update each register (`live`
- * and every field) whose stored version is older than the incoming one. Registers a row does not carry are
- * sent with the empty version, which is never newer, so they are left alone. Deletes of cascading entities
- * raise `deleted_v`. Returns the key and the versions of every row it inserted or changed; a row where
- * nothing was newer is not returned. No row may appear twice (collapse first).
- */
-export function registerUpsert (entity: Entity, rows: CollapsedRow[], dialect: Dialect): Sql {
-  const def = ENTITIES[entity]
+interface Shape {
+  columns: string[]
+  types: ColumnType[]
+  /** The statement's text around the rows; the same for every batch. */
+  head: Sql
+  tail: Sql
+}
+
+// Statement shapes depend only on the entity and the engine: built once.
+const shapes = new Map<string, Shape>()
+
+function shapeOf (entity: Entity, dialect: Dialect): Shape {
+  const cached = shapes.get(`${dialect.name}:${entity}`)
+  if (cached !== undefined) return cached
+  const def: EntityDef = ENTITIES[entity]
   const t = identifier(def.table)
   const registers = ['live', ...def.fields.map(f => f.name)]
-  const json = new Set<string>(def.fields.filter(f => 'json' in f && f.json).map(f => f.name))
+  const fieldType = (name: string): ColumnType =>
+    name === 'live' ? 'boolean' : def.fields.some(f => f.name === name && 'json' in f && f.json) ? 'json' : 'text'
   const columns = [...def.keys, ...registers.flatMap(r => [r, `${r}_v`]), ...(def.cascades ? ['deleted_v'] : [])]
-
-  const values = rows.map(row => {
-    const cells: Sql[] = def.keys.map(k => sql`${row.key[k]}`)
-    for (const register of registers) {
-      const winner = row.registers.get(register)
-      const value = winner?.value ?? null
-      cells.push(json.has(register) ? dialect.json(value) : sql`${value}`, sql`${winner?.version ?? NO_VERSION}`)
-    }
-    if (def.cascades) cells.push(sql`${row.deleted?.version ?? NO_VERSION}`)
-    return sql`(${join(cells)})`
-  })
+  const types: ColumnType[] = [
+    ...def.keys.map((k): ColumnType => def.integerKeys?.includes(k) === true ? 'integer' : 'text'),
+    ...registers.flatMap((r): ColumnType[] => [fieldType(r), 'text']),
+    ...(def.cascades ? ['text' as const] : [])
+  ]
 
   const stored = (column: string): Sql => sql`${t}.${identifier(column)}`
   const incoming = (column: string): Sql => sql`excluded.${identifier(column)}`
@@ -38,22 +39,55 @@ export function registerUpsert (entity: Entity, rows: CollapsedRow[], dialect: D
     ...registers.map(r => sql`${identifier(r)} = CASE WHEN ${newer(`${r}_v`)} THEN ${incoming(r)} ELSE ${stored(r)} END`),
     ...versions.map(greatest)
   ]
-
-  return sql`INSERT INTO ${t} (${join(columns.map(identifier))}) VALUES ${join(values)}
-    ON CONFLICT (${join(def.keys.map(identifier))}) DO UPDATE SET ${join(assignments)}
+  const shape: Shape = {
+    columns,
+    types,
+    head: sql`INSERT INTO ${t} (${join(columns.map(identifier))})`,
+    tail: sql`ON CONFLICT (${join(def.keys.map(identifier))}) DO UPDATE SET ${join(assignments)}
     WHERE ${join(versions.map(newer), ' OR ')}
     RETURNING ${join([...def.keys, ...versions].map(identifier))}`
+  }
+  shapes.set(`${dialect.name}:${entity}`, shape)
+  return shape
 }
+
+/**
+ * One statement that writes collapsed rows of one entity: insert each row, or update each register (`live`
+ * and every field) whose stored version is older than the incoming one. Registers a row does not carry are
+ * sent with the empty version, which is never newer, so they are left alone. Deletes of cascading entities
+ * raise `deleted_v`. Returns the key and the versions of every row it inserted or changed; a row where
+ * nothing was newer is not returned. No row may appear twice (collapse first). Rows are written in the
+ * order given.
+ */
+export function registerUpsert (entity: Entity, rows: CollapsedRow[], dialect: Dialect): Sql {
+  const def = ENTITIES[entity]
+  const shape = shapeOf(entity, dialect)
+  const registers = ['live', ...def.fields.map(f => f.name)]
+  const json = shape.types
+  const values = rows.map(row => {
+    const cells: unknown[] = def.keys.map(k => row.key[k])
+    for (const register of registers) {
+      const winner = row.registers.get(register)
+      const value = winner?.value ?? null
+      cells.push(json[cells.length] === 'json' ? jsonText(value) : value, winner?.version ?? NO_VERSION)
+    }
+    if (def.cascades) cells.push(row.deleted?.version ?? NO_VERSION)
+    return cells
+  })
+  return sql`${shape.head} ${dialect.rows(shape.types, values)} ${shape.tail}`
+}
+
+const ATTRIBUTE_TYPES: ColumnType[] = ['text', 'text', 'text', 'text', 'json', 'text']
+const ATTRIBUTES_TAIL = raw(`ON CONFLICT ("scope", "tenant_id", "user_id", "key") DO UPDATE SET "value" = excluded."value", "v" = excluded."v"
+    WHERE excluded."v" > "attribute_values"."v"
+    RETURNING "scope", "tenant_id", "user_id", "key", "v"`)
 
 /**
  * One statement for collapsed attribute keys: each key is written only where the incoming version is newer
  * than the one it holds. Returns the keys it wrote, with their versions.
  */
 export function attributesUpsert (attributes: CollapsedAttribute[], dialect: Dialect): Sql {
-  const rows = attributes.map(a =>
-    sql`(${a.scope}, ${a.tenantId}, ${a.userId}, ${a.key}, ${dialect.json(a.winner.value)}, ${a.winner.version})`)
-  return sql`INSERT INTO "attribute_values" ("scope", "tenant_id", "user_id", "key", "value", "v") VALUES ${join(rows)}
-    ON CONFLICT ("scope", "tenant_id", "user_id", "key") DO UPDATE SET "value" = excluded."value", "v" = excluded."v"
-    WHERE excluded."v" > "attribute_values"."v"
-    RETURNING "scope", "tenant_id", "user_id", "key", "v"`
+  const rows = attributes.map(a => [a.scope, a.tenantId, a.userId, a.key, jsonText(a.winner.value), a.winner.version])
+  return sql`INSERT INTO "attribute_values" ("scope", "tenant_id", "user_id", "key", "value", "v")
+    ${dialect.rows(ATTRIBUTE_TYPES, rows)} ${ATTRIBUTES_TAIL}`
 }

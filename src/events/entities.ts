@@ -10,6 +10,8 @@ export interface FieldDef {
 export interface EntityDef {
   table: string
   keys: readonly string[]
+  /** Key columns that hold integers (the others hold text). */
+  integerKeys?: readonly string[]
   fields: readonly FieldDef[]
   /**
    * A delete of this entity also hides what hangs below it (memberships, roles, attribute keys) when
@@ -30,9 +32,9 @@ export const ENTITIES = {
   },
   user: { table: 'users', keys: ['id'], fields: [{ name: 'email' }, { name: 'sign_in_id' }], cascades: true },
   tenant_user: { table: 'tenant_users', keys: ['tenant_id', 'user_id'], fields: [], cascades: true },
-  tenant_user_role: { table: 'tenant_user_roles', keys: ['tenant_id', 'user_id', 'env_id', 'role_name'], fields: [], cascades: false },
+  tenant_user_role: { table: 'tenant_user_roles', keys: ['tenant_id', 'user_id', 'env_id', 'role_name'], integerKeys: ['env_id'], fields: [], cascades: false },
   role: { table: 'roles', keys: ['role_name'], fields: [{ name: 'display_name' }], cascades: false },
-  env: { table: 'envs', keys: ['id'], fields: [{ name: 'name' }, { name: 'display_name' }], cascades: false }
+  env: { table: 'envs', keys: ['id'], integerKeys: ['id'], fields: [{ name: 'name' }, { name: 'display_name' }], cascades: false }
 } as const satisfies Record<string, EntityDef>
 
 export type Entity = keyof typeof ENTITIES
