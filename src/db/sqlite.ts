@@ -5,6 +5,7 @@ import Database from 'better-sqlite3'
 import { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3'
 import { PrismaClient } from '../generated/sqlite/client.js'
 import { applyMigrations, readMigrations } from './migrate.js'
+import { withStatementCache } from './statement-cache.js'
 import { sqliteMigrationTarget } from './sqlite-migration-target.js'
 
 export const SQLITE_MIGRATIONS_DIR = fileURLToPath(new URL('../../prisma/sqlite/migrations', import.meta.url))
@@ -49,7 +50,7 @@ export async function migrateSqlite (options: SqliteOptions): Promise<string[]> 
 /** A Prisma client on the SQLite file, with the busy timeout and durability the configuration asks for. */
 export async function openSqliteClient (options: SqliteOptions): Promise<PrismaClient> {
   const adapter = new PrismaBetterSqlite3({ url: `file:${sqliteFilePath(options.url)}`, timeout: options.busyTimeoutMs })
-  const prisma = new PrismaClient({ adapter })
+  const prisma = new PrismaClient({ adapter: withStatementCache(adapter) })
   // Per connection, so set on the adapter's own connection: FULL syncs the WAL on every commit.
   await prisma.$executeRawUnsafe(`PRAGMA synchronous = ${options.synchronous}`)
   return prisma
