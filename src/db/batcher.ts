@@ -24,7 +24,8 @@ export class Batcher<I, R> {
   readonly #write: (items: I[]) => Promise<R[]>
   readonly #options: BatcherOptions
   #queue: Array<Pending<I, R>> = []
-  #timer: NodeJS.Timeout | undefined
+  /** Cancels the scheduled flush, if one is scheduled. */
+  #cancel: (() => void) | undefined
   #inFlight = 0
   /** Sizes of the batches written, for metrics. */
   onBatch: (size: number) => void = () => {}
@@ -44,13 +45,13 @@ export class Batcher<I, R> {
   #schedule (): void {
     if (this.#inFlight >= this.#options.maxConcurrent) return // a running batch starts the next one when it ends
     if (this.#queue.length >= this.#options.maxItems) this.#flushSoon(0)
-    else if (this.#timer === undefined) this.#flushSoon(this.#options.maxWaitMs)
+    else if (this.#cancel === undefined) this.#flushSoon(this.#options.maxWaitMs)
   }
 
   #flushSoon (delayMs: number): void {
-    clearTimeout(this.#timer)
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined
+    this.#cancel?.()
+    const flush = (): void => {
+      this.#cancel = undefined
       const batch = this.#queue.splice(0, this.#options.maxItems)
       this.#inFlight++
       void this.#run(batch).finally(() => {
@@ -59,7 +60,15 @@ export class Batcher<I, R> {
         if (this.#queue.length > 0) this.#flushSoon(0)
       })
       if (this.#queue.length > 0) this.#schedule()
-    }, delayMs)
+    }
+    // No wait still gathers what arrived in the same turn of the event loop (setImmediate runs after I/O).
+    if (delayMs === 0) {
+      const immediate = setImmediate(flush)
+      this.#cancel = () => clearImmediate(immediate)
+    } else {
+      const timer = setTimeout(flush, delayMs)
+      this.#cancel = () => clearTimeout(timer)
+    }
   }
 
   async #run (batch: Array<Pending<I, R>>): Promise<void> {

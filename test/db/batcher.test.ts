@@ -77,3 +77,12 @@ t.test('with maxConcurrent, that many batches are written at once and no more', 
   t.same(results, [...Array(12).keys()])
   t.equal(most, 3)
 })
+
+t.test('with no wait, what arrives in the same turn of the event loop still shares a batch', async t => {
+  const writes: number[][] = []
+  const batcher = new Batcher<number, number>(async items => { writes.push(items); return items }, { maxItems: 10, maxWaitMs: 0, maxConcurrent: 1, isTransient })
+  t.same(await Promise.all([1, 2, 3].map(async i => await batcher.submit(i))), [1, 2, 3])
+  await new Promise(resolve => setTimeout(resolve, 5))
+  t.same(await batcher.submit(4), 4)
+  t.same(writes, [[1, 2, 3], [4]])
+})
