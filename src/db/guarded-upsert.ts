@@ -5,7 +5,8 @@ import type { CollapsedAttribute, CollapsedRow } from './collapse.js'
 import { identifier, jsonText, type ColumnType, type Dialect } from './dialect.js'
 
 interface Shape {
-  columns: string[]
+  /** `live` and every field, in column order. */
+  registers: string[]
   types: ColumnType[]
   /** The statement's text around the rows; the same for every batch. */
   head: Sql
@@ -40,7 +41,7 @@ function shapeOf (entity: Entity, dialect: Dialect): Shape {
     ...versions.map(greatest)
   ]
   const shape: Shape = {
-    columns,
+    registers,
     types,
     head: sql`INSERT INTO ${t} (${join(columns.map(identifier))})`,
     tail: sql`ON CONFLICT (${join(def.keys.map(identifier))}) DO UPDATE SET ${join(assignments)}
@@ -62,14 +63,12 @@ function shapeOf (entity: Entity, dialect: Dialect): Shape {
 export function registerUpsert (entity: Entity, rows: CollapsedRow[], dialect: Dialect): Sql {
   const def = ENTITIES[entity]
   const shape = shapeOf(entity, dialect)
-  const registers = ['live', ...def.fields.map(f => f.name)]
-  const json = shape.types
   const values = rows.map(row => {
     const cells: unknown[] = def.keys.map(k => row.key[k])
-    for (const register of registers) {
+    for (const register of shape.registers) {
       const winner = row.registers.get(register)
       const value = winner?.value ?? null
-      cells.push(json[cells.length] === 'json' ? jsonText(value) : value, winner?.version ?? NO_VERSION)
+      cells.push(shape.types[cells.length] === 'json' ? jsonText(value) : value, winner?.version ?? NO_VERSION)
     }
     if (def.cascades) cells.push(row.deleted?.version ?? NO_VERSION)
     return cells
