@@ -4,7 +4,7 @@ import type { DecodedEvent } from '../events/decode.js'
 import type { Change, Plan } from '../events/changes.js'
 import { ENTITIES, type Entity } from '../events/entities.js'
 import { collapse } from './collapse.js'
-import { jsonText, type ColumnType, type Dialect } from './dialect.js'
+import type { ColumnType, Dialect } from './dialect.js'
 import { attributesUpsert, registerUpsert } from './guarded-upsert.js'
 
 export type Outcome = 'applied' | 'stale' | 'duplicate' | 'ignored'
@@ -79,10 +79,9 @@ export async function writeBatch (db: Queryable, dialect: Dialect, items: BatchI
     logIds.add(event.logId)
     return isFirst
   })
-  const received = dialect.timestamp(receivedAt)
   const rows = sortedBy(items.filter((_, i) => first[i]), item => item.event.id).map(({ item: { event, plan } }) => [
-    event.id, event.eventType, dialect.timestamp(event.time), event.logId, event.traceId, event.uri, event.method,
-    event.httpStatus, received, plan.kind === 'ignored' ? 'ignored' : 'applied', jsonText(event.redacted)
+    event.id, event.eventType, event.time, event.logId, event.traceId, event.uri, event.method,
+    event.httpStatus, receivedAt, plan.kind === 'ignored' ? 'ignored' : 'applied', event.redacted
   ])
   const returned = await db.$queryRaw<Array<{ id: string }>>(sql`INSERT INTO "events"
     ("id", "event_type", "time", "log_id", "trace_id", "uri", "method", "http_status", "received_at", "outcome", "raw")

@@ -10,18 +10,21 @@ export interface Dialect {
   greatest: (a: Sql, b: Sql) => Sql
   /**
    * `SELECT <typed columns> FROM <rows>`: many rows bound as ONE JSON parameter (an array of arrays), read
-   * back in array order. One short statement text instead of hundreds of bound parameters is what makes
-   * a batch cheap: Prisma's driver adapters map and bind every parameter, and better-sqlite3 prepares the
-   * statement anew on every call. JSON columns travel as their JSON text, timestamps as the text each
-   * engine stores, so rows end up exactly as single-row statements would write them.
+   * back in array order. One short, constant statement text instead of hundreds of bound parameters is
+   * what makes a batch cheap: Prisma's driver adapters map and bind every parameter one by one, and the
+   * statement cache (statement-cache.ts) can only reuse a text it has seen. Cells are given as plain values:
+   * a `json` cell travels as its JSON text (null stays SQL NULL), a `timestamp` cell (a Date) as the text
+   * the engine stores, so rows end up exactly as single-row statements would write them.
    */
   rows: (types: readonly ColumnType[], rows: unknown[][]) => Sql
-  /** A timestamp as `rows` expects it. */
-  timestamp: (value: Date) => string
 }
 
-/** A JSON column's value inside `rows` (null stays SQL NULL). */
-export const jsonText = (value: unknown): string | null => value === null || value === undefined ? null : JSON.stringify(value)
+/** The JSON parameter of `rows`: json and timestamp cells encoded, the others as they are. */
+function rowsParameter (types: readonly ColumnType[], rows: unknown[][], timestamp: (value: Date) => string): string {
+  const encode = (value: unknown, type: ColumnType): unknown =>
+    value === null || value === undefined ? null : type === 'json' ? JSON.stringify(value) : type === 'timestamp' ? timestamp(value as Date) : value
+  return JSON.stringify(rows.map(row => row.map((value, i) => encode(value, types[i]))))
+}
 
 const PG_TYPES: Record<ColumnType, string> = { text: 'text', integer: 'integer', boolean: 'boolean', timestamp: 'timestamptz', json: 'jsonb' }
 
@@ -29,17 +32,16 @@ export const sqliteDialect: Dialect = {
   name: 'sqlite',
   greatest: (a, b) => sql`MAX(${a}, ${b})`,
   // `WHERE true` keeps SQLite from reading a following ON CONFLICT as part of the SELECT.
-  rows: (types, rows) => sql`SELECT ${raw(types.map((_, i) => `value ->> ${i}`).join(', '))} FROM json_each(${JSON.stringify(rows)}) WHERE true`,
-  // What Prisma's SQLite adapter stores for a DateTime.
-  timestamp: value => value.toISOString().replace('Z', '+00:00')
+  // Timestamps as Prisma's SQLite adapter stores a DateTime.
+  rows: (types, rows) => sql`SELECT ${raw(types.map((_, i) => `value ->> ${i}`).join(', '))}
+    FROM json_each(${rowsParameter(types, rows, value => value.toISOString().replace('Z', '+00:00'))}) WHERE true`
 }
 
 export const postgresqlDialect: Dialect = {
   name: 'postgresql',
   greatest: (a, b) => sql`GREATEST(${a}, ${b})`,
   rows: (types, rows) => sql`SELECT ${raw(types.map((t, i) => `(e.v ->> ${i})::${PG_TYPES[t]}`).join(', '))}
-    FROM jsonb_array_elements(${JSON.stringify(rows)}::jsonb) WITH ORDINALITY AS e(v, n) ORDER BY e.n`,
-  timestamp: value => value.toISOString()
+    FROM jsonb_array_elements(${rowsParameter(types, rows, value => value.toISOString())}::jsonb) WITH ORDINALITY AS e(v, n) ORDER BY e.n`
 }
 
 /** A SQL identifier from this code base's own constants (never from event data). */

@@ -2,7 +2,7 @@ import { join, raw, sqltag as sql, type Sql } from '@prisma/client/runtime/clien
 import { ENTITIES, type Entity, type EntityDef } from '../events/entities.js'
 import { NO_VERSION } from '../events/version.js'
 import type { CollapsedAttribute, CollapsedRow } from './collapse.js'
-import { identifier, jsonText, type ColumnType, type Dialect } from './dialect.js'
+import { identifier, type ColumnType, type Dialect } from './dialect.js'
 
 interface Shape {
   /** `live` and every field, in column order. */
@@ -67,8 +67,7 @@ export function registerUpsert (entity: Entity, rows: CollapsedRow[], dialect: D
     const cells: unknown[] = def.keys.map(k => row.key[k])
     for (const register of shape.registers) {
       const winner = row.registers.get(register)
-      const value = winner?.value ?? null
-      cells.push(shape.types[cells.length] === 'json' ? jsonText(value) : value, winner?.version ?? NO_VERSION)
+      cells.push(winner?.value ?? null, winner?.version ?? NO_VERSION)
     }
     if (def.cascades) cells.push(row.deleted?.version ?? NO_VERSION)
     return cells
@@ -86,7 +85,7 @@ const ATTRIBUTES_TAIL = raw(`ON CONFLICT ("scope", "tenant_id", "user_id", "key"
  * than the one it holds. Returns the keys it wrote, with their versions.
  */
 export function attributesUpsert (attributes: CollapsedAttribute[], dialect: Dialect): Sql {
-  const rows = attributes.map(a => [a.scope, a.tenantId, a.userId, a.key, jsonText(a.winner.value), a.winner.version])
+  const rows = attributes.map(a => [a.scope, a.tenantId, a.userId, a.key, a.winner.value, a.winner.version])
   return sql`INSERT INTO "attribute_values" ("scope", "tenant_id", "user_id", "key", "value", "v")
     ${dialect.rows(ATTRIBUTE_TYPES, rows)} ${ATTRIBUTES_TAIL}`
 }
