@@ -17,7 +17,8 @@ export const ConfigSchema = Type.Object({
   TRANSACTION_MAX_WAIT_MS: Type.Integer({ minimum: 10, maximum: 60000, default: 1000 }),
   TRANSACTION_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 60000, default: 3000 }),
   BATCH_MAX_EVENTS: Type.Integer({ minimum: 1, maximum: 1000, default: 64 }),
-  BATCH_MAX_WAIT_MS: Type.Integer({ minimum: 0, maximum: 1000, default: 2 }),
+  // 0: no extra wait; what arrives while a batch is written forms the next one (see Batcher).
+  BATCH_MAX_WAIT_MS: Type.Integer({ minimum: 0, maximum: 1000, default: 0 }),
   // 0: one batch at a time on SQLite (one writer anyway); up to 4 on PostgreSQL, within the pool.
   BATCH_CONCURRENCY: Type.Integer({ minimum: 0, maximum: 100, default: 0 }),
   RETRY_AFTER_SECONDS: Type.Integer({ minimum: 1, maximum: 3600, default: 5 }),
