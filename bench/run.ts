@@ -41,15 +41,25 @@ async function start (args: string[], env: Record<string, string>): Promise<Star
 }
 
 
+/** `npm start`'s environment variables and Node flags, read from package.json so that the two cannot drift. */
+function startCommand (): { env: Record<string, string>, flags: string[] } {
+  const script: string = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).scripts.start
+  const match = /^((?:\w+=\S+ )*)node ((?:--\S+ )*)dist\/server\.js$/.exec(script)
+  if (match === null) throw new Error(`cannot read the start script: ${script}`)
+  const env = Object.fromEntries(match[1].trim().split(' ').filter(Boolean).map(pair => pair.split('=') as [string, string]))
+  return { env, flags: match[2].trim().split(' ').filter(Boolean) }
+}
+
 /**
- * The built receiver started as `npm start` starts it (same V8 flag, same MALLOC_ARENA_MAX), at
- * LOG_LEVEL=warn (request logs would be a cost of their own), on a free port.
+ * The built receiver started as `npm start` starts it (same Node flags and environment), at LOG_LEVEL=warn
+ * (request logs would be a cost of their own), on a free port.
  */
 async function startReceiver (env: Record<string, string>): Promise<Started> {
   const port = await freePort()
-  const child = spawn(process.execPath, ['--max-semi-space-size=4', 'dist/server.js'], {
+  const start = startCommand()
+  const child = spawn(process.execPath, [...start.flags, 'dist/server.js'], {
     cwd: root,
-    env: { ...process.env, MALLOC_ARENA_MAX: '2', PORT: String(port), API_KEYS: KEY, LOG_LEVEL: 'warn', NODE_ENV: 'production', ...env },
+    env: { ...process.env, ...start.env, PORT: String(port), API_KEYS: KEY, LOG_LEVEL: 'warn', NODE_ENV: 'production', ...env },
     stdio: ['ignore', 'inherit', 'inherit']
   })
   const url = `http://127.0.0.1:${port}`
