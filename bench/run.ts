@@ -50,16 +50,18 @@ function startCommand (): { env: Record<string, string>, flags: string[] } {
   return { env, flags: match[2].trim().split(' ').filter(Boolean) }
 }
 
+// Read once, before any run: a start script the bench cannot follow fails here, not after the baseline.
+const START = startCommand()
+
 /**
  * The built receiver started as `npm start` starts it (same Node flags and environment), at LOG_LEVEL=warn
  * (request logs would be a cost of their own), on a free port.
  */
 async function startReceiver (env: Record<string, string>): Promise<Started> {
   const port = await freePort()
-  const start = startCommand()
-  const child = spawn(process.execPath, [...start.flags, 'dist/server.js'], {
+  const child = spawn(process.execPath, [...START.flags, 'dist/server.js'], {
     cwd: root,
-    env: { ...process.env, ...start.env, PORT: String(port), API_KEYS: KEY, LOG_LEVEL: 'warn', NODE_ENV: 'production', ...env },
+    env: { ...process.env, ...START.env, PORT: String(port), API_KEYS: KEY, LOG_LEVEL: 'warn', NODE_ENV: 'production', ...env },
     stdio: ['ignore', 'inherit', 'inherit']
   })
   const url = `http://127.0.0.1:${port}`
