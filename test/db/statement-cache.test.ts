@@ -7,13 +7,18 @@ import { cacheStatements, withStatementCache } from '../../src/db/statement-cach
 // better-sqlite3 binds a statement's parameters for good; the cache must hand out statements that take
 // new arguments on every use, and prepare each SQL text once while it stays in the cache.
 
-function countingDb (t: { teardown: (fn: () => void) => void }): { db: Database.Database, prepared: string[] } {
-  const db = new Database(':memory:')
-  t.teardown(() => db.close())
+/** Records every SQL text `db.prepare` is called with (whatever `prepare` is at the time). */
+function countPrepares (db: Database.Database): string[] {
   const prepared: string[] = []
   const prepare = db.prepare.bind(db)
   db.prepare = ((sql: string) => { prepared.push(sql); return prepare(sql) }) as typeof db.prepare
-  return { db, prepared }
+  return prepared
+}
+
+function countingDb (t: { teardown: (fn: () => void) => void }): { db: Database.Database, prepared: string[] } {
+  const db = new Database(':memory:')
+  t.teardown(() => db.close())
+  return { db, prepared: countPrepares(db) }
 }
 
 t.test('a cached statement is prepared once and takes new arguments on every use', async t => {
@@ -52,10 +57,7 @@ t.test('Prisma\'s adapter, wrapped, prepares each statement once', async t => {
   t.equal(factory.provider, 'sqlite')
   const adapter = await factory.connect()
   t.teardown(async () => await adapter.dispose())
-  const db = (adapter as any).client as Database.Database
-  const counted: string[] = []
-  const cachedPrepare = db.prepare
-  db.prepare = ((sql: string) => { counted.push(sql); return cachedPrepare(sql) }) as typeof db.prepare
+  const counted = countPrepares((adapter as any).client as Database.Database)
   const query = { sql: 'SELECT ? AS n', args: [1], argTypes: [{ scalarType: 'int' as const, arity: 'scalar' as const }] }
   t.same((await adapter.queryRaw(query)).rows, [[1]])
   t.same((await adapter.queryRaw({ ...query, args: [2] })).rows, [[2]])
