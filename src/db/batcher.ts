@@ -3,7 +3,7 @@
 // and each caller is answered only after its batch commits. At most `maxConcurrent` batches are written at
 // a time (1 on SQLite, which has one writer anyway), so under load batches grow by themselves. If a batch
 // fails for a reason that is not transient, its items are written again one by one, so that one bad event
-// fails alone.
+// fails alone. Work the writer can do at any time (SQLite's WAL checkpoints) waits until nothing is queued.
 
 export interface BatcherOptions {
   maxItems: number
@@ -12,6 +12,13 @@ export interface BatcherOptions {
   maxConcurrent: number
   /** Whether a failure is worth retrying later (then the whole batch fails with it). */
   isTransient: (err: unknown) => boolean
+  /**
+   * Work for an idle writer: `run` is called when `due()` says so, after a batch has been answered, when
+   * nothing is queued and no other batch is being written. It holds the writer's turn (items that arrive
+   * meanwhile wait for it), so it should be short.
+   */
+  idle?: { due: () => boolean, run: () => Promise<void> }
+  onIdleError?: (err: unknown) => void
 }
 
 interface Pending<I, R> {
@@ -54,7 +61,7 @@ export class Batcher<I, R> {
       this.#cancel = undefined
       const batch = this.#queue.splice(0, this.#options.maxItems)
       this.#inFlight++
-      void this.#run(batch).finally(() => {
+      void this.#run(batch).then(async () => await this.#idle()).finally(() => {
         this.#inFlight--
         // What queued during the write has waited already: write it at once.
         if (this.#queue.length > 0) this.#flushSoon(0)
@@ -68,6 +75,20 @@ export class Batcher<I, R> {
     } else {
       const timer = setTimeout(flush, delayMs)
       this.#cancel = () => clearTimeout(timer)
+    }
+  }
+
+  async #idle (): Promise<void> {
+    const idle = this.#options.idle
+    const isIdle = () => this.#queue.length === 0 && this.#inFlight === 1
+    if (idle === undefined || !isIdle() || !idle.due()) return
+    // After the answers: their replies are written in this turn, before the idle work starts.
+    await new Promise(resolve => setImmediate(resolve))
+    if (!isIdle()) return
+    try {
+      await idle.run()
+    } catch (err) {
+      this.#options.onIdleError?.(err)
     }
   }
 

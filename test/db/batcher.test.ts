@@ -86,3 +86,76 @@ t.test('with no wait, what arrives in the same turn of the event loop still shar
   t.same(await batcher.submit(4), 4)
   t.same(writes, [[1, 2, 3], [4]])
 })
+
+// Idle work (SQLite's WAL checkpoints): after the answers, only when nothing waits, holding the writer's turn.
+const tick = async () => await new Promise(resolve => setTimeout(resolve, 5))
+
+t.test('idle work runs after a batch is answered when it is due and nothing is queued', async t => {
+  const log: string[] = []
+  let due = false
+  const batcher = new Batcher<number, number>(async items => { log.push(`write ${items.join(',')}`); return items }, {
+    maxItems: 10, maxWaitMs: 0, maxConcurrent: 1, isTransient,
+    idle: { due: () => due, run: async () => { log.push('idle'); due = false } }
+  })
+  await batcher.submit(1).then(() => log.push('answered 1'))
+  await tick()
+  t.same(log, ['write 1', 'answered 1'], 'not due: nothing runs')
+  due = true
+  await batcher.submit(2).then(() => log.push('answered 2'))
+  await tick()
+  t.same(log, ['write 1', 'answered 1', 'write 2', 'answered 2', 'idle'], 'due: runs once, after the answer')
+})
+
+t.test('items that arrive while idle work runs wait for it, then form the next batch', async t => {
+  const log: string[] = []
+  let release = () => {}
+  let due = true
+  const batcher = new Batcher<number, number>(async items => { log.push(`write ${items.join(',')}`); return items }, {
+    maxItems: 10, maxWaitMs: 0, maxConcurrent: 1, isTransient,
+    idle: { due: () => due, run: async () => { due = false; log.push('idle starts'); await new Promise<void>(resolve => { release = resolve }); log.push('idle ends') } }
+  })
+  await batcher.submit(1)
+  await tick()
+  const later = [2, 3].map(async i => await batcher.submit(i))
+  await tick()
+  t.same(log, ['write 1', 'idle starts'], 'the writer waits for the idle work')
+  release()
+  t.same(await Promise.all(later), [2, 3])
+  t.same(log, ['write 1', 'idle starts', 'idle ends', 'write 2,3'])
+})
+
+t.test('idle work is skipped while items wait, and runs once the queue is empty', async t => {
+  let runs = 0
+  let writes = 0
+  const batcher = new Batcher<number, number>(async items => { writes++; await tick(); return items }, {
+    maxItems: 1, maxWaitMs: 0, maxConcurrent: 1, isTransient,
+    idle: { due: () => true, run: async () => { runs++ } }
+  })
+  // One item per batch; the others are queued when each batch is answered.
+  t.same(await Promise.all([1, 2, 3].map(async i => await batcher.submit(i))), [1, 2, 3])
+  await tick()
+  t.equal(writes, 3)
+  t.equal(runs, 1, 'only after the last batch')
+  // Answered, then a new item in the same turn: the idle work gives way to it.
+  await batcher.submit(4).then(() => { void batcher.submit(5) })
+  await tick()
+  await tick()
+  t.equal(writes, 5)
+  t.equal(runs, 2, 'not between 4 and 5, once after 5')
+})
+
+t.test('a failing idle run is reported and the batcher carries on', async t => {
+  const reported: unknown[] = []
+  const failing = { due: () => true, run: async () => { throw new Error('checkpoint failed') } }
+  const batcher = new Batcher<number, number>(async items => items, {
+    maxItems: 10, maxWaitMs: 0, maxConcurrent: 1, isTransient, idle: failing, onIdleError: err => reported.push(err)
+  })
+  t.equal(await batcher.submit(1), 1)
+  await tick()
+  t.match(reported, [{ message: 'checkpoint failed' }])
+  t.equal(await batcher.submit(2), 2, 'the next batch is written')
+  const silent = new Batcher<number, number>(async items => items, { maxItems: 10, maxWaitMs: 0, maxConcurrent: 1, isTransient, idle: failing })
+  t.equal(await silent.submit(1), 1)
+  await tick()
+  t.equal(await silent.submit(2), 2, 'without a listener too')
+})
