@@ -14,6 +14,8 @@ export const ConfigSchema = Type.Object({
   BODY_LIMIT: Type.Integer({ minimum: 1024, default: 2 * 1024 * 1024 }),
   SQLITE_SYNCHRONOUS: Type.Union(['OFF', 'NORMAL', 'FULL', 'EXTRA'].map(l => Type.Literal(l)), { default: 'FULL' }),
   SQLITE_BUSY_TIMEOUT_MS: Type.Integer({ minimum: 0, maximum: 60000, default: 2000 }),
+  // Checkpoint the WAL while the writer is idle, once this many events were written (0: SQLite's own only).
+  SQLITE_CHECKPOINT_EVENTS: Type.Integer({ minimum: 0, maximum: 100000, default: 16 }),
   TRANSACTION_MAX_WAIT_MS: Type.Integer({ minimum: 10, maximum: 60000, default: 1000 }),
   TRANSACTION_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 60000, default: 3000 }),
   BATCH_MAX_EVENTS: Type.Integer({ minimum: 1, maximum: 1000, default: 64 }),

@@ -13,6 +13,8 @@ export interface OpenHooks {
   onPoolError?: (err: Error) => void
   /** A transient error is about to be retried. */
   onRetry?: (err: unknown, retry: number) => void
+  /** An idle-time WAL checkpoint failed (SQLite); SQLite's own checkpoints carry on. */
+  onCheckpointError?: (err: unknown) => void
   /** Apply pending migrations first (default). Maintenance that must not create a schema says false. */
   migrate?: boolean
 }
@@ -34,7 +36,9 @@ export async function openRepository (config: Config, hooks: OpenHooks = {}): Pr
     batchMaxWaitMs: config.BATCH_MAX_WAIT_MS,
     batchConcurrency: batchConcurrency(config),
     retries: config.DB_RETRY_ATTEMPTS,
-    onRetry: hooks.onRetry ?? (() => {})
+    onRetry: hooks.onRetry ?? (() => {}),
+    checkpointEvents: config.SQLITE_CHECKPOINT_EVENTS,
+    onCheckpointError: hooks.onCheckpointError
   })
   return { repository, applied }
 }

@@ -8,6 +8,7 @@ import { parseEvent } from '../events/parse.js'
 import type { Dialect } from './dialect.js'
 import { applyChanges, writeBatch, type BatchItem, type Outcome } from './batch-write.js'
 import { Batcher } from './batcher.js'
+import { IdleWalCheckpoint } from './wal-checkpoint.js'
 import { isTransientDatabaseError } from './transient.js'
 import { tenantView, userView, type TenantView, type UserView } from './views.js'
 
@@ -27,6 +28,10 @@ export interface WriteLimits {
   retries: number
   /** Called before each retry, for the log. */
   onRetry: (err: unknown, retry: number) => void
+  /** SQLite: checkpoint the WAL while the writer is idle, after this many events (0: leave it to SQLite). */
+  checkpointEvents: number
+  /** Called when such a checkpoint fails (SQLite's own checkpoints still run). */
+  onCheckpointError?: (err: unknown) => void
 }
 
 /** The shortest transaction worth starting: Prisma's own lower bound on a transaction's time-out is 100 ms. */
@@ -74,17 +79,23 @@ async function page<R, V extends { id: string }> (rows: R[], limit: number, view
 /** The database behind the receiver: the event inbox, the quarantine and the projected state. */
 export class Repository {
   readonly #batcher: Batcher<BatchItem, Outcome>
+  readonly #checkpoint: IdleWalCheckpoint | undefined
 
   constructor (
     readonly prisma: DatabaseClient,
     readonly dialect: Dialect,
     readonly limits: WriteLimits
   ) {
+    this.#checkpoint = dialect.name === 'sqlite' && limits.checkpointEvents > 0
+      ? new IdleWalCheckpoint(prisma, limits.checkpointEvents)
+      : undefined
     this.#batcher = new Batcher(async items => await this.writeNow(items), {
       maxItems: limits.batchMaxEvents,
       maxWaitMs: limits.batchMaxWaitMs,
       maxConcurrent: limits.batchConcurrency,
-      isTransient: isTransientDatabaseError
+      isTransient: isTransientDatabaseError,
+      idle: this.#checkpoint,
+      onIdleError: limits.onCheckpointError
     })
   }
 
@@ -111,8 +122,10 @@ export class Repository {
     const deadline = Date.now() + this.limits.timeoutMs
     for (let retry = 0; ; retry++) {
       try {
-        return await this.prisma.$transaction(async tx => await writeBatch(tx, this.dialect, items, receivedAt),
+        const outcomes = await this.prisma.$transaction(async tx => await writeBatch(tx, this.dialect, items, receivedAt),
           { maxWait: this.limits.maxWaitMs, timeout: Math.max(MIN_ATTEMPT_MS, deadline - Date.now()) })
+        this.#checkpoint?.written(items.length)
+        return outcomes
       } catch (err) {
         const pause = retryPauseMs(retry)
         if (retry >= this.limits.retries || !isTransientDatabaseError(err) || Date.now() + pause + MIN_ATTEMPT_MS > deadline) throw err
