@@ -4,8 +4,8 @@ import type { DatabaseClient } from './client.js'
 // 1000 pages (~4 MB). On a large database that copy writes pages all over the file and syncs it: a 15-20 ms
 // stall for whichever requests are waiting, which at a steady 300 requests/s set the p99 latency. Done
 // after every few events while the writer has nothing queued, each checkpoint is short (~2 ms) and runs
-// after the answers have gone out. Under sustained load the queue is never empty and SQLite's own
-// checkpoints carry on as before, so throughput pays nothing.
+// after the answers have gone out. Under sustained load the queue is seldom empty and SQLite's own
+// checkpoints do most of the work, as before, so throughput pays next to nothing.
 
 export class IdleWalCheckpoint {
   #written = 0
