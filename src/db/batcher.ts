@@ -18,6 +18,7 @@ export interface BatcherOptions {
    * meanwhile wait for it), so it should be short.
    */
   idle?: { due: () => boolean, run: () => Promise<void> }
+  /** Called with whatever `idle.run` throws; the batcher carries on. */
   onIdleError?: (err: unknown) => void
 }
 
