@@ -7,6 +7,7 @@ import autocannon from 'autocannon'
 import Database from 'better-sqlite3'
 import pg from 'pg'
 import { workload } from './workload.js'
+import { chartSvg } from './chart.js'
 import { openLoop, percentile } from './open-loop.js'
 import { freePort } from '../test/helpers/process.js'
 
@@ -218,5 +219,7 @@ for (const c of checks) {
 console.log(`memory (SQLite): RSS ${Math.round(sqliteRuns[0].endRssMb)} MB after run 1, ${Math.round(sqliteRuns[1].endRssMb)} MB after run 2`)
 
 mkdirSync(join(root, 'bench/results'), { recursive: true })
-writeFileSync(join(root, 'bench/results/latest.json'), JSON.stringify({ machine, date: new Date().toISOString(), seconds: SECONDS, connections: CONNECTIONS, rows, checks }, null, 2) + '\n')
+const date = new Date().toISOString()
+writeFileSync(join(root, 'bench/results/latest.json'), JSON.stringify({ machine, date, seconds: SECONDS, connections: CONNECTIONS, rows, checks }, null, 2) + '\n')
+writeFileSync(join(root, 'bench/results/latest.svg'), chartSvg(rows, `${machine}; ${SECONDS} s per closed-loop run; ${date.slice(0, 10)}`))
 if (checks.some(c => c.missing > 0)) process.exitCode = 1

@@ -1,0 +1,25 @@
+import t from 'tap'
+import { chartSvg } from '../bench/chart.js'
+
+// The bench's chart (bench/chart.ts): bars in proportion to the table's numbers.
+
+const rows = [
+  { target: 'bare Fastify', 'req/s': 20000, 'p99 ms': 8, 'vs bare': '100 %' },
+  { target: 'receiver <SQLite> & co', 'req/s': 5000, 'p99 ms': 40, 'vs bare': '25 %' },
+  { target: 'receiver SQLite, 300 req/s open loop', 'req/s': 300, 'p99 ms': 9.5, 'vs bare': '2 %' }
+]
+const widths = (svg: string) => [...svg.matchAll(/<rect x="300" y="\d+" width="(\d+)"/g)].map(m => Number(m[1]))
+
+t.test('throughput bars for closed-loop rows, p99 bars for every row, each in proportion to the largest', async t => {
+  const svg = chartSvg(rows, '2 × test CPU; 60 s')
+  t.match(svg, /^<svg xmlns="http:\/\/www.w3.org\/2000\/svg" width="720" height="\d+"/)
+  t.same(widths(svg), [310, 78, 62, 310, 74], 'requests/s: 20000 and 5000; p99: 8, 40 and 9.5 ms')
+  t.match(svg, '5000 (25 %)')
+  t.equal(svg.split('open loop').length - 1, 1, 'the open-loop row is only in the latency panel')
+  t.match(svg, 'receiver &lt;SQLite&gt; &amp; co', 'labels are escaped')
+  t.match(svg, '2 × test CPU; 60 s')
+})
+
+t.test('a panel whose values are all zero still draws visible bars', async t => {
+  t.same(widths(chartSvg([{ target: 'x', 'req/s': 0, 'p99 ms': 0, 'vs bare': '0 %' }], '')), [1, 1])
+})
