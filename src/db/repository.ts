@@ -86,9 +86,7 @@ export class Repository {
     readonly dialect: Dialect,
     readonly limits: WriteLimits
   ) {
-    this.#checkpoint = dialect.name === 'sqlite' && limits.checkpointEvents > 0
-      ? new IdleWalCheckpoint(prisma, limits.checkpointEvents)
-      : undefined
+    this.#checkpoint = dialect.name === 'sqlite' ? new IdleWalCheckpoint(prisma, limits.checkpointEvents) : undefined
     this.#batcher = new Batcher(async items => await this.writeNow(items), {
       maxItems: limits.batchMaxEvents,
       maxWaitMs: limits.batchMaxWaitMs,
