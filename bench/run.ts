@@ -13,7 +13,8 @@ import { freePort } from '../test/helpers/process.js'
 
 // `npm run bench`: bare Fastify and the receiver, side by side on this machine, same payloads, same client.
 // Closed loop with 64 connections (autocannon) for throughput and p99, then a true open loop at
-// EventBridge's default 300 requests/s for latency (bench/open-loop.ts); peak RSS sampled from /proc.
+// EventBridge's default 300 requests/s for latency (bench/open-loop.ts); peak RSS sampled from /proc. One
+// closed-loop run of the receiver without its database write (bench/ceiling.ts) shows what the rest costs.
 // Durations: BENCH_SECONDS (default 30) and BENCH_OPEN_SECONDS (default 15).
 // Results: a table on stdout and bench/results/latest.json.
 
@@ -56,11 +57,11 @@ const START = startCommand()
 
 /**
  * The built receiver started as `npm start` starts it (same Node flags and environment), at LOG_LEVEL=warn
- * (request logs would be a cost of their own), on a free port.
+ * (request logs would be a cost of their own), on a free port; `entry` replaces dist/server.js (the ceiling).
  */
-async function startReceiver (env: Record<string, string>): Promise<Started> {
+async function startReceiver (env: Record<string, string>, entry = ['dist/server.js']): Promise<Started> {
   const port = await freePort()
-  const child = spawn(process.execPath, [...START.flags, 'dist/server.js'], {
+  const child = spawn(process.execPath, [...START.flags, ...entry], {
     cwd: root,
     env: { ...process.env, ...START.env, PORT: String(port), API_KEYS: KEY, LOG_LEVEL: 'warn', NODE_ENV: 'production', ...env },
     stdio: ['ignore', 'inherit', 'inherit']
@@ -185,6 +186,14 @@ async function receiverRuns (name: string, env: Record<string, string>): Promise
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'receiver-bench-'))
+
+// The receiver with its database write taken out (bench/ceiling.ts): how far the rest of the receiver lets
+// it go, whatever the database.
+const ceiling = await startReceiver({ DATABASE_URL: `file:${join(dir, 'ceiling.db')}` }, ['--import=tsx', 'bench/ceiling.ts'])
+const ceilingRun = await drive(ceiling, SECONDS)
+await stop(ceiling.child)
+record('receiver, database write skipped (ceiling)', ceilingRun, bare.rps)
+
 const file = join(dir, 'bench.db')
 const sqliteRuns = await receiverRuns('SQLite (FULL)', { DATABASE_URL: `file:${file}`, SQLITE_SYNCHRONOUS: 'FULL' })
 const db = new Database(file, { readonly: true })
