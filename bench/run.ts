@@ -192,6 +192,11 @@ const dir = mkdtempSync(join(tmpdir(), 'receiver-bench-'))
 const ceiling = await startReceiver({ DATABASE_URL: `file:${join(dir, 'ceiling.db')}` }, ['--import=tsx', 'bench/ceiling.ts'])
 const ceilingRun = await drive(ceiling, SECONDS)
 await stop(ceiling.child)
+// Its events table must have stayed empty: otherwise the write was not taken out and the row means nothing.
+const ceilingDb = new Database(join(dir, 'ceiling.db'), { readonly: true })
+const ceilingWrites = (ceilingDb.prepare('SELECT count(*) AS n FROM events').get() as { n: number }).n
+ceilingDb.close()
+if (ceilingWrites > 0) throw new Error(`bench/ceiling.ts wrote ${ceilingWrites} events: the receiver no longer writes through repository.record`)
 record('receiver, database write skipped (ceiling)', ceilingRun, bare.rps)
 
 const file = join(dir, 'bench.db')
