@@ -1,0 +1,94 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import pg from 'pg'
+import { workload } from './workload.js'
+
+// `npm run bench:write`: the write path alone, without HTTP: parsed events written with Repository.writeNow in
+// a loop, one transaction per batch, for batches of 1 event (what a quiet receiver writes) and of 40 (what
+// group commit writes under load), on SQLite (FULL) and on PostgreSQL when a server answers. Prints wall time
+// and CPU per event: this process's, and all processes' from /proc/stat (PostgreSQL's server included).
+// The built service is loaded from dist/ (as `npm start` runs it), so `npm run build` comes first.
+
+type OpenModule = typeof import('../src/db/open.js')
+type ConfigModule = typeof import('../src/config.js')
+type ParseModule = typeof import('../src/events/parse.js')
+const dist = (path: string): string => new URL(`../dist/${path}`, import.meta.url).href
+const { openRepository }: OpenModule = await import(dist('db/open.js'))
+const { loadConfig }: ConfigModule = await import(dist('config.js'))
+const { parseEvent }: ParseModule = await import(dist('events/parse.js'))
+
+const BATCHES = Number(process.env.BENCH_BATCHES ?? 300)
+const WARM_UP = 50
+
+/** CPU time of all processes so far, in µs (user, nice, system, irq, softirq; 100 ticks per second). */
+function allCpuMicros (): number {
+  const ticks = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number)
+  return (ticks[0] + ticks[1] + ticks[2] + ticks[5] + ticks[6]) * 10_000
+}
+
+const load = workload()
+function batch (size: number): Array<{ event: any, plan: any }> {
+  return Array.from({ length: size }, () => {
+    const parsed = parseEvent(JSON.parse(load.next().body))
+    if (!parsed.ok) throw new Error(`the workload made an invalid event: ${parsed.problem.message}`)
+    return { event: parsed.event, plan: parsed.plan }
+  })
+}
+
+interface Row { target: string, 'events/batch': number, 'wall µs/event': number, 'process CPU µs/event': number, 'all CPUs µs/event': number }
+const rows: Row[] = []
+
+async function measure (target: string, url: string, size: number): Promise<void> {
+  process.env.DATABASE_URL = url
+  process.env.API_KEYS ??= 'write-path-bench-key-0123456789'
+  const { repository } = await openRepository(loadConfig())
+  try {
+    for (let i = 0; i < WARM_UP; i++) await repository.writeNow(batch(size))
+    const batches = Array.from({ length: BATCHES }, () => batch(size))
+    const events = BATCHES * size
+    const all = allCpuMicros()
+    const cpu = process.cpuUsage()
+    const started = performance.now()
+    for (const items of batches) await repository.writeNow(items)
+    const wall = (performance.now() - started) * 1000
+    const used = process.cpuUsage(cpu)
+    rows.push({
+      target,
+      'events/batch': size,
+      'wall µs/event': Math.round(wall / events),
+      'process CPU µs/event': Math.round((used.user + used.system) / events),
+      'all CPUs µs/event': Math.round((allCpuMicros() - all) / events)
+    })
+  } finally {
+    await repository.close()
+  }
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'write-path-'))
+try {
+  for (const size of [1, 40]) await measure('SQLite (FULL)', `file:${join(dir, `w${size}.db`)}`, size)
+} finally {
+  rmSync(dir, { recursive: true, force: true })
+}
+
+const PG_URL = process.env.BENCH_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/test'
+const admin = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 2000 })
+if (await admin.connect().then(() => true, () => false)) {
+  for (const size of [1, 40]) {
+    const schema = `write_path_${Date.now()}`
+    const url = new URL(PG_URL)
+    url.searchParams.set('schema', schema)
+    try {
+      await measure('PostgreSQL', url.toString(), size)
+    } finally {
+      await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)
+    }
+  }
+  await admin.end()
+} else {
+  console.log(`PostgreSQL: no server at ${new URL(PG_URL).host}, skipped`)
+}
+
+console.log(`${BATCHES} batches after ${WARM_UP} to warm up`)
+console.table(rows)
