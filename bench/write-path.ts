@@ -2,6 +2,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pg from 'pg'
+import type { BatchItem } from '../src/db/batch-write.js'
+import { built } from './built.js'
 import { workload } from './workload.js'
 
 // `npm run bench:write`: the write path alone, without HTTP: parsed events written with Repository.writeNow in
@@ -10,13 +12,9 @@ import { workload } from './workload.js'
 // and CPU per event: this process's, and all processes' from /proc/stat (PostgreSQL's server included).
 // The built service is loaded from dist/ (as `npm start` runs it), so `npm run build` comes first.
 
-type OpenModule = typeof import('../src/db/open.js')
-type ConfigModule = typeof import('../src/config.js')
-type ParseModule = typeof import('../src/events/parse.js')
-const dist = (path: string): string => new URL(`../dist/${path}`, import.meta.url).href
-const { openRepository }: OpenModule = await import(dist('db/open.js'))
-const { loadConfig }: ConfigModule = await import(dist('config.js'))
-const { parseEvent }: ParseModule = await import(dist('events/parse.js'))
+const { openRepository }: typeof import('../src/db/open.js') = await import(built('db/open.js'))
+const { loadConfig }: typeof import('../src/config.js') = await import(built('config.js'))
+const { parseEvent }: typeof import('../src/events/parse.js') = await import(built('events/parse.js'))
 
 const BATCHES = Number(process.env.BENCH_BATCHES ?? 300)
 const WARM_UP = 50
@@ -28,7 +26,7 @@ function allCpuMicros (): number {
 }
 
 const load = workload()
-function batch (size: number): Array<{ event: any, plan: any }> {
+function batch (size: number): BatchItem[] {
   return Array.from({ length: size }, () => {
     const parsed = parseEvent(JSON.parse(load.next().body))
     if (!parsed.ok) throw new Error(`the workload made an invalid event: ${parsed.problem.message}`)
