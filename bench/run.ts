@@ -5,10 +5,10 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
 import Database from 'better-sqlite3'
-import pg from 'pg'
 import { workload } from './workload.js'
 import { chartSvg } from './chart.js'
 import { openLoop, percentile } from './open-loop.js'
+import { postgresAdmin, schemaUrl, skippedMessage } from './postgresql.js'
 import { freePort } from '../test/helpers/process.js'
 
 // `npm run bench`: bare Fastify and the receiver, side by side on this machine, same payloads, same client.
@@ -207,20 +207,16 @@ db.close()
 rmSync(dir, { recursive: true, force: true })
 
 // PostgreSQL when a server answers (synchronous_commit stays on: the server's default).
-const PG_URL = process.env.BENCH_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/test'
-const admin = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 2000 })
-const pgUp = await admin.connect().then(() => true, () => false)
-if (pgUp) {
+const admin = await postgresAdmin()
+if (admin !== undefined) {
   const schema = `bench_${Date.now()}`
-  const url = new URL(PG_URL)
-  url.searchParams.set('schema', schema)
-  const pgRuns = await receiverRuns('PostgreSQL', { DATABASE_URL: url.toString() })
+  const pgRuns = await receiverRuns('PostgreSQL', { DATABASE_URL: schemaUrl(schema) })
   const { rows } = await admin.query(`SELECT id FROM "${schema}".events`)
   check('PostgreSQL', pgRuns, new Set(rows.map((r: { id: string }) => r.id)))
   await admin.query(`DROP SCHEMA "${schema}" CASCADE`)
   await admin.end()
 } else {
-  console.log(`PostgreSQL: no server at ${new URL(PG_URL).host}, skipped`)
+  console.log(skippedMessage())
 }
 
 const machine = `${cpus().length} × ${cpus()[0].model.trim()}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`

@@ -1,9 +1,9 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import pg from 'pg'
 import type { BatchItem } from '../src/db/batch-write.js'
 import { built } from './built.js'
+import { postgresAdmin, schemaUrl, skippedMessage } from './postgresql.js'
 import { workload } from './workload.js'
 
 // `npm run bench:write`: the write path alone, without HTTP: parsed events written with Repository.writeNow in
@@ -38,9 +38,8 @@ interface Row { target: string, 'events/batch': number, 'wall µs/event': number
 const rows: Row[] = []
 
 async function measure (target: string, url: string, size: number): Promise<void> {
-  process.env.DATABASE_URL = url
-  process.env.API_KEYS ??= 'write-path-bench-key-0123456789'
-  const { repository } = await openRepository(loadConfig())
+  // The configuration's defaults (SQLite FULL among them), whatever this shell's environment says.
+  const { repository } = await openRepository(loadConfig({ DATABASE_URL: url, API_KEYS: 'write-path-bench-key-0123456789' }))
   try {
     for (let i = 0; i < WARM_UP; i++) await repository.writeNow(batch(size))
     const batches = Array.from({ length: BATCHES }, () => batch(size))
@@ -70,22 +69,19 @@ try {
   rmSync(dir, { recursive: true, force: true })
 }
 
-const PG_URL = process.env.BENCH_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/test'
-const admin = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 2000 })
-if (await admin.connect().then(() => true, () => false)) {
+const admin = await postgresAdmin()
+if (admin !== undefined) {
   for (const size of [1, 40]) {
     const schema = `write_path_${Date.now()}`
-    const url = new URL(PG_URL)
-    url.searchParams.set('schema', schema)
     try {
-      await measure('PostgreSQL', url.toString(), size)
+      await measure('PostgreSQL', schemaUrl(schema), size)
     } finally {
       await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)
     }
   }
   await admin.end()
 } else {
-  console.log(`PostgreSQL: no server at ${new URL(PG_URL).host}, skipped`)
+  console.log(skippedMessage())
 }
 
 console.log(`${BATCHES} batches after ${WARM_UP} to warm up`)
