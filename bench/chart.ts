@@ -1,5 +1,5 @@
 // The bench table as a small SVG chart: requests/s of the closed-loop runs (bars against bare Fastify) and
-// p99 latency of every run. Plain SVG text, so that README can show it and git can diff it.
+// p99 latency of every run. Plain SVG text, so that docs/performance.md can show it and git can diff it.
 
 export type Row = Record<string, string | number>
 
