@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url'
 import { App } from 'aws-cdk-lib'
+import type { CloudAssembly } from 'aws-cdk-lib/cx-api'
 import { stringify } from 'yaml'
 import { DeliveryStack } from './delivery-stack.js'
 
@@ -9,11 +10,20 @@ export const STACK_NAME = 'SaasusEventbridgeReceiver'
 /** deploy/aws/template.yaml, committed for users without CDK. */
 export const TEMPLATE_PATH = fileURLToPath(new URL('../template.yaml', import.meta.url))
 
-/** Synthesizes the stack into a fresh app (no cdk.json context, no lookups, no credentials) and returns the template. */
-export function synthesizeTemplate (): Record<string, any> {
+/**
+ * Synthesizes the stack into a fresh app (no cdk.json context, no lookups, no credentials) and returns the cloud
+ * assembly. CDK validates the template on the way (cfn-lint rules; CDK_VALIDATION=false skips it) and writes
+ * validation-report.json into the assembly's directory.
+ */
+export function synthesizeAssembly (): CloudAssembly {
   const app = new App()
-  const stack = new DeliveryStack(app, STACK_NAME)
-  return app.synth().getStackByName(stack.stackName).template
+  new DeliveryStack(app, STACK_NAME)
+  return app.synth()
+}
+
+/** The synthesized CloudFormation template. */
+export function synthesizeTemplate (): Record<string, any> {
+  return synthesizeAssembly().getStackByName(STACK_NAME).template
 }
 
 /**
