@@ -240,6 +240,7 @@ export class DeliveryStack extends Stack {
     // ---- Outputs.
     new CfnOutput(this, 'EventBusName', { value: busName, description: 'The event bus the rule is on' })
     new CfnOutput(this, 'ApiDestinationArn', { value: destination.apiDestinationArn, description: 'The API destination' })
+    new CfnOutput(this, 'ConnectionName', { value: connection.connectionName, description: 'The connection (aws events update-connection rotates its key)' })
     new CfnOutput(this, 'DeadLetterQueueUrl', { value: deadLetterQueue.queueUrl, description: 'The dead-letter queue (examples/redrive-dlq.sh)' })
   }
 }

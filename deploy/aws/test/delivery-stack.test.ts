@@ -271,8 +271,9 @@ t.test('alarms on dead letters and failed invocations, e-mailed when AlarmEmail 
   t.notOk(conditionHolds('NotifyByEmail', withoutEmail), 'no topic without an address')
 })
 
-t.test('outputs: bus name, destination ARN, dead-letter queue URL', async t => {
-  t.same(Object.keys(template.Outputs).sort(), ['ApiDestinationArn', 'DeadLetterQueueUrl', 'EventBusName'])
+t.test('outputs: bus name, destination ARN, dead-letter queue URL, connection name', async t => {
+  t.same(Object.keys(template.Outputs).sort(), ['ApiDestinationArn', 'ConnectionName', 'DeadLetterQueueUrl', 'EventBusName'])
+  t.same(template.Outputs.ConnectionName.Value, { Ref: connection })
   t.same(template.Outputs.ApiDestinationArn.Value, { 'Fn::GetAtt': [destination, 'Arn'] })
   t.same(template.Outputs.DeadLetterQueueUrl.Value, { Ref: queue })
   t.equal(evaluate(template.Outputs.EventBusName.Value, deploy({ PartnerEventSourceName: sourceName, ApiKeyValue: 'k'.repeat(16) })), sourceName)
