@@ -1,7 +1,7 @@
 import {
   CfnCondition, CfnOutput, CfnParameter, CfnResource, CfnRule, Duration, Fn, LegacyStackSynthesizer, RemovalPolicy, SecretValue,
   Stack, Validations, type StackProps
-} from 'aws-cdk-lib'
+} from 'aws-cdk-lib/core'
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch'
 import * as events from 'aws-cdk-lib/aws-events'
 import * as targets from 'aws-cdk-lib/aws-events-targets'

@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url'
-import { App } from 'aws-cdk-lib'
+import { App } from 'aws-cdk-lib/core'
 import type { CloudAssembly } from 'aws-cdk-lib/cx-api'
 import { stringify } from 'yaml'
 import { DeliveryStack } from './delivery-stack.js'
