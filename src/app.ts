@@ -11,6 +11,7 @@ import deadlinePlugin from './plugins/deadline.js'
 import pressurePlugin from './plugins/pressure.js'
 import docsPlugin from './plugins/docs.js'
 import shutdownPlugin from './plugins/shutdown.js'
+import jsonBodyPlugin from './plugins/json-body.js'
 import healthRoutes from './routes/health.js'
 import metricsRoute from './routes/metrics.js'
 import docsRoutes from './routes/docs.js'
@@ -52,9 +53,9 @@ export default async function app (fastify: FastifyInstance, { config }: AppOpti
 
   // Everything registered in here requires the API key.
   await fastify.register(async (api) => {
-    // JSON only: anything else is 415 (Fastify would otherwise parse text/plain too).
-    api.removeContentTypeParser('text/plain')
     api.addHook('onRequest', api.verifyApiKey)
+    // JSON only, UTF-8 only, uncompressed only: anything else is 415 (see plugins/json-body.ts).
+    await api.register(jsonBodyPlugin)
     await api.register(eventsRoute)
     await api.register(readRoutes)
   })

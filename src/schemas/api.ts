@@ -3,7 +3,8 @@ import { Type, type Static, type TSchema } from '@sinclair/typebox'
 // Request and response bodies of this service's own HTTP API.
 
 export const Outcome = Type.Union([
-  Type.Literal('applied'), Type.Literal('stale'), Type.Literal('duplicate'), Type.Literal('ignored'), Type.Literal('rejected')
+  Type.Literal('applied'), Type.Literal('stale'), Type.Literal('duplicate'), Type.Literal('ignored'), Type.Literal('rejected'),
+  Type.Literal('unconfirmed')
 ])
 
 export const EventsResponse = Type.Object({
