@@ -1,4 +1,5 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox'
+import { MAX_ID_LENGTH } from './ids.js'
 
 // Request and response bodies of this service's own HTTP API.
 
@@ -25,7 +26,7 @@ export const ErrorResponse = Type.Object({
 })
 export type ErrorResponse = Static<typeof ErrorResponse>
 
-export const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 256 }) })
+export const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: MAX_ID_LENGTH }) })
 
 const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()])
 const AttributeObject = Type.Record(Type.String(), Type.Unknown())

@@ -207,3 +207,80 @@ engineTest(t, 'impossible calendar dates and times are refused, not rolled over'
     t.equal((await postEvent(app, events.createTenant(`ok-${value}`, { name: 'x' }, { time: value }))).statusCode, 200, value)
   }
 })
+
+engineTest(t, 'ids longer than the read API accepts are refused at intake; reads of long ids keep the error shape', async (t, engine) => {
+  const { app } = await buildApp(t, {}, engine)
+  const long = 'x'.repeat(257)
+  const fromUri = await postEvent(app, events.updateTenant(long, { name: 'x' }, { time }))
+  t.same(fromUri.json(), {
+    statusCode: 400,
+    error: 'Bad Request',
+    message: 'body/detail/event/uri names a tenant_id longer than 256 characters (the longest id this service keeps)',
+    field: '/detail/event/uri'
+  })
+  const fromBody = await postEvent(app, events.createTenant(long, { name: 'x' }, { time }))
+  t.match(fromBody.json(), { statusCode: 400, field: '/detail/event/response_body/id' })
+  const role = await postEvent(app, events.createRole(long, 'x', { time }))
+  t.match(role.json(), { statusCode: 400, field: '/detail/event/request_body/role_name' })
+
+  const max = 'é'.repeat(256)
+  t.equal((await postEvent(app, events.createTenant(max, { name: 'longest' }, { time }))).statusCode, 200)
+  t.equal((await getJson(app, `/tenants/${encodeURIComponent(max)}`)).json().name, 'longest', 'the longest id is read back')
+  const tooLong = await getJson(app, `/tenants/${encodeURIComponent('é'.repeat(257))}`)
+  t.equal(tooLong.statusCode, 400)
+  t.match(tooLong.json(), { statusCode: 400, error: 'Bad Request', message: /params\/id/ })
+})
+
+engineTest(t, 'the quarantine keeps the same content once, counts repeats, and stops at its caps', async (t, engine) => {
+  const { app, logs } = await buildApp(t, { QUARANTINE_MAX_ROWS: '2' }, engine)
+  const same = { ...events.createTenant('q-1', { name: 'x' }, { time }), time: 'not a time' }
+  for (let i = 0; i < 3; i++) t.equal((await postEvent(app, same)).statusCode, 400)
+  t.same((await app.repository.quarantined()).map(q => q.count), [3], 'three deliveries, one row')
+  t.equal((await postEvent(app, { other: 1 })).statusCode, 400)
+  const full = await postEvent(app, { other: 2 })
+  t.equal(full.statusCode, 400, 'at the cap an invalid event still answers 400 (EventBridge keeps it in its dead-letter queue)')
+  t.equal((await app.repository.quarantined()).length, 2, 'the third distinct content was not kept')
+  t.match(logs(), /NOT quarantined: the quarantine is full/)
+  t.equal((await postEvent(app, same)).statusCode, 400)
+  t.same((await app.repository.quarantined()).map(q => q.count), [4, 1], 'a repeat is still counted at the cap')
+  const metrics = (await app.inject('/metrics')).body
+  t.match(metrics, 'receiver_quarantine_items_total{result="kept"} 2')
+  t.match(metrics, 'receiver_quarantine_items_total{result="repeat"} 3')
+  t.match(metrics, 'receiver_quarantine_items_total{result="not_kept"} 1')
+  t.match(metrics, 'receiver_quarantine_events 2')
+  t.match(metrics, /receiver_quarantine_bytes [1-9]\d*/)
+
+  const bytes = await buildApp(t, { QUARANTINE_MAX_BYTES: '1024' }, engine)
+  t.equal((await postEvent(bytes.app, { pad: 'x'.repeat(2000) })).statusCode, 400)
+  t.equal((await postEvent(bytes.app, { pad: 'small' })).statusCode, 400)
+  t.same((await bytes.app.repository.quarantined()).map(q => (q.raw as { pad: string }).pad), ['small'], 'QUARANTINE_MAX_BYTES counts the bytes of raw')
+  t.same(await bytes.app.repository.quarantineSize(), { rows: 1, bytes: Buffer.byteLength('{"pad":"small"}') })
+})
+
+engineTest(t, 'a batch with the same invalid content twice keeps one row counted twice', async (t, engine) => {
+  const { app } = await buildApp(t, {}, engine)
+  const res = await postEvent(app, [{ same: 1 }, { same: 1 }, { same: 2 }])
+  t.same(res.json().results.map((r: { outcome: string }) => r.outcome), ['rejected', 'rejected', 'rejected'])
+  t.same((await app.repository.quarantined()).map(q => q.count), [2, 1])
+})
+
+engineTest(t, 'quarantine rows are pruned by when they were last seen', async (t, engine) => {
+  const { app } = await buildApp(t, {}, engine)
+  const day = 86_400_000
+  const now = Date.now()
+  await app.repository.quarantine([{ envelopeId: null, field: '', error: 'old', raw: { n: 1 } }], new Date(now - 100 * day))
+  await app.repository.quarantine([{ envelopeId: null, field: '', error: 'seen again', raw: { n: 2 } }], new Date(now - 100 * day))
+  await app.repository.quarantine([{ envelopeId: null, field: '', error: 'seen again', raw: { n: 2 } }], new Date(now - day))
+  t.equal(await app.repository.pruneQuarantine(new Date(now - 90 * day), 1), 1)
+  t.same((await app.repository.quarantined()).map(q => q.error), ['seen again'], 'a repeat keeps its row')
+})
+
+t.test('unknown event types count under one label value', async t => {
+  const { app } = await buildApp(t)
+  for (let i = 0; i < 20; i++) await postEvent(app, { detail: { event_type: `made_up_${i}` } })
+  await postEvent(app, { detail: { event_type: 'create_tenant' } })
+  const metrics = (await app.inject('/metrics')).body
+  t.match(metrics, 'receiver_events_received_total{event_type="other",outcome="rejected"} 20')
+  t.match(metrics, 'receiver_events_received_total{event_type="create_tenant",outcome="rejected"} 1', 'known types keep their label')
+  t.notMatch(metrics, 'made_up_')
+})
