@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyServerOptions } from 'fastify'
 import type { Config } from './config.js'
-import { loggerOptions } from './logger.js'
+import { ReceiverLogController, loggerOptions } from './logger.js'
 import { MAX_ID_LENGTH } from './schemas/ids.js'
 import configPlugin from './plugins/config.js'
 import errorsPlugin from './plugins/errors.js'
@@ -13,6 +13,7 @@ import pressurePlugin from './plugins/pressure.js'
 import docsPlugin from './plugins/docs.js'
 import shutdownPlugin from './plugins/shutdown.js'
 import jsonBodyPlugin from './plugins/json-body.js'
+import requestLogPlugin from './plugins/request-log.js'
 import healthRoutes from './routes/health.js'
 import metricsRoute from './routes/metrics.js'
 import docsRoutes from './routes/docs.js'
@@ -27,6 +28,7 @@ export interface AppOptions {
 export function serverOptions (config: Config, logStream?: NodeJS.WritableStream): FastifyServerOptions {
   return {
     logger: loggerOptions(config, logStream),
+    logController: new ReceiverLogController(),
     // EventBridge sends `Connection: close`; nothing here depends on keep-alive. 'idle', not true: true
     // destroys in-flight requests on close, and graceful shutdown must let them finish and answer.
     forceCloseConnections: 'idle',
@@ -40,6 +42,7 @@ export function serverOptions (config: Config, logStream?: NodeJS.WritableStream
 /** The whole receiver as one plugin: server.ts listens with it, tests inject into it. */
 export default async function app (fastify: FastifyInstance, { config }: AppOptions): Promise<void> {
   await fastify.register(configPlugin, { config })
+  await fastify.register(requestLogPlugin)
   await fastify.register(errorsPlugin)
   await fastify.register(databasePlugin)
   await fastify.register(authFailuresPlugin)
