@@ -1,4 +1,5 @@
-import type { FastifyInstance, FastifyServerOptions } from 'fastify'
+import type { Server } from 'node:http'
+import type { FastifyHttpOptions, FastifyInstance } from 'fastify'
 import type { Config } from './config.js'
 import { ReceiverLogController, loggerOptions } from './logger.js'
 import { MAX_ID_LENGTH } from './schemas/ids.js'
@@ -25,13 +26,18 @@ export interface AppOptions {
 }
 
 /** Fastify server options for this app; `logStream` lets tests capture the logs. */
-export function serverOptions (config: Config, logStream?: NodeJS.WritableStream): FastifyServerOptions {
+export function serverOptions (config: Config, logStream?: NodeJS.WritableStream): FastifyHttpOptions<Server> {
   return {
     logger: loggerOptions(config, logStream),
     logController: new ReceiverLogController(),
     // EventBridge sends `Connection: close`; nothing here depends on keep-alive. 'idle', not true: true
     // destroys in-flight requests on close, and graceful shutdown must let them finish and answer.
     forceCloseConnections: 'idle',
+    // A request (headers and body) not received in full within REQUEST_TIMEOUT_MS gets 408 and its connection
+    // is closed: a stalled body holds no socket or memory for long. Node checks open connections every
+    // second, so the cut comes at most a second late.
+    requestTimeout: config.REQUEST_TIMEOUT_MS,
+    http: { connectionsCheckingInterval: 1000, headersTimeout: Math.min(60_000, config.REQUEST_TIMEOUT_MS) },
     ajv: { customOptions: { removeAdditional: false } },
     // An id of MAX_ID_LENGTH characters, each percent-encoded as up to 9 characters, is still routed, so
     // that its length is checked by the route's schema (400 in the one error shape), not by the router (414).
