@@ -28,7 +28,7 @@ export function redactSecrets (value: unknown): unknown {
 const SECRET_MENTION = /pass_?word|api_?key|token|secret/i
 
 // Refused input may hold what no database column can store as it is: such strings keep U+FFFD in place of
-// the unstorable characters, and numbers beyond JSON's range are kept as text.
+// the unstorable characters, and numbers beyond JSON's range are kept as the text "Infinity" / "-Infinity".
 const UNSTORABLE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]|\u0000/g
 const storable = (value: string): string => stringProblem(value) === undefined ? value : value.replace(UNSTORABLE, '\uFFFD')
 
@@ -40,7 +40,8 @@ const storable = (value: string): string => stringProblem(value) === undefined ?
  */
 export function redactUntrusted (value: unknown, depth = 0): unknown {
   if (depth > MAX_DEPTH) return TOO_DEEP
-  if (typeof value === 'number' && !Number.isFinite(value)) return `[number beyond JSON's range: ${value}]`
+  // JSON.stringify would write null: keep the text instead (Infinity, -Infinity).
+  if (typeof value === 'number' && !Number.isFinite(value)) return String(value)
   if (typeof value === 'string') {
     if (!SECRET_MENTION.test(value)) return storable(value)
     try {
@@ -51,7 +52,11 @@ export function redactUntrusted (value: unknown, depth = 0): unknown {
   }
   if (Array.isArray(value)) return value.map(inner => redactUntrusted(inner, depth + 1))
   if (value === null || typeof value !== 'object') return value
-  // fromEntries defines own properties: a `__proto__` key stays data and never becomes the copy's prototype.
-  return Object.fromEntries(Object.entries(value).map(([key, inner]) =>
-    [storable(key), isSecretKey(key) && inner !== null && inner !== '' ? REDACTED : redactUntrusted(inner, depth + 1)]))
+  // No prototype, so that a `__proto__` key is an own property (data), never the copy's prototype.
+  const copy: Record<string, unknown> = Object.create(null)
+  for (const key in value) {
+    const inner = (value as Record<string, unknown>)[key]
+    copy[storable(key)] = isSecretKey(key) && inner !== null && inner !== '' ? REDACTED : redactUntrusted(inner, depth + 1)
+  }
+  return copy
 }

@@ -75,7 +75,10 @@ export async function receiveEvent (receiver: Receiver, item: unknown): Promise<
   const started = performance.now()
   const parsed = parseEvent(item, receiver.clock())
   if (!parsed.ok) {
+    // Checking, redacting and storing a large refused body are each a long step: others get turns between.
+    await nextTurn()
     const refused = refusal(item, parsed.problem)
+    await nextTurn()
     const [fate] = await withinDeadline(repository.quarantine([refused.entry]))
     reportRefusal(receiver, refused, fate)
     return refused.result
