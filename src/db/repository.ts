@@ -173,6 +173,8 @@ export class Repository {
       if (seen === undefined) distinct.set(p.hash, { first: p, count: 1 })
       else seen.count++
     }
+    // Serialising and hashing a large refused body is a long step: others get a turn before the transaction.
+    await new Promise(resolve => setImmediate(resolve))
     const fate = await this.#transaction(async tx => {
       const fate = new Map<string, QuarantineResult>()
       const hashes = [...distinct.keys()].map(hash => [hash])

@@ -86,10 +86,14 @@ export default fp(async (fastify) => {
       done(new BodyError(400, 'INVALID_UTF8', 'Body is not valid UTF-8'), undefined)
       return
     }
+    let parsed: unknown
     try {
-      done(null, JSON.parse(text))
+      parsed = JSON.parse(text)
     } catch (err) {
       done(new BodyError(400, 'INVALID_JSON', `Body is not valid JSON: ${(err as Error).message}`), undefined)
+      return
     }
+    // Parsing 2 MB is a long step, and checking the events is the next: others get a turn in between.
+    setImmediate(() => { done(null, parsed) })
   })
 }, { name: 'json-body', dependencies: ['config'] })
