@@ -1,6 +1,7 @@
 import t from 'tap'
 import { API_KEY, buildApp, postEvent } from './helpers/app.js'
 import { sample } from './helpers/events.js'
+import { FailureLog } from '../src/plugins/auth-failures.js'
 
 // Issue 18, finding 3: unauthenticated traffic must not become disk. Failed keys are counted in metrics
 // always and logged once per client address per AUTH_FAILURE_WINDOW_MS, 429s included.
@@ -45,4 +46,24 @@ t.test('accepted requests keep their incoming and completed lines; a wrong metri
   const refused = lines(logs()).slice(mark)
   t.equal(refused.length, 1)
   t.match(refused[0], { reason: 'metrics token', failures: 1 })
+})
+
+t.test('the failure log remembers at most maxTracked addresses, forgets old ones, and says when it stops', async t => {
+  const written: Array<Record<string, unknown>> = []
+  const log = { warn: (fields: Record<string, unknown>, msg: string) => { written.push({ ...fields, msg }) } }
+  const from = (ip: string) => ({ ip, log }) as unknown as Parameters<FailureLog['note']>[0]
+  const failures = new FailureLog(1000, 2)
+  failures.note(from('a'), 'x', false, 0)
+  failures.note(from('b'), 'x', false, 10)
+  failures.note(from('c'), 'x', false, 20)
+  failures.note(from('d'), 'x', false, 30)
+  t.same(written.map(w => w.ip ?? w.addresses), ['a', 'b', 2], 'c and d are only counted, with one line saying so')
+  failures.note(from('a'), 'x', false, 40)
+  t.equal(written.length, 3, 'a is within its window')
+  failures.note(from('e'), 'x', true, 1500)
+  t.match(written[3], { ip: 'e', failures: 1, limited: true }, 'old addresses were forgotten to make room')
+  failures.note(from('f'), 'x', false, 1600)
+  failures.note(from('g'), 'x', false, 1700)
+  t.match(written[4], { ip: 'f' })
+  t.match(written[5], { addresses: 2 }, 'the next window says it again')
 })

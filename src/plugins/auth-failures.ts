@@ -18,8 +18,39 @@ declare module 'fastify' {
   }
 }
 
-/** Addresses whose last line is remembered; past this, new addresses are only counted (metrics). */
-const MAX_TRACKED_ADDRESSES = 10_000
+/**
+ * Log lines of failed authentication, at most one per client address per window: each line carries the
+ * failures of that address since its previous line. At most `maxTracked` addresses are remembered; past
+ * that, failures from new addresses are only counted (metrics), with one line per window saying so.
+ */
+export class FailureLog {
+  readonly #lines = new Map<string, { at: number, failures: number }>()
+  #overflowLoggedAt = -Infinity
+
+  constructor (readonly windowMs: number, readonly maxTracked = 10_000) {}
+
+  note (request: Pick<FastifyRequest, 'ip' | 'log'>, reason: string, limited: boolean, now = Date.now()): void {
+    const line = this.#lines.get(request.ip)
+    if (line !== undefined && now - line.at < this.windowMs) {
+      line.failures++
+      return
+    }
+    if (line === undefined && this.#lines.size >= this.maxTracked) {
+      for (const [ip, old] of this.#lines) if (now - old.at >= this.windowMs) this.#lines.delete(ip)
+      if (this.#lines.size >= this.maxTracked) {
+        if (now - this.#overflowLoggedAt >= this.windowMs) {
+          this.#overflowLoggedAt = now
+          request.log.warn({ addresses: this.#lines.size }, 'rejected: authentication, from too many addresses to log each; see receiver_requests_rejected_total')
+        }
+        return
+      }
+    }
+    const failures = (line?.failures ?? 0) + 1
+    this.#lines.set(request.ip, { at: now, failures: 0 })
+    request.log.warn({ ip: request.ip, reason, failures, limited, windowMs: this.windowMs },
+      'rejected: authentication (one line per address per AUTH_FAILURE_WINDOW_MS; failures = since its previous line)')
+  }
+}
 
 /**
  * Slows down key guessing. Only failures are counted, never successful requests: EventBridge sends up to
@@ -31,33 +62,8 @@ export default fp(async (fastify) => {
   await fastify.register(rateLimit, { global: false })
   const check = fastify.createRateLimit({ max: fastify.config.AUTH_FAILURE_LIMIT, timeWindow: windowMs })
 
-  /** Per address: when its last line was written, and failures since then. */
-  const lines = new Map<string, { at: number, failures: number }>()
-  let overflowLoggedAt = -Infinity
-  const forget = (now: number): void => {
-    for (const [ip, line] of lines) if (now - line.at >= windowMs) lines.delete(ip)
-  }
-
-  const logAuthFailure = (request: FastifyRequest, reason: string, limited = false): void => {
-    const now = Date.now()
-    const line = lines.get(request.ip)
-    if (line !== undefined && now - line.at < windowMs) {
-      line.failures++
-      return
-    }
-    if (line === undefined && lines.size >= MAX_TRACKED_ADDRESSES) forget(now)
-    if (line === undefined && lines.size >= MAX_TRACKED_ADDRESSES) {
-      if (now - overflowLoggedAt >= windowMs) {
-        overflowLoggedAt = now
-        request.log.warn({ addresses: lines.size }, 'rejected: API key, from too many addresses to log each; see receiver_requests_rejected_total')
-      }
-      return
-    }
-    const failures = (line?.failures ?? 0) + 1
-    lines.set(request.ip, { at: now, failures: 0 })
-    request.log.warn({ ip: request.ip, reason, failures, limited, windowMs },
-      'rejected: authentication (one line per address per AUTH_FAILURE_WINDOW_MS; failures = since its previous line)')
-  }
+  const failureLog = new FailureLog(windowMs)
+  const logAuthFailure = (request: FastifyRequest, reason: string, limited = false): void => { failureLog.note(request, reason, limited) }
 
   fastify.decorate('logAuthFailure', logAuthFailure)
   fastify.decorate('authFailureLimited', async (request: FastifyRequest, reason: string) => {

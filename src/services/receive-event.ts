@@ -119,8 +119,12 @@ export async function receiveBatch (receiver: Receiver, items: unknown[], chunkS
   const recording: Array<Promise<void>> = []
   let failure: unknown
   let committed = false
-  for (let start = 0; start < items.length && failure === undefined && remainingMs() > 0; start += chunkSize) {
-    if (start > 0) await nextTurn()
+  for (let start = 0; start < items.length; start += chunkSize) {
+    if (start > 0) {
+      await nextTurn()
+      // A write of the previous chunk may have failed, or the deadline passed, meanwhile.
+      if (failure !== undefined || remainingMs() <= 0) break
+    }
     const clock = receiver.clock()
     const refused: Array<Refusal & { index: number }> = []
     for (let i = start; i < Math.min(items.length, start + chunkSize); i++) {

@@ -284,3 +284,32 @@ t.test('unknown event types count under one label value', async t => {
   t.match(metrics, 'receiver_events_received_total{event_type="create_tenant",outcome="rejected"} 1', 'known types keep their label')
   t.notMatch(metrics, 'made_up_')
 })
+
+engineTest(t, 'a batch whose quarantine write or one event\'s write fails after others committed answers per item', async (t, engine) => {
+  const { app } = await buildApp(t, { REQUEST_DEADLINE_MS: '4000', BATCH_MAX_EVENTS: '2' }, engine)
+  // A fresh PostgreSQL schema's first transaction can miss TRANSACTION_MAX_WAIT_MS on a busy machine (503).
+  const warm = events.createTenant('u-0', { name: 'warm' }, { time })
+  for (let i = 0; i < 5 && (await postEvent(app, warm)).statusCode !== 200; i++);
+  const ok = events.createTenant('u-1', { name: 'ok' }, { time })
+  const failing = events.createTenant('u-2', { name: 'fails' }, { time })
+  const record = app.repository.record.bind(app.repository)
+  app.repository.record = async (event, plan) => {
+    if (event.id === failing.id) throw new Error('write failed')
+    return await record(event, plan)
+  }
+  const quarantine = app.repository.quarantine.bind(app.repository)
+  app.repository.quarantine = async () => await new Promise(() => {})
+  const res = await postEvent(app, [ok, failing, { bad: 1 }, events.createTenant('u-3', { name: 'later' }, { time })])
+  t.equal(res.statusCode, 200, res.body)
+  t.same(res.json().results.map((r: { outcome: string }) => r.outcome), ['applied', 'unconfirmed', 'unconfirmed', 'unconfirmed'],
+    'the hung quarantine write ends the batch at the deadline; a failed write is unconfirmed')
+  app.repository.quarantine = quarantine
+  app.repository.record = record
+
+  const capped = await buildApp(t, { QUARANTINE_MAX_ROWS: '1' }, engine)
+  t.equal((await postEvent(capped.app, { first: 1 })).statusCode, 400)
+  const both = await postEvent(capped.app, [{ same: 1 }, { same: 1 }])
+  t.equal(both.statusCode, 200, both.body)
+  t.same(both.json().results.map((r: { outcome: string }) => r.outcome), ['rejected', 'rejected'])
+  t.match((await capped.app.inject('/metrics')).body, 'receiver_quarantine_items_total{result="not_kept"} 2', 'both copies were not kept')
+})
