@@ -313,3 +313,11 @@ engineTest(t, 'a batch whose quarantine write or one event\'s write fails after 
   t.same(both.json().results.map((r: { outcome: string }) => r.outcome), ['rejected', 'rejected'])
   t.match((await capped.app.inject('/metrics')).body, 'receiver_quarantine_items_total{result="not_kept"} 2', 'both copies were not kept')
 })
+
+t.test('a POST without a body is refused and kept as null', async t => {
+  const { app } = await buildApp(t)
+  const res = await app.inject({ method: 'POST', url: '/events', headers: { 'x-api-key': 'test-key-0123456789abcdef' } })
+  t.equal(res.statusCode, 400)
+  t.match(res.json(), { statusCode: 400, field: '' })
+  t.same((await app.repository.quarantined()).map(q => q.raw), [null])
+})
