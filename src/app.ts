@@ -1,6 +1,8 @@
-import type { FastifyInstance, FastifyServerOptions } from 'fastify'
+import type { Server } from 'node:http'
+import type { FastifyHttpOptions, FastifyInstance } from 'fastify'
 import type { Config } from './config.js'
-import { loggerOptions } from './logger.js'
+import { ReceiverLogController, loggerOptions } from './logger.js'
+import { MAX_ID_LENGTH } from './schemas/ids.js'
 import configPlugin from './plugins/config.js'
 import errorsPlugin from './plugins/errors.js'
 import databasePlugin from './plugins/database.js'
@@ -11,6 +13,8 @@ import deadlinePlugin from './plugins/deadline.js'
 import pressurePlugin from './plugins/pressure.js'
 import docsPlugin from './plugins/docs.js'
 import shutdownPlugin from './plugins/shutdown.js'
+import jsonBodyPlugin from './plugins/json-body.js'
+import requestLogPlugin from './plugins/request-log.js'
 import healthRoutes from './routes/health.js'
 import metricsRoute from './routes/metrics.js'
 import docsRoutes from './routes/docs.js'
@@ -22,19 +26,29 @@ export interface AppOptions {
 }
 
 /** Fastify server options for this app; `logStream` lets tests capture the logs. */
-export function serverOptions (config: Config, logStream?: NodeJS.WritableStream): FastifyServerOptions {
+export function serverOptions (config: Config, logStream?: NodeJS.WritableStream): FastifyHttpOptions<Server> {
   return {
     logger: loggerOptions(config, logStream),
+    logController: new ReceiverLogController(),
     // EventBridge sends `Connection: close`; nothing here depends on keep-alive. 'idle', not true: true
     // destroys in-flight requests on close, and graceful shutdown must let them finish and answer.
     forceCloseConnections: 'idle',
-    ajv: { customOptions: { removeAdditional: false } }
+    // A request (headers and body) not received in full within REQUEST_TIMEOUT_MS gets 408 and its connection
+    // is closed: a stalled body holds no socket or memory for long. Node checks open connections every
+    // second, so the cut comes at most a second late.
+    requestTimeout: config.REQUEST_TIMEOUT_MS,
+    http: { connectionsCheckingInterval: 1000, headersTimeout: Math.min(60_000, config.REQUEST_TIMEOUT_MS) },
+    ajv: { customOptions: { removeAdditional: false } },
+    // An id of MAX_ID_LENGTH characters, each percent-encoded as up to 9 characters, is still routed, so
+    // that its length is checked by the route's schema (400 in the one error shape), not by the router (414).
+    routerOptions: { maxParamLength: MAX_ID_LENGTH * 9 }
   }
 }
 
 /** The whole receiver as one plugin: server.ts listens with it, tests inject into it. */
 export default async function app (fastify: FastifyInstance, { config }: AppOptions): Promise<void> {
   await fastify.register(configPlugin, { config })
+  await fastify.register(requestLogPlugin)
   await fastify.register(errorsPlugin)
   await fastify.register(databasePlugin)
   await fastify.register(authFailuresPlugin)
@@ -52,9 +66,9 @@ export default async function app (fastify: FastifyInstance, { config }: AppOpti
 
   // Everything registered in here requires the API key.
   await fastify.register(async (api) => {
-    // JSON only: anything else is 415 (Fastify would otherwise parse text/plain too).
-    api.removeContentTypeParser('text/plain')
     api.addHook('onRequest', api.verifyApiKey)
+    // JSON only, UTF-8 only, uncompressed only: anything else is 415 (see plugins/json-body.ts).
+    await api.register(jsonBodyPlugin)
     await api.register(eventsRoute)
     await api.register(readRoutes)
   })

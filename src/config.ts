@@ -12,6 +12,12 @@ export const ConfigSchema = Type.Object({
   API_KEY_HEADER: Type.String({ pattern: '^[A-Za-z0-9!#$%&\'*+.^_`|~-]+$', maxLength: 512, default: 'x-api-key' }),
   LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map(l => Type.Literal(l)), { default: 'info' }),
   BODY_LIMIT: Type.Integer({ minimum: 1024, default: 2 * 1024 * 1024 }),
+  // Bounded work per request (issue 18): items per batch, time to receive a whole request, clock skew.
+  BATCH_MAX_ITEMS: Type.Integer({ minimum: 1, maximum: 10000, default: 1000 }),
+  REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 1000, maximum: 600000, default: 6000 }),
+  MAX_FUTURE_SKEW_MS: Type.Integer({ minimum: 0, maximum: 31 * 86400000, default: 15 * 60000 }),
+  QUARANTINE_MAX_ROWS: Type.Integer({ minimum: 1, maximum: 100000000, default: 10000 }),
+  QUARANTINE_MAX_BYTES: Type.Integer({ minimum: 1024, default: 100 * 1024 * 1024 }),
   SQLITE_SYNCHRONOUS: Type.Union(['OFF', 'NORMAL', 'FULL', 'EXTRA'].map(l => Type.Literal(l)), { default: 'FULL' }),
   SQLITE_BUSY_TIMEOUT_MS: Type.Integer({ minimum: 0, maximum: 60000, default: 2000 }),
   // Checkpoint the WAL while the writer is idle, once this many events were written (0: SQLite's own only).

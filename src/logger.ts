@@ -1,4 +1,4 @@
-import type { FastifyServerOptions } from 'fastify'
+import { LogController, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify'
 import type { Config } from './config.js'
 
 export type LogFormat = 'pretty' | 'json'
@@ -41,5 +41,20 @@ export function loggerOptions (
       target: 'pino-pretty',
       options: { destination: 1, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' }
     }
+  }
+}
+
+/**
+ * Fastify's own request lines, minus refused authentication: a flood of wrong keys would otherwise write
+ * two lines per request (plugins/auth-failures.ts logs those once per address per window). The incoming
+ * line is written by plugins/request-log.ts once authentication has passed; the completed line is written
+ * here unless the answer was 401 or 429.
+ */
+export class ReceiverLogController extends LogController {
+  override incomingRequest (): void {}
+
+  override requestCompleted (error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    if (reply.statusCode === 401 || reply.statusCode === 429) return
+    super.requestCompleted(error, request, reply)
   }
 }

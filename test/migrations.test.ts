@@ -216,7 +216,7 @@ engineTest(t, 'schema.prisma and the migrated database agree on every model fiel
   const { rows: indexes } = await db.query('SELECT indexname FROM pg_indexes WHERE schemaname = $1 ORDER BY 1', [schema])
   t.same(indexes.map(i => i.indexname), [
     '_prisma_migrations_pkey', 'attribute_values_pkey', 'attribute_values_user_id_idx', 'envs_pkey', 'events_log_id_key',
-    'events_pkey', 'events_received_at_idx', 'quarantine_pkey', 'roles_pkey', 'tenant_user_roles_pkey',
+    'events_pkey', 'events_received_at_idx', 'quarantine_hash_key', 'quarantine_last_seen_at_idx', 'quarantine_pkey', 'roles_pkey', 'tenant_user_roles_pkey',
     'tenant_user_roles_user_id_idx', 'tenant_users_pkey', 'tenant_users_user_id_idx', 'tenants_pkey', 'users_pkey'
   ])
 }, [postgresql])

@@ -60,6 +60,8 @@ t.test('npm run prune deletes old events and prints the count', async t => {
   await recordAt(app, events.createTenant('t-a', { name: 'a' }, { time: '2026-05-19T02:22:58Z' }), new Date(now - 100 * DAY))
   const recent = events.createTenant('t-b', { name: 'b' }, { time: '2026-05-19T02:22:58Z' })
   await recordAt(app, recent, new Date(now - 3 * 3_600_000))
+  await app.repository.quarantine([{ envelopeId: null, field: '', error: 'old', raw: { old: true } }], new Date(now - 100 * DAY))
+  await app.repository.quarantine([{ envelopeId: null, field: '', error: 'recent', raw: { old: false } }], new Date(now - DAY))
 
   const dir = tempDir(t)
   writeFileSync(join(dir, 'empty.db'), '')
@@ -72,6 +74,8 @@ t.test('npm run prune deletes old events and prints the count', async t => {
   ])
   t.equal(ok.code, 0, ok.output)
   t.match(ok.output, /^deleted 1 event\(s\) received before \d{4}-/)
+  t.match(ok.output, /\ndeleted 1 quarantine row\(s\) last seen before \d{4}-/)
+  t.same((await app.repository.quarantined()).map(q => q.error), ['recent'])
   t.equal((await getJson(app, `/events/${recent.id}`)).statusCode, 200)
   t.equal((await getJson(app, '/tenants/t-a')).json().name, 'a', 'projected state stays')
   t.equal(badUrl.code, 1)

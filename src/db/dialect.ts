@@ -1,7 +1,7 @@
 import { raw, sqltag as sql, type Sql } from '@prisma/client/runtime/client'
 
 /** How a column's value travels inside the JSON parameter of a multi-row statement. */
-export type ColumnType = 'text' | 'integer' | 'boolean' | 'timestamp' | 'json'
+export type ColumnType = 'text' | 'integer' | 'boolean' | 'timestamp' | 'json' | 'json_text'
 
 /** Everything that differs between the SQL engines, in one place. The statements themselves are shared. */
 export interface Dialect {
@@ -13,7 +13,8 @@ export interface Dialect {
    * back in array order. One short, constant statement text instead of hundreds of bound parameters is
    * what makes a batch cheap: Prisma's driver adapters map and bind every parameter one by one, and the
    * statement cache (statement-cache.ts) can only reuse a text it has seen. Cells are given as plain values:
-   * a `json` cell travels as its JSON text (null stays SQL NULL), a `timestamp` cell (a Date) as the text
+   * a `json` cell travels as its JSON text (null stays SQL NULL), a `json_text` cell is JSON text already
+   * (so a JSON null is stored as JSON, not as SQL NULL), a `timestamp` cell (a Date) as the text
    * the engine stores, so rows end up exactly as single-row statements would write them.
    */
   rows: (types: readonly ColumnType[], rows: unknown[][]) => Sql
@@ -26,7 +27,7 @@ function rowsParameter (types: readonly ColumnType[], rows: unknown[][], timesta
   return JSON.stringify(rows.map(row => row.map((value, i) => encode(value, types[i]))))
 }
 
-const PG_TYPES: Record<ColumnType, string> = { text: 'text', integer: 'integer', boolean: 'boolean', timestamp: 'timestamptz', json: 'jsonb' }
+const PG_TYPES: Record<ColumnType, string> = { text: 'text', integer: 'integer', boolean: 'boolean', timestamp: 'timestamptz', json: 'jsonb', json_text: 'jsonb' }
 
 export const sqliteDialect: Dialect = {
   name: 'sqlite',

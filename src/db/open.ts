@@ -38,7 +38,9 @@ export async function openRepository (config: Config, hooks: OpenHooks = {}): Pr
     retries: config.DB_RETRY_ATTEMPTS,
     onRetry: hooks.onRetry ?? (() => {}),
     checkpointEvents: config.SQLITE_CHECKPOINT_EVENTS,
-    onCheckpointError: hooks.onCheckpointError
+    onCheckpointError: hooks.onCheckpointError,
+    quarantineMaxRows: config.QUARANTINE_MAX_ROWS,
+    quarantineMaxBytes: config.QUARANTINE_MAX_BYTES
   })
   return { repository, applied }
 }

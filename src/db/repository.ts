@@ -1,12 +1,13 @@
 import { setTimeout as sleep } from 'node:timers/promises'
+import { createHash } from 'node:crypto'
 import { sqltag as sql } from '@prisma/client/runtime/client'
 import type { Tenant, User } from '../generated/sqlite/client.js'
 import type { DatabaseClient } from './client.js'
 import type { DecodedEvent } from '../events/decode.js'
 import type { Change, Plan } from '../events/changes.js'
 import { parseEvent } from '../events/parse.js'
-import type { Dialect } from './dialect.js'
-import { applyChanges, writeBatch, type BatchItem, type Outcome } from './batch-write.js'
+import type { ColumnType, Dialect } from './dialect.js'
+import { applyChanges, writeBatch, type BatchItem, type Outcome, type Queryable } from './batch-write.js'
 import { Batcher } from './batcher.js'
 import { IdleWalCheckpoint } from './wal-checkpoint.js'
 import { isTransientDatabaseError } from './transient.js'
@@ -32,6 +33,9 @@ export interface WriteLimits {
   checkpointEvents: number
   /** Called when such a checkpoint fails (SQLite's own checkpoints still run). */
   onCheckpointError?: (err: unknown) => void
+  /** Quarantine bounds: new content is not kept once the table holds this many rows or bytes of `raw`. */
+  quarantineMaxRows: number
+  quarantineMaxBytes: number
 }
 
 /** The shortest transaction worth starting: Prisma's own lower bound on a transaction's time-out is 100 ms. */
@@ -66,6 +70,19 @@ export interface QuarantineEntry {
   /** The refused item, secrets already redacted. */
   raw: unknown
 }
+
+/** A quarantined row as read back: the entry, and how many times that content was refused. */
+export interface QuarantinedRow extends QuarantineEntry {
+  count: number
+}
+
+/**
+ * What became of a refused item: `kept` as a new row, `repeat` of content already kept (its count and
+ * last_seen_at raised), or `not_kept` because the quarantine is at QUARANTINE_MAX_ROWS / _BYTES.
+ */
+export type QuarantineResult = 'kept' | 'repeat' | 'not_kept'
+
+const QUARANTINE_TYPES: ColumnType[] = ['text', 'timestamp', 'timestamp', 'text', 'text', 'json_text', 'text', 'integer', 'integer']
 
 /** Live rows after a cursor (the last id of the previous page), for listing in id order. */
 const visibleAfter = (cursor: string | undefined) => ({ live: true, ...(cursor === undefined ? {} : { id: { gt: cursor } }) })
@@ -117,13 +134,18 @@ export class Repository {
    * again up to `limits.retries` times while the `timeoutMs` budget lasts, then thrown.
    */
   async writeNow (items: BatchItem[], receivedAt: Date = new Date()): Promise<Outcome[]> {
+    const outcomes = await this.#transaction(async tx => await writeBatch(tx, this.dialect, items, receivedAt))
+    this.#checkpoint?.written(items.length)
+    return outcomes
+  }
+
+  /** One transaction, retried on transient errors within the `timeoutMs` budget (see writeNow). */
+  async #transaction<T> (work: (tx: Queryable) => Promise<T>): Promise<T> {
     const deadline = Date.now() + this.limits.timeoutMs
     for (let retry = 0; ; retry++) {
       try {
-        const outcomes = await this.prisma.$transaction(async tx => await writeBatch(tx, this.dialect, items, receivedAt),
+        return await this.prisma.$transaction(async tx => await work(tx),
           { maxWait: this.limits.maxWaitMs, timeout: Math.max(MIN_ATTEMPT_MS, deadline - Date.now()) })
-        this.#checkpoint?.written(items.length)
-        return outcomes
       } catch (err) {
         const pause = retryPauseMs(retry)
         if (retry >= this.limits.retries || !isTransientDatabaseError(err) || Date.now() + pause + MIN_ATTEMPT_MS > deadline) throw err
@@ -133,20 +155,93 @@ export class Repository {
     }
   }
 
-  /** Keeps a request that passed authentication but not validation, with the reason. */
-  async quarantine (entry: QuarantineEntry, receivedAt: Date = new Date()): Promise<void> {
-    await this.prisma.quarantinedEvent.create({
-      data: { envelopeId: entry.envelopeId, field: entry.field, error: entry.error, raw: entry.raw as object, receivedAt }
+  /**
+   * Keeps requests that passed authentication but not validation, with the reason, all in one transaction.
+   * The same content (SHA-256 of `raw`) is kept once: a repeat raises its count and last_seen_at. New content
+   * is kept while the table stays within QUARANTINE_MAX_ROWS and QUARANTINE_MAX_BYTES, else it is not kept.
+   * Results come back in the entries' order.
+   */
+  async quarantine (entries: QuarantineEntry[], receivedAt: Date = new Date()): Promise<QuarantineResult[]> {
+    const prepared = entries.map(entry => {
+      const json = JSON.stringify(entry.raw)
+      return { entry, json, hash: createHash('sha256').update(json).digest('hex'), size: Buffer.byteLength(json) }
+    })
+    // One row per distinct content: PostgreSQL refuses to upsert one row twice in a statement.
+    const distinct = new Map<string, { first: typeof prepared[number], count: number }>()
+    for (const p of prepared) {
+      const seen = distinct.get(p.hash)
+      if (seen === undefined) distinct.set(p.hash, { first: p, count: 1 })
+      else seen.count++
+    }
+    // Serialising and hashing a large refused body is a long step: others get a turn before the transaction.
+    await new Promise(resolve => setImmediate(resolve))
+    const fate = await this.#transaction(async tx => {
+      const fate = new Map<string, QuarantineResult>()
+      const hashes = [...distinct.keys()].map(hash => [hash])
+      const existing = await tx.$queryRaw<Array<{ hash: string }>>(sql`SELECT "hash" FROM "quarantine"
+        WHERE "hash" IN (${this.dialect.rows(['text'], hashes)})`)
+      for (const { hash } of existing) {
+        await tx.$executeRaw(sql`UPDATE "quarantine" SET "count" = "count" + ${distinct.get(hash)!.count},
+          "last_seen_at" = ${receivedAt} WHERE "hash" = ${hash}`)
+        fate.set(hash, 'repeat')
+      }
+      const [total] = await tx.$queryRaw<Array<{ rows: unknown, bytes: unknown }>>(sql`SELECT COUNT(*) AS "rows",
+        COALESCE(SUM("size"), 0) AS "bytes" FROM "quarantine"`)
+      let rows = Number(total.rows)
+      let bytes = Number(total.bytes)
+      const kept: unknown[][] = []
+      for (const [hash, { first, count }] of distinct) {
+        if (fate.has(hash)) continue
+        if (rows + 1 > this.limits.quarantineMaxRows || bytes + first.size > this.limits.quarantineMaxBytes) {
+          fate.set(hash, 'not_kept')
+          continue
+        }
+        rows++
+        bytes += first.size
+        fate.set(hash, 'kept')
+        const { envelopeId, field, error } = first.entry
+        kept.push([envelopeId, receivedAt, receivedAt, field, error, first.json, hash, count, first.size])
+      }
+      if (kept.length > 0) {
+        // A concurrent transaction (PostgreSQL) may have kept the same content meanwhile: count it there.
+        await tx.$executeRaw(sql`INSERT INTO "quarantine"
+          ("envelope_id", "received_at", "last_seen_at", "field", "error", "raw", "hash", "count", "size")
+          ${this.dialect.rows(QUARANTINE_TYPES, kept)}
+          ON CONFLICT ("hash") DO UPDATE SET "count" = "quarantine"."count" + excluded."count", "last_seen_at" = excluded."last_seen_at"`)
+      }
+      return fate
+    })
+    // Within one call, the second and later items of the same content are repeats of the first.
+    const first = new Set<string>()
+    return prepared.map(({ hash }) => {
+      const result = fate.get(hash)!
+      if (first.has(hash)) return result === 'not_kept' ? 'not_kept' : 'repeat'
+      first.add(hash)
+      return result
     })
   }
 
-  async quarantineSize (): Promise<number> {
-    return await this.prisma.quarantinedEvent.count()
+  /** Rows in the quarantine and the bytes of their `raw`, for the metrics gauges. */
+  async quarantineSize (): Promise<{ rows: number, bytes: number }> {
+    const [total] = await this.prisma.$queryRaw<Array<{ rows: unknown, bytes: unknown }>>(sql`SELECT COUNT(*) AS "rows",
+      COALESCE(SUM("size"), 0) AS "bytes" FROM "quarantine"`)
+    return { rows: Number(total.rows), bytes: Number(total.bytes) }
   }
 
-  async quarantined (): Promise<QuarantineEntry[]> {
+  async quarantined (): Promise<QuarantinedRow[]> {
     const rows = await this.prisma.quarantinedEvent.findMany({ orderBy: { id: 'asc' } })
-    return rows.map(r => ({ envelopeId: r.envelopeId, field: r.field, error: r.error, raw: r.raw }))
+    return rows.map(r => ({ envelopeId: r.envelopeId, field: r.field, error: r.error, raw: r.raw, count: r.count }))
+  }
+
+  /** Deletes quarantine rows last seen before `cutoff`, `batchSize` rows per transaction. Returns the count. */
+  async pruneQuarantine (cutoff: Date, batchSize = 1000): Promise<number> {
+    let total = 0
+    for (;;) {
+      const deleted = await this.prisma.$executeRaw(sql`DELETE FROM "quarantine" WHERE "id" IN
+        (SELECT "id" FROM "quarantine" WHERE "last_seen_at" < ${cutoff} LIMIT ${batchSize})`)
+      total += deleted
+      if (deleted < batchSize) return total
+    }
   }
 
   /**

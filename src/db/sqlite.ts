@@ -19,6 +19,23 @@ export interface SqliteOptions {
   synchronous: SqliteSynchronous
 }
 
+/** SQLite's "unable to open database file" does not say which file: this error does. */
+export class SqliteOpenError extends Error {
+  override name = 'SqliteOpenError'
+}
+
+function openFile<T> (path: string, open: () => T): T {
+  const named = (err: unknown): never => {
+    throw new SqliteOpenError(`cannot open the SQLite database ${path} (DATABASE_URL): ${(err as Error).message}`, { cause: err })
+  }
+  try {
+    const result = open()
+    return (result instanceof Promise ? result.catch(named) : result) as T
+  } catch (err) {
+    return named(err)
+  }
+}
+
 export function sqliteFilePath (url: string): string {
   return resolve(url.replace(/^file:/, ''))
 }
@@ -30,7 +47,7 @@ export function sqliteFilePath (url: string): string {
 export async function migrateSqlite (options: SqliteOptions): Promise<string[]> {
   const path = sqliteFilePath(options.url)
   mkdirSync(dirname(path), { recursive: true })
-  const db = new Database(path, { timeout: options.busyTimeoutMs })
+  const db = openFile(path, () => new Database(path, { timeout: options.busyTimeoutMs }))
   try {
     db.pragma('journal_mode = WAL')
     db.exec('BEGIN IMMEDIATE')
@@ -52,6 +69,6 @@ export async function openSqliteClient (options: SqliteOptions): Promise<PrismaC
   const adapter = new PrismaBetterSqlite3({ url: `file:${sqliteFilePath(options.url)}`, timeout: options.busyTimeoutMs })
   const prisma = new PrismaClient({ adapter: withStatementCache(adapter) })
   // Per connection, so set on the adapter's own connection: FULL syncs the WAL on every commit.
-  await prisma.$executeRawUnsafe(`PRAGMA synchronous = ${options.synchronous}`)
+  await openFile(sqliteFilePath(options.url), async () => await prisma.$executeRawUnsafe(`PRAGMA synchronous = ${options.synchronous}`))
   return prisma
 }

@@ -1,5 +1,6 @@
 import type { TSchema, Static } from '@sinclair/typebox'
 import * as Bodies from '../schemas/bodies.js'
+import { MAX_ID_LENGTH } from '../schemas/ids.js'
 import type { DecodedEvent } from './decode.js'
 import type { OperationName } from './operations.js'
 import type { Version } from './version.js'
@@ -222,6 +223,11 @@ export function planEvent (event: DecodedEvent): Planned {
   const planner = event.operation === undefined ? undefined : PLANNERS[event.operation.name]
   if (event.operation === undefined || planner === undefined) {
     return { ok: true, plan: { kind: 'ignored', reason: `${event.method} ${event.uri} is not projected` } }
+  }
+  // Ids from the uri become keys that the read API must be able to look up again.
+  const long = Object.entries(event.operation.params).find(([, value]) => value.length > MAX_ID_LENGTH)
+  if (long !== undefined) {
+    return { ok: false, problem: { field: URI, message: `names a ${long[0]} longer than ${MAX_ID_LENGTH} characters (the longest id this service keeps)` } }
   }
   const result = planner(event, event.operation.params)
   return Array.isArray(result) ? { ok: true, plan: { kind: 'changes', changes: result } } : { ok: false, problem: result }

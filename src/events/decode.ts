@@ -1,11 +1,11 @@
-import secureJson from 'secure-json-parse'
 import { Envelope } from '../schemas/envelope.js'
 import { SaasusEvent } from '../schemas/saasus-event.js'
 import { Checker, type ValidationProblem } from './checker.js'
 import { matchOperation, type Operation } from './operations.js'
 import { makeVersion, type Version } from './version.js'
 import { redactSecrets } from './redact.js'
-import { MAX_DEPTH, tooDeep } from './depth.js'
+import { jsonProblem } from './json-value.js'
+import { instantProblem } from './instant.js'
 
 /** One EventBridge event, validated, with its double-encoded JSON decoded. Pure data: no I/O. */
 export interface DecodedEvent {
@@ -35,13 +35,13 @@ class JsonFieldError extends Error {}
 
 /**
  * A field that SaaSus may send as a JSON string or as the object itself. An empty string means no body.
- * Keys like `__proto__` are refused, as Fastify refuses them in the outer body.
+ * JSON.parse makes `__proto__` an own property, never a prototype; jsonProblem then refuses it.
  */
 function decodeJsonField (value: unknown): unknown {
   if (typeof value !== 'string') return value
   if (value.trim() === '') return null
   try {
-    return secureJson.parse(value)
+    return JSON.parse(value)
   } catch (err) {
     throw new JsonFieldError((err as Error).message)
   }
@@ -51,22 +51,39 @@ function fail (field: string, message: string): Decoded {
   return { ok: false, problem: { field, message } }
 }
 
-/** A refusal for JSON nested too deeply (checked before any recursive code sees it), or undefined. */
-function depthProblem (value: unknown, base: string): Decoded | undefined {
-  const field = tooDeep(value, base)
-  return field === undefined ? undefined : fail(field, `is nested deeper than ${MAX_DEPTH} levels`)
+/**
+ * A refusal for what no event may hold (checked before any recursive code sees it): nesting too deep,
+ * `__proto__`, numbers beyond JSON's range, strings that cannot be stored exactly. Undefined when none.
+ */
+function valueProblem (value: unknown, base: string): Decoded | undefined {
+  const problem = jsonProblem(value, base)
+  return problem === undefined ? undefined : fail(problem.field, problem.message)
+}
+
+/** The clock an event's `time` is checked against; without it (rebuilds of stored events) there is no check. */
+export interface Clock {
+  /** This host's time, in ms since the epoch. */
+  now: number
+  /** How far ahead of `now` an event's time may be. */
+  maxFutureSkewMs: number
 }
 
 /** Validates one event (a parsed JSON value) and decodes its nested JSON strings. */
-export function decodeEvent (body: unknown): Decoded {
-  const deep = depthProblem(body, '')
-  if (deep !== undefined) return deep
+export function decodeEvent (body: unknown, clock?: Clock): Decoded {
+  const unsafe = valueProblem(body, '')
+  if (unsafe !== undefined) return unsafe
   const envelope = envelopeChecker.check(body, '')
   if (!envelope.ok) return { ok: false, problem: envelope.problem }
   const env = envelope.value
 
+  const badTime = instantProblem(env.time)
+  if (badTime !== undefined) return fail('/time', badTime)
   const timeMs = Date.parse(env.time)
-  if (!Number.isFinite(timeMs) || timeMs < 0) return fail('/time', 'must be a valid instant after 1970')
+  if (timeMs < 0) return fail('/time', 'must be a valid instant after 1970')
+  // One event dated far ahead would win against every real change to its entity, forever.
+  if (clock !== undefined && timeMs > clock.now + clock.maxFutureSkewMs) {
+    return fail('/time', `is ${Math.round((timeMs - clock.now) / 1000)} s ahead of this host's clock (more than MAX_FUTURE_SKEW_MS, ${clock.maxFutureSkewMs} ms): refused, not applied`)
+  }
 
   let inner: unknown
   try {
@@ -74,8 +91,8 @@ export function decodeEvent (body: unknown): Decoded {
   } catch (err) {
     return fail('/detail/event', `is not valid JSON: ${(err as Error).message}`)
   }
-  const deepInner = depthProblem(inner, '/detail/event')
-  if (deepInner !== undefined) return deepInner
+  const unsafeInner = valueProblem(inner, '/detail/event')
+  if (unsafeInner !== undefined) return unsafeInner
   const checked = saasusEventChecker.check(inner, '/detail/event')
   if (!checked.ok) return { ok: false, problem: checked.problem }
   const call = checked.value
@@ -87,8 +104,8 @@ export function decodeEvent (body: unknown): Decoded {
     } catch (err) {
       return fail(`/detail/event/${key}`, `is not valid JSON: ${(err as Error).message}`)
     }
-    const deepBody = depthProblem(bodies[key], `/detail/event/${key}`)
-    if (deepBody !== undefined) return deepBody
+    const unsafeBody = valueProblem(bodies[key], `/detail/event/${key}`)
+    if (unsafeBody !== undefined) return unsafeBody
   }
 
   const method = call.request_method.toUpperCase()

@@ -52,6 +52,9 @@ const ROUTES: Route[] = [
   route('delete_env', 'DELETE', '/envs/{env_id}')
 ]
 
+/** Every operation name this version knows: the `event_type` values metrics keep as labels. */
+export const OPERATION_NAMES: ReadonlySet<string> = new Set(ROUTES.map(r => r.name))
+
 const isParam = (segment: string): boolean => segment.startsWith('{')
 
 // Routes with more literal segments win, so `/users/count` can never be read as `/users/{user_id}`.

@@ -1,4 +1,4 @@
-import { decodeEvent, type DecodedEvent } from './decode.js'
+import { decodeEvent, type Clock, type DecodedEvent } from './decode.js'
 import { planEvent, type Plan } from './changes.js'
 import type { ValidationProblem } from './checker.js'
 
@@ -6,9 +6,12 @@ export type Parsed =
   | { ok: true, event: DecodedEvent, plan: Plan }
   | { ok: false, problem: ValidationProblem }
 
-/** A request body to "this event, asking for these changes", or the reason it is refused. Pure. */
-export function parseEvent (body: unknown): Parsed {
-  const decoded = decodeEvent(body)
+/**
+ * A request body to "this event, asking for these changes", or the reason it is refused. Pure: the clock
+ * (for events dated in the future) is passed in; rebuilds of stored events pass none.
+ */
+export function parseEvent (body: unknown, clock?: Clock): Parsed {
+  const decoded = decodeEvent(body, clock)
   if (!decoded.ok) return decoded
   const planned = planEvent(decoded.event)
   if (!planned.ok) return planned

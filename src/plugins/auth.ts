@@ -25,8 +25,8 @@ export default fp(async (fastify) => {
 
   fastify.decorate('verifyApiKey', async (request: FastifyRequest, reply: FastifyReply) => {
     if (isAccepted(request.headers[header])) return undefined
-    request.log.info({ reason: request.headers[header] === undefined ? 'missing' : 'invalid' }, 'rejected: API key')
-    const { limited, retryAfterSeconds } = await fastify.authFailureLimited(request)
+    const reason = request.headers[header] === undefined ? 'API key missing' : 'API key invalid'
+    const { limited, retryAfterSeconds } = await fastify.authFailureLimited(request, reason)
     if (limited) {
       return await reply.code(429).header('retry-after', String(retryAfterSeconds))
         .send({ statusCode: 429, error: 'Too Many Requests', message: 'too many failed authentication attempts, retry later' })

@@ -1,5 +1,7 @@
 import fp from 'fastify-plugin'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import { OPERATION_NAMES } from '../events/operations.js'
+import type { QuarantineResult } from '../db/repository.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -12,6 +14,8 @@ export interface Metrics {
   registry: Registry
   /** Counts one event posted to /events by its `event_type` and outcome (applied, stale, duplicate, ignored, rejected). */
   eventReceived: (eventType: unknown, outcome: string) => void
+  /** Counts one refused item by what the quarantine did with it (kept, repeat, not_kept). */
+  quarantined: (result: QuarantineResult) => void
 }
 
 // Why a request was refused, by status. 503 covers a slow or unavailable database and back-pressure.
@@ -19,9 +23,10 @@ const REJECTION: Record<number, string> = {
   400: 'validation', 401: 'auth', 413: 'size', 415: 'content_type', 429: 'rate_limited', 503: 'unavailable'
 }
 
-// event_type comes from the (authenticated) sender: keep the label set bounded.
-const eventTypeLabel = (value: unknown): string =>
-  typeof value === 'string' && /^[a-z0-9_]{1,64}$/.test(value) ? value : 'other'
+// event_type comes from the sender: only the operations this version knows are labels of their own, so
+// that the number of series stays bounded whatever is sent.
+export const eventTypeLabel = (value: unknown): string =>
+  typeof value === 'string' && OPERATION_NAMES.has(value) ? value : 'other'
 
 /**
  * Prometheus metrics: requests, rejections, events by type and outcome, how long database transactions
@@ -47,7 +52,7 @@ export default fp(async (fastify) => {
   })
   const received = new Counter({
     name: 'receiver_events_received_total',
-    help: 'Events posted to /events, by event_type and outcome (applied, stale, duplicate, ignored, rejected).',
+    help: 'Events posted to /events, by event_type (a known operation, else other) and outcome (applied, stale, duplicate, ignored, rejected, unconfirmed).',
     labelNames: ['event_type', 'outcome'],
     registers: [registry]
   })
@@ -64,13 +69,26 @@ export default fp(async (fastify) => {
     buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256],
     registers: [registry]
   })
+  const quarantinedItems = new Counter({
+    name: 'receiver_quarantine_items_total',
+    help: 'Refused items by what the quarantine did: kept (new row), repeat (same content as a kept row), not_kept (quarantine full).',
+    labelNames: ['result'],
+    registers: [registry]
+  })
   const repository = fastify.repository
   // eslint-disable-next-line no-new
   new Gauge({
     name: 'receiver_quarantine_events',
-    help: 'Requests kept in quarantine because they failed validation.',
+    help: 'Rows kept in quarantine because they failed validation (QUARANTINE_MAX_ROWS is the cap).',
     registers: [registry],
-    async collect () { this.set(await repository.quarantineSize()) }
+    async collect () { this.set((await repository.quarantineSize()).rows) }
+  })
+  // eslint-disable-next-line no-new
+  new Gauge({
+    name: 'receiver_quarantine_bytes',
+    help: 'Bytes of refused content kept in quarantine (QUARANTINE_MAX_BYTES is the cap).',
+    registers: [registry],
+    async collect () { this.set((await repository.quarantineSize()).bytes) }
   })
 
   const writeNow = repository.writeNow.bind(repository)
@@ -96,6 +114,7 @@ export default fp(async (fastify) => {
 
   fastify.decorate('metrics', {
     registry,
-    eventReceived: (eventType, outcome) => { received.inc({ event_type: eventTypeLabel(eventType), outcome }) }
+    eventReceived: (eventType, outcome) => { received.inc({ event_type: eventTypeLabel(eventType), outcome }) },
+    quarantined: result => { quarantinedItems.inc({ result }) }
   })
 }, { name: 'metrics', dependencies: ['database'] })

@@ -19,7 +19,7 @@ const metricsRoute: FastifyPluginAsync = async (fastify) => {
       if (token === '') return
       const presented = request.headers.authorization
       if (typeof presented === 'string' && timingSafeEqual(digest(presented), expected)) return
-      request.log.info('rejected: metrics token')
+      fastify.logAuthFailure(request, 'metrics token')
       return await reply.code(401).header('www-authenticate', 'Bearer')
         .send({ statusCode: 401, error: 'Unauthorized', message: 'missing or invalid metrics token' })
     }

@@ -1,9 +1,11 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox'
+import { MAX_ID_LENGTH } from './ids.js'
 
 // Request and response bodies of this service's own HTTP API.
 
 export const Outcome = Type.Union([
-  Type.Literal('applied'), Type.Literal('stale'), Type.Literal('duplicate'), Type.Literal('ignored'), Type.Literal('rejected')
+  Type.Literal('applied'), Type.Literal('stale'), Type.Literal('duplicate'), Type.Literal('ignored'), Type.Literal('rejected'),
+  Type.Literal('unconfirmed')
 ])
 
 export const EventsResponse = Type.Object({
@@ -24,7 +26,7 @@ export const ErrorResponse = Type.Object({
 })
 export type ErrorResponse = Static<typeof ErrorResponse>
 
-export const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 256 }) })
+export const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: MAX_ID_LENGTH }) })
 
 const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()])
 const AttributeObject = Type.Record(Type.String(), Type.Unknown())

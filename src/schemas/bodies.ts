@@ -1,15 +1,18 @@
 import { Type, type Static } from '@sinclair/typebox'
+import { MAX_ID_LENGTH } from './ids.js'
 
 // Request and response bodies of the calls this version projects (SaaSus Auth API v1.13.6).
 // Only what the projection reads is required; unknown fields are allowed.
 
 export const Attributes = Type.Record(Type.String(), Type.Unknown())
 
+const Id = Type.String({ minLength: 1, maxLength: MAX_ID_LENGTH })
+
 const NullableString = Type.Union([Type.String(), Type.Null()])
 
 /** Response of POST /v1/auth/tenants (the Tenant object). */
 export const CreateTenantResponse = Type.Object({
-  id: Type.String({ minLength: 1 }),
+  id: Id,
   name: Type.String(),
   attributes: Attributes,
   back_office_staff_email: Type.String(),
@@ -49,7 +52,7 @@ export const UpdateTenantBillingInfoRequest = Type.Object({
 
 /** Response of POST /v1/auth/users (the SaasUser object). */
 export const CreateSaasUserResponse = Type.Object({
-  id: Type.String({ minLength: 1 }),
+  id: Id,
   email: Type.Optional(Type.String()),
   sign_in_id: Type.Optional(Type.String()),
   attributes: Type.Optional(Attributes)
@@ -61,22 +64,22 @@ export const UpdateAttributesRequest = Type.Object({ attributes: Attributes })
 
 /** Response of POST /v1/auth/tenants/{tenant_id}/users (the tenant User object). */
 export const CreateTenantUserResponse = Type.Object({
-  id: Type.String({ minLength: 1 }),
+  id: Id,
   email: Type.Optional(Type.String()),
   sign_in_id: Type.Optional(Type.String()),
   attributes: Type.Optional(Attributes),
   envs: Type.Optional(Type.Array(Type.Object({
     id: Type.Integer(),
-    roles: Type.Optional(Type.Array(Type.Object({ role_name: Type.String({ minLength: 1 }) })))
+    roles: Type.Optional(Type.Array(Type.Object({ role_name: Id })))
   })))
 })
 
 /** Request of POST /v1/auth/tenants/{tenant_id}/users: the attributes when the response has none. */
 export const CreateTenantUserRequest = Type.Object({ attributes: Type.Optional(Attributes) })
 
-export const CreateTenantUserRolesRequest = Type.Object({ role_names: Type.Array(Type.String({ minLength: 1 })) })
+export const CreateTenantUserRolesRequest = Type.Object({ role_names: Type.Array(Id) })
 
-export const CreateRoleRequest = Type.Object({ role_name: Type.String({ minLength: 1 }), display_name: Type.String() })
+export const CreateRoleRequest = Type.Object({ role_name: Id, display_name: Type.String() })
 export const UpdateRoleRequest = Type.Object({ display_name: Type.String() })
 
 export const CreateEnvRequest = Type.Object({ id: Type.Integer(), name: Type.String(), display_name: Type.Optional(Type.String()) })

@@ -1,4 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox'
+import { MAX_ID_LENGTH } from './ids.js'
 
 /** A JSON string or an already-parsed JSON object: SaaSus sent strings in 2026 and objects in 2023. */
 export const JsonStringOrObject = Type.Union([Type.String(), Type.Object({})])
@@ -12,7 +13,7 @@ export const IsoInstant = Type.String({
 /** The EventBridge envelope around a SaaSus event. Unknown fields are allowed everywhere. */
 export const Envelope = Type.Object({
   version: Type.Optional(Type.String()),
-  id: Type.String({ minLength: 1, maxLength: 256 }),
+  id: Type.String({ minLength: 1, maxLength: MAX_ID_LENGTH }),
   'detail-type': Type.Optional(Type.String()),
   source: Type.Optional(Type.String()),
   account: Type.Optional(Type.String()),

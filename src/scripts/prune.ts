@@ -5,8 +5,9 @@ import { openRepository } from '../db/open.js'
 import { sqliteFilePath } from '../db/sqlite.js'
 import { UsageError, parsePruneArgs } from './prune-args.js'
 
-// `npm run prune -- --older-than 90d`: deletes inbox rows received longer ago than the age. Tenants and
-// users are kept: they hold the latest state, and the inbox is only the record of how it got there.
+// `npm run prune -- --older-than 90d`: deletes inbox rows received longer ago than the age, and quarantine
+// rows last seen longer ago. Tenants and users are kept: they hold the latest state, and the inbox is only
+// the record of how it got there.
 
 try {
   const ageMs = parsePruneArgs(process.argv.slice(2))
@@ -21,6 +22,8 @@ try {
     const cutoff = new Date(Date.now() - ageMs)
     const deleted = await repository.pruneEvents(cutoff)
     process.stdout.write(`deleted ${deleted} event(s) received before ${cutoff.toISOString()}\n`)
+    const quarantined = await repository.pruneQuarantine(cutoff)
+    process.stdout.write(`deleted ${quarantined} quarantine row(s) last seen before ${cutoff.toISOString()}\n`)
   } finally {
     await repository.close()
   }

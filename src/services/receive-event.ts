@@ -1,12 +1,14 @@
 import type { FastifyBaseLogger } from 'fastify'
 import type { Metrics } from '../plugins/metrics.js'
 import { parseEvent } from '../events/parse.js'
+import type { Clock } from '../events/decode.js'
+import type { ValidationProblem } from '../events/checker.js'
 import { redactUntrusted } from '../events/redact.js'
-import type { Outcome, Repository } from '../db/repository.js'
+import type { Outcome, QuarantineEntry, QuarantineResult, Repository } from '../db/repository.js'
 
 export type Result =
   | { id: string, outcome: Outcome }
-  | { id: string | null, outcome: 'rejected', error: { field: string, message: string } }
+  | { id: string | null, outcome: 'rejected' | 'unconfirmed', error: { field: string, message: string } }
 
 /** The envelope id of an item that failed validation, when it has a usable one. */
 function envelopeId (item: unknown): string | null {
@@ -18,34 +20,157 @@ function envelopeId (item: unknown): string | null {
 export interface Receiver {
   repository: Repository
   log: FastifyBaseLogger
-  metrics: Pick<Metrics, 'eventReceived'>
+  metrics: Pick<Metrics, 'eventReceived' | 'quarantined'>
   /** Races the database against the request's deadline (503 when it runs out). */
   withinDeadline: <T>(work: Promise<T>) => Promise<T>
+  /** Milliseconds left before the request's deadline (REQUEST_DEADLINE_MS from its arrival). */
+  remainingMs: () => number
+  /** This host's clock and the future skew an event's time may have (MAX_FUTURE_SKEW_MS). */
+  clock: () => Clock
 }
 
 const eventType = (item: unknown): unknown => (item as { detail?: { event_type?: unknown } } | null)?.detail?.event_type
 
+/** An item refused by validation: what to quarantine, and what to answer. */
+interface Refusal {
+  entry: QuarantineEntry
+  result: Result & { outcome: 'rejected' }
+  item: unknown
+}
+
+function refusal (item: unknown, { field, message }: ValidationProblem): Refusal {
+  const id = envelopeId(item)
+  return {
+    entry: { envelopeId: id, field, error: message, raw: redactUntrusted(item) ?? null },
+    result: { id, outcome: 'rejected', error: { field, message: `body${field} ${message}` } },
+    item
+  }
+}
+
+/** Log and metrics for a refused item, saying whether the quarantine kept it. */
+function reportRefusal ({ log, metrics }: Receiver, { entry, item }: Refusal, fate: QuarantineResult): void {
+  metrics.eventReceived(eventType(item), 'rejected')
+  metrics.quarantined(fate)
+  const event = { id: entry.envelopeId, outcome: 'rejected' }
+  if (fate === 'not_kept') {
+    log.warn({ event, field: entry.field, reason: entry.error, quarantine: fate },
+      'rejected: invalid event, NOT quarantined: the quarantine is full (QUARANTINE_MAX_ROWS / QUARANTINE_MAX_BYTES)')
+  } else {
+    log.info({ event, field: entry.field, reason: entry.error, quarantine: fate }, 'rejected: invalid event, quarantined')
+  }
+}
+
+function reportRecorded ({ log, metrics }: Receiver, id: string, type: string, outcome: Outcome, started: number): void {
+  metrics.eventReceived(type, outcome)
+  log.info({ event: { id, type, outcome }, durationMs: Math.round((performance.now() - started) * 100) / 100 }, 'event recorded')
+}
+
 /**
- * Takes one delivered item: a valid event is recorded and applied; an invalid one is kept in quarantine
- * with the reason (secrets redacted) and reported as rejected. Nothing that arrives is dropped.
+ * Takes one delivered event, all or nothing: a valid event is recorded and applied; an invalid one is kept
+ * in quarantine with the reason (secrets redacted) and reported as rejected, even when the quarantine is
+ * full (then the log and metrics say it was not kept). Throws when the database fails or the deadline passes.
  */
-export async function receiveEvent ({ repository, log, metrics, withinDeadline }: Receiver, item: unknown): Promise<Result> {
+export async function receiveEvent (receiver: Receiver, item: unknown): Promise<Result> {
+  const { repository, withinDeadline } = receiver
   const started = performance.now()
-  const parsed = parseEvent(item)
+  const parsed = parseEvent(item, receiver.clock())
   if (!parsed.ok) {
-    const { field, message } = parsed.problem
-    const id = envelopeId(item)
-    await withinDeadline(repository.quarantine({ envelopeId: id, field, error: message, raw: redactUntrusted(item) }))
-    metrics.eventReceived(eventType(item), 'rejected')
-    log.info({ event: { id, outcome: 'rejected' }, field, reason: message }, 'rejected: invalid event, quarantined')
-    return { id, outcome: 'rejected', error: { field, message: `body${field} ${message}` } }
+    // Checking, redacting and storing a large refused body are each a long step: others get turns between.
+    await nextTurn()
+    const refused = refusal(item, parsed.problem)
+    await nextTurn()
+    const [fate] = await withinDeadline(repository.quarantine([refused.entry]))
+    reportRefusal(receiver, refused, fate)
+    return refused.result
   }
   const { event, plan } = parsed
   const outcome = await withinDeadline(repository.record(event, plan))
-  metrics.eventReceived(event.eventType, outcome)
-  log.info({
-    event: { id: event.id, type: event.eventType, outcome },
-    durationMs: Math.round((performance.now() - started) * 100) / 100
-  }, 'event recorded')
+  reportRecorded(receiver, event.id, event.eventType, outcome, started)
   return { id: event.id, outcome }
+}
+
+const nextTurn = async (): Promise<void> => { await new Promise(resolve => setImmediate(resolve)) }
+
+/** Resolves true once `work` settles, or false when `ms` pass first. */
+async function settlesWithin (work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined
+  const expired = new Promise<boolean>(resolve => { timer = setTimeout(() => resolve(false), Math.max(0, ms)) })
+  try {
+    return await Promise.race([work.then(() => true), expired])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+const UNCONFIRMED = 'not confirmed before the answer (database unavailable or REQUEST_DEADLINE_MS passed); ' +
+  'it may still be recorded: send it again (a recorded event is then answered duplicate)'
+
+/**
+ * Takes the items of a batch, `chunkSize` at a time: each chunk is validated, its valid events submitted
+ * to group commit and its invalid items quarantined in one transaction, then the event loop gets a turn
+ * before the next chunk. Every item gets its own result, which never reports failure for work that was
+ * committed: what was not confirmed by the deadline (or when the database failed) is `unconfirmed`. Only
+ * when nothing at all was committed does the error propagate (503: the whole batch is retried; a retry
+ * adds no rows, as events are de-duplicated by id and the quarantine by content).
+ */
+export async function receiveBatch (receiver: Receiver, items: unknown[], chunkSize: number): Promise<Result[]> {
+  const { repository, remainingMs } = receiver
+  const results: Array<Result | undefined> = new Array<Result | undefined>(items.length).fill(undefined)
+  const recording: Array<Promise<void>> = []
+  let failure: unknown
+  let committed = false
+  for (let start = 0; start < items.length; start += chunkSize) {
+    if (start > 0) {
+      await nextTurn()
+      // A write of the previous chunk may have failed, or the deadline passed, meanwhile.
+      if (failure !== undefined || remainingMs() <= 0) break
+    }
+    const clock = receiver.clock()
+    const refused: Array<Refusal & { index: number }> = []
+    for (let i = start; i < Math.min(items.length, start + chunkSize); i++) {
+      const started = performance.now()
+      const parsed = parseEvent(items[i], clock)
+      if (!parsed.ok) {
+        refused.push({ index: i, ...refusal(items[i], parsed.problem) })
+        continue
+      }
+      const { event, plan } = parsed
+      recording.push(repository.record(event, plan).then(outcome => {
+        committed = true
+        results[i] = { id: event.id, outcome }
+        reportRecorded(receiver, event.id, event.eventType, outcome, started)
+      }, err => { failure ??= err }))
+    }
+    if (refused.length === 0) continue
+    const quarantined = repository.quarantine(refused.map(r => r.entry))
+    try {
+      if (!await settlesWithin(quarantined.catch(() => {}), remainingMs())) break
+      const fates = await quarantined
+      committed = true
+      refused.forEach((r, k) => {
+        results[r.index] = r.result
+        reportRefusal(receiver, r, fates[k])
+      })
+    } catch (err) {
+      failure ??= err
+    }
+  }
+  await settlesWithin(Promise.all(recording), remainingMs())
+  if (!committed) {
+    if (failure !== undefined) throw failure
+    if (results.some(r => r === undefined)) throw new BatchDeadlineError(`no item of the batch was recorded within the request's deadline`)
+  }
+  const unconfirmed = results.filter(r => r === undefined).length
+  if (unconfirmed > 0) receiver.log.warn({ err: failure, unconfirmed, items: items.length }, 'batch answered with unconfirmed items')
+  return results.map((r, i) => {
+    if (r !== undefined) return r
+    receiver.metrics.eventReceived(eventType(items[i]), 'unconfirmed')
+    return { id: envelopeId(items[i]), outcome: 'unconfirmed', error: { field: '', message: UNCONFIRMED } }
+  })
+}
+
+/** Nothing of a batch was committed before its deadline: 503, like a single event's deadline. */
+export class BatchDeadlineError extends Error {
+  override name = 'BatchDeadlineError'
+  readonly statusCode = 503
 }

@@ -7,13 +7,16 @@ import { fileURLToPath } from 'node:url'
 const SERVER = fileURLToPath(new URL('../../src/server.ts', import.meta.url))
 
 export interface ServerProcess {
+  /** The child's process id (for its memory in /proc). */
+  pid: number
   exit: Promise<{ code: number | null, signal: NodeJS.Signals | null }>
   output: () => string
   kill: (signal: NodeJS.Signals) => void
 }
 
-export function startServer (env: Record<string, string>): ServerProcess {
-  const child = spawn(process.execPath, ['--import=tsx', SERVER], {
+/** server.ts in a child process; `nodeArgs` go to node before the script (e.g. V8 flags npm start uses). */
+export function startServer (env: Record<string, string>, nodeArgs: string[] = []): ServerProcess {
+  const child = spawn(process.execPath, [...nodeArgs, '--import=tsx', SERVER], {
     // Only ever 127.0.0.1: these tests must not reach any other host.
     env: { ...process.env, LOG_LEVEL: 'info', ...env, HOST: '127.0.0.1' },
     stdio: ['ignore', 'pipe', 'pipe']
@@ -22,7 +25,7 @@ export function startServer (env: Record<string, string>): ServerProcess {
   child.stdout.on('data', d => { output += String(d) })
   child.stderr.on('data', d => { output += String(d) })
   const exit = new Promise<{ code: number | null, signal: NodeJS.Signals | null }>(resolve => child.on('exit', (code, signal) => resolve({ code, signal })))
-  return { exit, output: () => output, kill: signal => child.kill(signal) }
+  return { pid: child.pid!, exit, output: () => output, kill: signal => child.kill(signal) }
 }
 
 /** The port the server listens on, from its "Server listening" log line (needs LOG_LEVEL info or lower). */

@@ -126,7 +126,7 @@ engineTest(t, 'bad input answers 400, 413 or 415 with a JSON error naming the fi
     ['http_status not a status', makeEventWith({ http_status: 'OK' }), 400, '/detail/event/http_status'],
     ['create_tenant without the new id', events.createTenant('', { name: 'x' }, { time: '2026-05-19T02:22:58Z' }), 400, '/detail/event/response_body/id'],
     ['update_tenant with a wrong type', events.updateTenant('t1', { name: 7 as unknown as string }, { time: '2026-05-19T02:22:58Z' }), 400, '/detail/event/request_body/name'],
-    ['__proto__ in an inner body', makeEventWith({ request_body: '{"__proto__":{"admin":true}}' }), 400, '/detail/event/request_body']
+    ['__proto__ in an inner body', makeEventWith({ request_body: '{"__proto__":{"admin":true}}' }), 400, '/detail/event/request_body/__proto__']
   ]
   for (const [name, body, status, field] of cases) {
     const res = await postEvent(app, body)
