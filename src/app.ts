@@ -11,11 +11,13 @@ import deadlinePlugin from './plugins/deadline.js'
 import pressurePlugin from './plugins/pressure.js'
 import docsPlugin from './plugins/docs.js'
 import shutdownPlugin from './plugins/shutdown.js'
+import reconcilePlugin from './plugins/reconcile.js'
 import healthRoutes from './routes/health.js'
 import metricsRoute from './routes/metrics.js'
 import docsRoutes from './routes/docs.js'
 import eventsRoute from './routes/events.js'
 import readRoutes from './routes/reads.js'
+import reconcileRoutes from './routes/reconcile.js'
 
 export interface AppOptions {
   config: Config
@@ -44,6 +46,7 @@ export default async function app (fastify: FastifyInstance, { config }: AppOpti
   await fastify.register(pressurePlugin)
   await fastify.register(docsPlugin)
   await fastify.register(shutdownPlugin)
+  await fastify.register(reconcilePlugin)
 
   // Operations, without the API key: probes, metrics (own token), the OpenAPI description.
   await fastify.register(healthRoutes)
@@ -57,5 +60,6 @@ export default async function app (fastify: FastifyInstance, { config }: AppOpti
     api.addHook('onRequest', api.verifyApiKey)
     await api.register(eventsRoute)
     await api.register(readRoutes)
+    await api.register(reconcileRoutes)
   })
 }

@@ -3,7 +3,7 @@ import type { Config } from './config.js'
 
 /**
  * pino options. Request logs carry no headers by default; the API-key header and Authorization are
- * redacted as well, so that a debug serializer added later cannot leak them.
+ * redacted as well, so that a debug serializer added later cannot leak them; so are SaaSus's API key and secret key.
  */
 export function loggerOptions (config: Pick<Config, 'LOG_LEVEL' | 'API_KEY_HEADER'>, stream?: NodeJS.WritableStream): FastifyServerOptions['logger'] {
   return {
@@ -13,7 +13,9 @@ export function loggerOptions (config: Pick<Config, 'LOG_LEVEL' | 'API_KEY_HEADE
       paths: [
         `req.headers[${JSON.stringify(config.API_KEY_HEADER.toLowerCase())}]`,
         'req.headers.authorization',
-        'headers.authorization'
+        'headers.authorization',
+        // SaaSus credentials, wherever a log line might carry the configuration or a client's options.
+        ...['SAASUS_SECRET_KEY', 'SAASUS_API_KEY', 'secretKey', 'apiKey'].flatMap(k => [k, `*.${k}`, `*.*.${k}`])
       ],
       censor: '[REDACTED]'
     }

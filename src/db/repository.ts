@@ -158,6 +158,8 @@ export class Repository {
       for (const table of ['tenants', 'users', 'tenant_users', 'tenant_user_roles', 'roles', 'envs', 'attribute_values']) {
         await tx.$executeRawUnsafe(`DELETE FROM "${table}"`)
       }
+      // What reconciliation wrote is gone with the rest: so is the floor it set.
+      await tx.$executeRawUnsafe('UPDATE "version_floor" SET "version" = \'\'')
       let events = 0
       let unreadable = 0
       let cursor: { receivedAt: Date, id: string } | undefined
@@ -177,7 +179,7 @@ export class Repository {
           if (!parsed.ok) unreadable++
           else if (parsed.plan.kind === 'changes') changes.push(parsed.plan.changes)
         }
-        await applyChanges(tx, this.dialect, changes)
+        await applyChanges(tx, this.dialect, changes, { kind: 'rebuild' })
         const last = page[page.length - 1]
         cursor = { receivedAt: last.receivedAt, id: last.id }
       }

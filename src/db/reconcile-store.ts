@@ -1,0 +1,178 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import { join, sqltag as sql } from '@prisma/client/runtime/client'
+import type { AttributeValue, Env, ReconcileRun, Role, Tenant, TenantUser, TenantUserRole, User } from '../generated/sqlite/client.js'
+import type { Change } from '../events/changes.js'
+import { ENTITIES, type Entity } from '../events/entities.js'
+import type { Version } from '../events/version.js'
+import { applyChanges, type Queryable, type WriteCause } from './batch-write.js'
+import { identifier } from './dialect.js'
+import type { Repository } from './repository.js'
+import { retryPauseMs } from './repository.js'
+import { isTransientDatabaseError } from './transient.js'
+
+// What reconciliation with SaaSus needs from the database: the run records, the lease that lets one run
+// write at a time (across processes and replicas), the version floor, and reads of the local state in the
+// same transaction as the guarded writes that correct it. The writes themselves go through applyChanges,
+// the path events take.
+
+export type RunOutcome = 'running' | 'succeeded' | 'failed' | 'skipped'
+
+export interface RunRecord {
+  id: string
+  started_at: string
+  ended_at: string | null
+  snapshot_version: string | null
+  dry_run: boolean
+  trigger: string
+  outcome: string
+  counts: unknown
+  error: string | null
+}
+
+/** The local state a chunk of a snapshot is compared with, read inside the chunk's transaction. */
+export interface ChunkReader {
+  tenants: (ids: string[]) => Promise<Tenant[]>
+  users: (ids: string[]) => Promise<User[]>
+  /** Memberships, role assignments and tenant-user attribute keys of these users. */
+  memberships: (userIds: string[]) => Promise<{ memberships: TenantUser[], roles: TenantUserRole[], attributes: AttributeValue[] }>
+  /** Attribute keys of these tenants (scope tenant) or users (scope user). */
+  attributes: (scope: 'tenant' | 'user', ids: string[]) => Promise<AttributeValue[]>
+  roles: () => Promise<Role[]>
+  envs: () => Promise<Env[]>
+  /** Writes through the guarded upserts; returns the indexes of the lists that wrote something. */
+  apply: (changes: Change[][]) => Promise<Set<number>>
+}
+
+/** Thrown inside a dry run's transaction to roll it back after computing what it would have done. */
+class DryRun<T> extends Error {
+  constructor (readonly result: T) { super('dry run') }
+}
+
+const EPOCH = new Date(0)
+
+const runRecord = (r: ReconcileRun): RunRecord => ({
+  id: r.id,
+  started_at: r.startedAt.toISOString(),
+  ended_at: r.endedAt?.toISOString() ?? null,
+  snapshot_version: r.snapshotVersion,
+  dry_run: r.dryRun,
+  trigger: r.trigger,
+  outcome: r.outcome,
+  counts: r.counts,
+  error: r.error
+})
+
+export class ReconcileStore {
+  constructor (readonly repository: Repository) {}
+
+  get #prisma () { return this.repository.prisma }
+
+  /** Takes the lease if it is free or expired; false when another run holds it. */
+  async acquireLease (holder: string, until: Date, now: Date = new Date()): Promise<boolean> {
+    const { count } = await this.#prisma.reconcileLease.updateMany({ where: { id: 1, expiresAt: { lt: now } }, data: { holder, expiresAt: until } })
+    return count === 1
+  }
+
+  /** Extends a lease still held; false when it was lost (expired and taken by another run). */
+  async renewLease (holder: string, until: Date): Promise<boolean> {
+    const { count } = await this.#prisma.reconcileLease.updateMany({ where: { id: 1, holder }, data: { expiresAt: until } })
+    return count === 1
+  }
+
+  async releaseLease (holder: string): Promise<void> {
+    await this.#prisma.reconcileLease.updateMany({ where: { id: 1, holder }, data: { expiresAt: EPOCH } })
+  }
+
+  async startRun (run: { id: string, startedAt: Date, snapshotVersion: string, dryRun: boolean, trigger: string, outcome: RunOutcome }): Promise<void> {
+    await this.#prisma.reconcileRun.create({ data: run })
+  }
+
+  async finishRun (id: string, end: { endedAt: Date, outcome: RunOutcome, counts?: object, error?: string }): Promise<void> {
+    await this.#prisma.reconcileRun.update({ where: { id }, data: { endedAt: end.endedAt, outcome: end.outcome, counts: end.counts, error: end.error ?? null } })
+  }
+
+  /** Runs newest first; `before` is the id of the last run of the previous page. */
+  async runs (limit: number, before?: string): Promise<{ items: RunRecord[], next_cursor: string | null }> {
+    const from = before === undefined ? null : await this.#prisma.reconcileRun.findUnique({ where: { id: before } })
+    const rows = await this.#prisma.reconcileRun.findMany({
+      where: from === null ? {} : { OR: [{ startedAt: { lt: from.startedAt } }, { startedAt: from.startedAt, id: { lt: from.id } }] },
+      orderBy: [{ startedAt: 'desc' }, { id: 'desc' }],
+      take: limit + 1
+    })
+    const items = rows.slice(0, limit).map(runRecord)
+    return { items, next_cursor: rows.length > limit ? items[items.length - 1].id : null }
+  }
+
+  /** When the newest successful (not dry) run ended, if any. */
+  async lastSuccess (): Promise<Date | undefined> {
+    const row = await this.#prisma.reconcileRun.findFirst({ where: { outcome: 'succeeded', dryRun: false }, orderBy: { endedAt: 'desc' } })
+    return row?.endedAt ?? undefined
+  }
+
+  /**
+   * Raises the version floor to `version` (never lowers it). On PostgreSQL this waits for the event
+   * batches in flight, which hold the floor row share-locked: after it, every write older than `version`
+   * is stale.
+   */
+  async raiseFloor (version: Version): Promise<void> {
+    await this.#prisma.$executeRaw(sql`UPDATE "version_floor" SET "version" = ${version} WHERE "id" = 1 AND "version" < ${version}`)
+  }
+
+  async floor (): Promise<string> {
+    const row = await this.#prisma.versionFloor.findUnique({ where: { id: 1 } })
+    return row?.version ?? ''
+  }
+
+  /** The keys of every live row of `entity` (deleted ones are tombstones, not live). */
+  async liveKeys (entity: Entity): Promise<Array<Record<string, string | number>>> {
+    const def = ENTITIES[entity]
+    return await this.#prisma.$queryRaw<Array<Record<string, string | number>>>(sql`SELECT ${join(def.keys.map(identifier))}
+      FROM ${identifier(def.table)} WHERE "live" = ${true}`)
+  }
+
+  /**
+   * Runs `work` in one transaction with a reader of the local state and the guarded write path. A dry run
+   * rolls the transaction back and still returns what `work` returned. A transient failure is retried like
+   * an event batch.
+   */
+  async chunk<T> (cause: WriteCause, dryRun: boolean, timeoutMs: number, work: (reader: ChunkReader) => Promise<T>): Promise<T> {
+    const { prisma, dialect, limits } = this.repository
+    for (let retry = 0; ; retry++) {
+      try {
+        return await prisma.$transaction(async tx => {
+          const result = await work(reader(tx, (db, changes) => applyChanges(db, dialect, changes, cause)))
+          if (dryRun) throw new DryRun(result)
+          return result
+        }, { maxWait: limits.maxWaitMs, timeout: timeoutMs })
+      } catch (err) {
+        if (err instanceof DryRun) return err.result as T
+        if (retry >= limits.retries || !isTransientDatabaseError(err)) throw err
+        limits.onRetry(err, retry + 1)
+        await sleep(retryPauseMs(retry))
+      }
+    }
+  }
+}
+
+type Tx = Parameters<Parameters<Repository['prisma']['$transaction']>[0]>[0]
+
+function reader (tx: Tx, apply: (db: Queryable, changes: Change[][]) => Promise<Set<number>>): ChunkReader {
+  return {
+    tenants: async ids => await tx.tenant.findMany({ where: { id: { in: ids } } }),
+    users: async ids => await tx.user.findMany({ where: { id: { in: ids } } }),
+    memberships: async userIds => {
+      const [memberships, roles, attributes] = await Promise.all([
+        tx.tenantUser.findMany({ where: { userId: { in: userIds } } }),
+        tx.tenantUserRole.findMany({ where: { userId: { in: userIds } } }),
+        tx.attributeValue.findMany({ where: { scope: 'tenant_user', userId: { in: userIds } } })
+      ])
+      return { memberships, roles, attributes }
+    },
+    attributes: async (scope, ids) => await tx.attributeValue.findMany({
+      where: scope === 'tenant' ? { scope, tenantId: { in: ids } } : { scope, userId: { in: ids } }
+    }),
+    roles: async () => await tx.role.findMany(),
+    envs: async () => await tx.env.findMany(),
+    apply: async changes => await apply(tx, changes)
+  }
+}
