@@ -45,10 +45,9 @@ function fieldEdits (desired: Record<string, unknown>, current: Record<string, u
 
 const isEmpty = (o: object): boolean => Object.keys(o).length === 0
 
-/** A plan reservation with nothing reserved is no reservation. */
-function reservation (value: unknown): unknown {
-  if (value === null || typeof value !== 'object') return null
-  return Object.values(value).every(v => v === null || v === undefined) ? null : value
+/** A plan reservation with nothing reserved is no reservation: SaaSus's tenant then carries none of its fields. */
+function reservation (value: Record<string, unknown>): Record<string, unknown> | null {
+  return Object.values(value).every(v => v === null) ? null : value
 }
 
 export function tenantFields (t: SaasusTenant): Record<string, unknown> {
@@ -73,7 +72,7 @@ const tenantRowFields = (t: Tenant): Record<string, unknown> => ({
   back_office_staff_email: t.backOfficeStaffEmail,
   plan_id: t.planId,
   plan_histories: t.planHistories,
-  next_plan: reservation(t.nextPlan),
+  next_plan: t.nextPlan,
   billing_info: t.billingInfo
 })
 
