@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises'
 import { join, sqltag as sql } from '@prisma/client/runtime/client'
 import type { AttributeValue, Env, ReconcileRun, Role, Tenant, TenantUser, TenantUserRole, User } from '../generated/sqlite/client.js'
 import type { Change } from '../events/changes.js'
@@ -6,9 +5,7 @@ import { ENTITIES, type Entity } from '../events/entities.js'
 import type { Version } from '../events/version.js'
 import { applyChanges, type Queryable, type WriteCause } from './batch-write.js'
 import { identifier } from './dialect.js'
-import type { Repository } from './repository.js'
-import { retryPauseMs } from './repository.js'
-import { isTransientDatabaseError } from './transient.js'
+import type { Repository, Transaction } from './repository.js'
 
 // What reconciliation with SaaSus needs from the database: the run records, the lease that lets one run
 // write at a time (across processes and replicas), the version floor, and reads of the local state in the
@@ -133,30 +130,24 @@ export class ReconcileStore {
   /**
    * Runs `work` in one transaction with a reader of the local state and the guarded write path. A dry run
    * rolls the transaction back and still returns what `work` returned. A transient failure is retried like
-   * an event batch.
+   * an event batch (Repository.transaction).
    */
   async chunk<T> (cause: WriteCause, dryRun: boolean, timeoutMs: number, work: (reader: ChunkReader) => Promise<T>): Promise<T> {
-    const { prisma, dialect, limits } = this.repository
-    for (let retry = 0; ; retry++) {
-      try {
-        return await prisma.$transaction(async tx => {
-          const result = await work(reader(tx, (db, changes) => applyChanges(db, dialect, changes, cause)))
-          if (dryRun) throw new DryRun(result)
-          return result
-        }, { maxWait: limits.maxWaitMs, timeout: timeoutMs })
-      } catch (err) {
-        if (err instanceof DryRun) return err.result as T
-        if (retry >= limits.retries || !isTransientDatabaseError(err)) throw err
-        limits.onRetry(err, retry + 1)
-        await sleep(retryPauseMs(retry))
-      }
+    const { dialect } = this.repository
+    try {
+      return await this.repository.transaction(async tx => {
+        const result = await work(reader(tx, async (db, changes) => await applyChanges(db, dialect, changes, cause)))
+        if (dryRun) throw new DryRun(result)
+        return result
+      }, timeoutMs)
+    } catch (err) {
+      if (err instanceof DryRun) return err.result as T
+      throw err
     }
   }
 }
 
-type Tx = Parameters<Parameters<Repository['prisma']['$transaction']>[0]>[0]
-
-function reader (tx: Tx, apply: (db: Queryable, changes: Change[][]) => Promise<Set<number>>): ChunkReader {
+function reader (tx: Transaction, apply: (db: Queryable, changes: Change[][]) => Promise<Set<number>>): ChunkReader {
   return {
     tenants: async ids => await tx.tenant.findMany({ where: { id: { in: ids } } }),
     users: async ids => await tx.user.findMany({ where: { id: { in: ids } } }),

@@ -14,6 +14,9 @@ import { tenantView, userView, type TenantView, type UserView } from './views.js
 
 export type { Outcome } from './batch-write.js'
 
+/** The client inside an interactive transaction. */
+export type Transaction = Parameters<Parameters<DatabaseClient['$transaction']>[0]>[0]
+
 export interface WriteLimits {
   /** How long a request may wait for the database to start its transaction (ms). */
   maxWaitMs: number
@@ -117,13 +120,20 @@ export class Repository {
    * again up to `limits.retries` times while the `timeoutMs` budget lasts, then thrown.
    */
   async writeNow (items: BatchItem[], receivedAt: Date = new Date()): Promise<Outcome[]> {
-    const deadline = Date.now() + this.limits.timeoutMs
+    const outcomes = await this.transaction(async tx => await writeBatch(tx, this.dialect, items, receivedAt))
+    this.#checkpoint?.written(items.length)
+    return outcomes
+  }
+
+  /**
+   * Runs `work` in one transaction, retried as writeNow retries a batch, all tries within `timeoutMs`.
+   * Whatever `work` throws that is not transient rolls back and is thrown at once.
+   */
+  async transaction<T> (work: (tx: Transaction) => Promise<T>, timeoutMs: number = this.limits.timeoutMs): Promise<T> {
+    const deadline = Date.now() + timeoutMs
     for (let retry = 0; ; retry++) {
       try {
-        const outcomes = await this.prisma.$transaction(async tx => await writeBatch(tx, this.dialect, items, receivedAt),
-          { maxWait: this.limits.maxWaitMs, timeout: Math.max(MIN_ATTEMPT_MS, deadline - Date.now()) })
-        this.#checkpoint?.written(items.length)
-        return outcomes
+        return await this.prisma.$transaction(work, { maxWait: this.limits.maxWaitMs, timeout: Math.max(MIN_ATTEMPT_MS, deadline - Date.now()) })
       } catch (err) {
         const pause = retryPauseMs(retry)
         if (retry >= this.limits.retries || !isTransientDatabaseError(err) || Date.now() + pause + MIN_ATTEMPT_MS > deadline) throw err
