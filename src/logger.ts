@@ -15,7 +15,7 @@ export function loggerOptions (config: Pick<Config, 'LOG_LEVEL' | 'API_KEY_HEADE
         'req.headers.authorization',
         'headers.authorization',
         // SaaSus credentials, wherever a log line might carry the configuration or a client's options.
-        ...['SAASUS_SECRET_KEY', 'SAASUS_API_KEY', 'secretKey', 'apiKey'].flatMap(k => [k, `*.${k}`, `*.*.${k}`])
+        ...['SAASUS_SECRET_KEY', 'SAASUS_API_KEY', 'credentials.secretKey', 'credentials.apiKey'].flatMap(k => [k, `*.${k}`])
       ],
       censor: '[REDACTED]'
     }

@@ -3,32 +3,11 @@ import type { FastifyInstance } from 'fastify'
 import { engineTest, sqlite } from './helpers/engines.js'
 import { buildApp, deliver, getJson } from './helpers/app.js'
 import { events } from './helpers/events.js'
-import { emptyState, expectedReads, saasus, startSaasus, type SaasusState } from './helpers/saasus.js'
+import { definitions, emptyState, expectedReads, reads, saasus, startSaasus, type SaasusState } from './helpers/saasus.js'
 import type { RunResult } from '../src/reconcile/reconciler.js'
 
 // Reconciliation against a stand-in SaaSus API, on both engines: the copy ends equal to SaaSus's state,
 // through the same version guards as events.
-
-/** Every visible tenant and user, as the read API shows them, without updated_at. */
-export async function reads (app: FastifyInstance): Promise<{ tenants: unknown[], users: unknown[] }> {
-  const all = async (path: string) => {
-    const items: Array<Record<string, unknown>> = []
-    let cursor: string | null = null
-    do {
-      const page: { items: Array<Record<string, unknown>>, next_cursor: string | null } =
-        (await getJson(app, `${path}?limit=200${cursor === null ? '' : `&cursor=${encodeURIComponent(cursor)}`}`)).json()
-      items.push(...page.items.map(({ updated_at: _, ...rest }) => rest))
-      cursor = page.next_cursor
-    } while (cursor !== null)
-    return items
-  }
-  return { tenants: await all('/tenants'), users: await all('/users') }
-}
-
-export const definitions = async (app: FastifyInstance) => ({
-  roles: (await app.repository.prisma.role.findMany({ where: { live: true }, orderBy: { roleName: 'asc' } })).map(r => [r.roleName, r.displayName]),
-  envs: (await app.repository.prisma.env.findMany({ where: { live: true }, orderBy: { id: 'asc' } })).map(e => [e.id, e.name, e.displayName])
-})
 
 const expectedDefinitions = (state: SaasusState) => ({
   roles: [...state.roles].sort((a, b) => (a.role_name < b.role_name ? -1 : 1)).map(r => [r.role_name, r.display_name]),
