@@ -3,7 +3,8 @@ import type { FastifyInstance } from 'fastify'
 import { engineTest, sqlite } from './helpers/engines.js'
 import { buildApp, deliver, getJson } from './helpers/app.js'
 import { events } from './helpers/events.js'
-import { definitions, emptyState, expectedReads, reads, saasus, startSaasus, type SaasusState } from './helpers/saasus.js'
+import { emptyState, expectedReads, saasus, startSaasus, type SaasusState } from './helpers/saasus.js'
+import { definitions, reads } from './helpers/reads.js'
 import type { RunResult } from '../src/reconcile/reconciler.js'
 
 // Reconciliation against a stand-in SaaSus API, on both engines: the copy ends equal to SaaSus's state,
