@@ -1,10 +1,10 @@
-import { join, sqltag as sql } from '@prisma/client/runtime/client'
+import { join, raw, sqltag as sql, type Sql } from '@prisma/client/runtime/client'
 import type { AttributeValue, Env, ReconcileRun, Role, Tenant, TenantUser, TenantUserRole, User } from '../generated/sqlite/client.js'
 import type { Change } from '../events/changes.js'
 import { ENTITIES, type Entity } from '../events/entities.js'
 import type { Version } from '../events/version.js'
 import { applyChanges, type Queryable, type WriteCause } from './batch-write.js'
-import { identifier } from './dialect.js'
+import { identifier, type Dialect } from './dialect.js'
 import type { Repository, Transaction } from './repository.js'
 
 // What reconciliation with SaaSus needs from the database: the run records, the lease that lets one run
@@ -136,7 +136,7 @@ export class ReconcileStore {
     const { dialect } = this.repository
     try {
       return await this.repository.transaction(async tx => {
-        const result = await work(reader(tx, async (db, changes) => await applyChanges(db, dialect, changes, cause)))
+        const result = await work(reader(tx, dialect, async (db, changes) => await applyChanges(db, dialect, changes, cause)))
         if (dryRun) throw new DryRun(result)
         return result
       }, timeoutMs)
@@ -147,21 +147,69 @@ export class ReconcileStore {
   }
 }
 
-function reader (tx: Transaction, apply: (db: Queryable, changes: Change[][]) => Promise<Set<number>>): ChunkReader {
+// The chunk reads bind their ids as ONE JSON parameter (dialect.rows), not one parameter per id as Prisma's
+// `in` does: a chunk of 250 ids costs one short statement instead of 250 bindings. JSON columns are read as
+// text and parsed here (SQLite's JSONB columns have numeric affinity, which raw reads cannot map).
+
+type Raw = Record<string, unknown>
+const text = (v: unknown): string => String(v)
+const json = (v: unknown): any => v === null || v === undefined ? null : JSON.parse(String(v))
+const bool = (v: unknown): boolean => v === true || v === 1 || v === 1n
+
+const tenantRow = (r: Raw): Tenant => ({
+  id: text(r.id),
+  live: bool(r.live),
+  liveV: text(r.live_v),
+  deletedV: text(r.deleted_v),
+  name: r.name as string | null,
+  nameV: text(r.name_v),
+  backOfficeStaffEmail: r.back_office_staff_email as string | null,
+  backOfficeStaffEmailV: text(r.back_office_staff_email_v),
+  planId: r.plan_id as string | null,
+  planIdV: text(r.plan_id_v),
+  planHistories: json(r.plan_histories),
+  planHistoriesV: text(r.plan_histories_v),
+  nextPlan: json(r.next_plan),
+  nextPlanV: text(r.next_plan_v),
+  billingInfo: json(r.billing_info),
+  billingInfoV: text(r.billing_info_v)
+})
+const userRow = (r: Raw): User => ({
+  id: text(r.id), live: bool(r.live), liveV: text(r.live_v), deletedV: text(r.deleted_v),
+  email: r.email as string | null, emailV: text(r.email_v), signInId: r.sign_in_id as string | null, signInIdV: text(r.sign_in_id_v)
+})
+const membershipRow = (r: Raw): TenantUser => ({
+  tenantId: text(r.tenant_id), userId: text(r.user_id), live: bool(r.live), liveV: text(r.live_v), deletedV: text(r.deleted_v)
+})
+const roleRow = (r: Raw): TenantUserRole => ({
+  tenantId: text(r.tenant_id), userId: text(r.user_id), envId: Number(r.env_id), roleName: text(r.role_name), live: bool(r.live), liveV: text(r.live_v)
+})
+const attributeRow = (r: Raw): AttributeValue => ({
+  scope: text(r.scope), tenantId: text(r.tenant_id), userId: text(r.user_id), key: text(r.key), value: json(r.value), v: text(r.v)
+})
+
+const TENANT_COLUMNS = raw(`"id", "live", "live_v", "deleted_v", "name", "name_v", "back_office_staff_email", "back_office_staff_email_v",
+  "plan_id", "plan_id_v", CAST("plan_histories" AS TEXT) AS "plan_histories", "plan_histories_v", CAST("next_plan" AS TEXT) AS "next_plan",
+  "next_plan_v", CAST("billing_info" AS TEXT) AS "billing_info", "billing_info_v"`)
+// `scope` as an expression: SQLite would otherwise search the primary key by scope alone (every key of
+// that scope) instead of the user_id index.
+const BY_USER_SCOPE = raw('("scope" || \'\')')
+const ATTRIBUTE_COLUMNS = raw('"scope", "tenant_id", "user_id", "key", CAST("value" AS TEXT) AS "value", "v"')
+
+function reader (tx: Transaction, dialect: Dialect, apply: (db: Queryable, changes: Change[][]) => Promise<Set<number>>): ChunkReader {
+  const list = (ids: string[]): Sql => dialect.rows(['text'], ids.map(id => [id]))
+  const query = async <T>(statement: Sql, map: (r: Raw) => T): Promise<T[]> => (await tx.$queryRaw<Raw[]>(statement)).map(map)
   return {
-    tenants: async ids => await tx.tenant.findMany({ where: { id: { in: ids } } }),
-    users: async ids => await tx.user.findMany({ where: { id: { in: ids } } }),
-    memberships: async userIds => {
-      const [memberships, roles, attributes] = await Promise.all([
-        tx.tenantUser.findMany({ where: { userId: { in: userIds } } }),
-        tx.tenantUserRole.findMany({ where: { userId: { in: userIds } } }),
-        tx.attributeValue.findMany({ where: { scope: 'tenant_user', userId: { in: userIds } } })
-      ])
-      return { memberships, roles, attributes }
-    },
-    attributes: async (scope, ids) => await tx.attributeValue.findMany({
-      where: scope === 'tenant' ? { scope, tenantId: { in: ids } } : { scope, userId: { in: ids } }
+    tenants: async ids => await query(sql`SELECT ${TENANT_COLUMNS} FROM "tenants" WHERE "id" IN (${list(ids)})`, tenantRow),
+    users: async ids => await query(sql`SELECT * FROM "users" WHERE "id" IN (${list(ids)})`, userRow),
+    memberships: async userIds => ({
+      memberships: await query(sql`SELECT * FROM "tenant_users" WHERE "user_id" IN (${list(userIds)})`, membershipRow),
+      roles: await query(sql`SELECT * FROM "tenant_user_roles" WHERE "user_id" IN (${list(userIds)})`, roleRow),
+      attributes: await query(sql`SELECT ${ATTRIBUTE_COLUMNS} FROM "attribute_values" WHERE "user_id" IN (${list(userIds)}) AND ${BY_USER_SCOPE} = ${'tenant_user'}`, attributeRow)
     }),
+    attributes: async (scope, ids) => await query(scope === 'tenant'
+      ? sql`SELECT ${ATTRIBUTE_COLUMNS} FROM "attribute_values" WHERE "scope" = ${scope} AND "tenant_id" IN (${list(ids)}) AND "user_id" = ${''}`
+      : sql`SELECT ${ATTRIBUTE_COLUMNS} FROM "attribute_values" WHERE "user_id" IN (${list(ids)}) AND ${BY_USER_SCOPE} = ${scope}`, attributeRow),
     roles: async () => await tx.role.findMany(),
     envs: async () => await tx.env.findMany(),
     apply: async changes => await apply(tx, changes)
