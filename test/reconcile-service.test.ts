@@ -1,14 +1,13 @@
 import t from 'tap'
 import { buildApp, getJson, testConfig } from './helpers/app.js'
 import { engineTest, sqlite } from './helpers/engines.js'
-import { runScript } from './helpers/process.js'
 import { SAASUS, emptyState, expectedReads, saasus, startSaasus, type SaasusState } from './helpers/saasus.js'
 import { reads } from './helpers/reads.js'
 import { loadConfig } from '../src/config.js'
 import { parseReconcileArgs } from '../src/scripts/reconcile-args.js'
 
-// Reconciliation as users run it: `npm run reconcile`, the service's scheduler, the metrics, the
-// configuration, and the SaaSus secrets kept out of every output.
+// Reconciliation in the service: its scheduler, the metrics, the configuration, and the SaaSus secrets
+// kept out of every output. The command is tested in reconcile-cli.test.ts.
 
 const state = (): SaasusState => ({
   ...emptyState(),
@@ -50,54 +49,6 @@ t.test('configuration: credentials all or none, durations, defaults', async t =>
   t.throws(() => parseReconcileArgs(['--force']), { message: /unknown argument "--force"\nusage: npm run reconcile/ })
 })
 
-t.test('npm run reconcile: the drift report, --json, --dry-run, and one-line failures that write nothing', async t => {
-  const api = await startSaasus(t, state())
-  const config = testConfig(t, api.env, sqlite)
-  const env = { ...api.env, DATABASE_URL: config.DATABASE_URL, API_KEYS: config.API_KEYS[0] }
-
-  const dry = await runScript('reconcile', ['--dry-run'], env)
-  t.equal(dry.code, 0, dry.output)
-  t.match(dry.output, /^reconciliation [0-9a-f-]{36} succeeded \(dry run: nothing written\) in \d+\.\d s, snapshot version \d{15}:-:reconcile:/)
-  t.match(dry.output, /\ntenants: 1 created, 0 updated, 0 deleted, 0 unchanged\n {2}created: t1\n/)
-
-  const json = await runScript('reconcile', ['--json'], env)
-  t.equal(json.code, 0, json.output)
-  const report = JSON.parse(json.output)
-  t.match(report, { outcome: 'succeeded', dry_run: false, error: null, drift: { tenants: { created: 1 }, role_assignments: { created: 1 }, envs: { created: 1 } } })
-
-  const again = await runScript('reconcile', [], env)
-  t.equal(again.code, 0)
-  t.match(again.output, /tenants: 0 created, 0 updated, 0 deleted, 1 unchanged\n/)
-
-  const { app } = await buildApp(t, {}, loadConfig({ ...env, LOG_LEVEL: 'silent', PRESSURE_MAX_EVENT_LOOP_DELAY_MS: '0' }))
-  t.same(await reads(app), expectedReads(api.state), 'written to DATABASE_URL, beside a running service')
-  t.same((await getJson(app, '/reconcile/runs')).json().items.map((r: any) => [r.trigger, r.dry_run]), [['manual', false], ['manual', false], ['manual', true]])
-
-  api.state.tenants = []
-  const refused = await runScript('reconcile', [], { ...env, SAASUS_SECRET_KEY: 'wrong-secret-key' })
-  t.equal(refused.code, 1)
-  t.match(refused.output, /^reconciliation failed: incomplete snapshot, nothing written: GET \/v1\/auth\/tenants: SaaSus refused the credentials \(HTTP 401/)
-  t.equal(refused.output.trim().split('\n').length, 1, 'one line')
-  t.notMatch(refused.output, 'wrong-secret-key')
-  t.notMatch(refused.output, SAASUS.apiKey)
-  t.same(await reads(app), expectedReads({ ...api.state, tenants: state().tenants }), 'nothing written')
-
-  const bad = await runScript('reconcile', [], { ...env, SAASUS_API_KEY: '' })
-  t.equal(bad.code, 1)
-  t.equal(bad.output, 'invalid configuration: SAASUS_API_KEY: missing; set SAASUS_SAAS_ID, SAASUS_API_KEY and SAASUS_SECRET_KEY together, or none of them\n')
-  const none = await runScript('reconcile', [], { ...env, SAASUS_SAAS_ID: '', SAASUS_API_KEY: '', SAASUS_SECRET_KEY: '' })
-  t.equal(none.code, 1)
-  t.equal(none.output, 'invalid configuration: SAASUS_SAAS_ID, SAASUS_API_KEY and SAASUS_SECRET_KEY are required to reconcile\n')
-  const usage = await runScript('reconcile', ['--what'], env)
-  t.equal(usage.code, 1)
-  t.match(usage.output, /^unknown argument "--what"/)
-
-  api.faults.set('/v1/auth/envs', { status: 500 })
-  const failed = await runScript('reconcile', ['--json'], { ...env, SAASUS_RETRIES: '0' })
-  t.equal(failed.code, 1)
-  t.match(JSON.parse(failed.output.split('\n')[0]), { outcome: 'failed', error: /^incomplete snapshot, nothing written: GET \/v1\/auth\/envs: HTTP 500/ })
-})
-
 engineTest(t, 'the service reconciles a never-reconciled database soon after start, then every RECONCILE_INTERVAL; metrics count runs and drift', async (t, engine) => {
   const api = await startSaasus(t, state())
   const config = testConfig(t, { ...api.env, RECONCILE_START_DELAY_MS: '0' }, engine)
@@ -133,6 +84,19 @@ t.test('a failed first run is recorded and counted; a round that cannot reach th
   await until(async () => broken.logs().includes('reconciliation could not run'), 'the warning')
   t.match(broken.logs(), /"level":40.*"msg":"reconciliation could not run"/)
 })
+
+engineTest(t, 'closing the service stops a run in progress, which ends failed and is not scheduled again', async (t, engine) => {
+  const api = await startSaasus(t, state())
+  api.faults.set('/v1/auth/tenants', { delayMs: 500 })
+  const config = testConfig(t, { ...api.env, RECONCILE_START_DELAY_MS: '0', RECONCILE_INTERVAL: '1s' }, engine)
+  const { app } = await buildApp(t, {}, config)
+  await until(async () => (await getJson(app, '/reconcile/runs')).json().items.length > 0, 'the run to start')
+  await app.close()
+  const after = await buildApp(t, {}, { ...config, RECONCILE_START_DELAY_MS: 86_400_000, RECONCILE_INTERVAL: 0 })
+  await new Promise(resolve => setTimeout(resolve, 1500))
+  t.match((await getJson(after.app, '/reconcile/runs')).json().items, [{ trigger: 'start', outcome: 'failed', error: /stopped: the service is shutting down/ }],
+    'one run, stopped; the interval scheduled none after it')
+}, [sqlite])
 
 t.test('the SaaSus secret key and API key reach no log, row, error, metric or page', async t => {
   const api = await startSaasus(t, state())

@@ -47,7 +47,7 @@ const fullState = (): SaasusState => ({
     }),
     saasus.tenant('t2')
   ],
-  users: [saasus.user('u1', { attributes: { lang: 'ja' } }), saasus.user('u2')],
+  users: [saasus.user('u1', { attributes: { lang: 'ja', unset: null } }), saasus.user('u2', { sign_in_id: 'u2-sign-in' })],
   memberships: [
     saasus.membership('t1', 'u1', { dept: 'dev' }, [{ id: 1, roles: ['admin', 'viewer'] }]),
     saasus.membership('t2', 'u1'),
@@ -137,7 +137,7 @@ engineTest(t, 'deletions: entities, memberships, role assignments, attribute key
   const { app } = await buildApp(t, api.env, engine)
   t.equal((await run(app)).outcome, 'succeeded')
   const state = fullState()
-  state.tenants = [saasus.tenant('t1', { ...state.tenants[0], attributes: { plan: 'gold' } })]
+  state.tenants = [saasus.tenant('t1', { ...state.tenants[0], attributes: { plan: 'gold', n: null } })]
   state.users = [saasus.user('u1')]
   state.memberships = [saasus.membership('t1', 'u1', {}, [{ id: 1, roles: ['admin'] }])]
   state.roles = [saasus.role('admin', 'Administrator')]

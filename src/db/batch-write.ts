@@ -41,7 +41,8 @@ function sortedBy<T> (list: T[], key: (item: T) => string): Array<{ item: T, id:
  */
 export async function versionFloor (db: Queryable, dialect: Dialect): Promise<string> {
   const rows = await db.$queryRaw<Array<{ version: string }>>(sql`SELECT "version" FROM "version_floor" WHERE "id" = 1${dialect.forShare}`)
-  return rows[0]?.version ?? ''
+  // The migration that created the table inserted its one row.
+  return rows[0].version
 }
 
 /**

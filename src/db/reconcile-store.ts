@@ -103,7 +103,8 @@ export class ReconcileStore {
   /** When the newest successful (not dry) run ended, if any. */
   async lastSuccess (): Promise<Date | undefined> {
     const row = await this.#prisma.reconcileRun.findFirst({ where: { outcome: 'succeeded', dryRun: false }, orderBy: { endedAt: 'desc' } })
-    return row?.endedAt ?? undefined
+    // A finished run always has its end time.
+    return row === null ? undefined : row.endedAt!
   }
 
   /**
@@ -116,8 +117,7 @@ export class ReconcileStore {
   }
 
   async floor (): Promise<string> {
-    const row = await this.#prisma.versionFloor.findUnique({ where: { id: 1 } })
-    return row?.version ?? ''
+    return (await this.#prisma.versionFloor.findUniqueOrThrow({ where: { id: 1 } })).version
   }
 
   /** The keys of every live row of `entity` (deleted ones are tombstones, not live). */
@@ -153,8 +153,9 @@ export class ReconcileStore {
 
 type Raw = Record<string, unknown>
 const text = (v: unknown): string => String(v)
-const json = (v: unknown): any => v === null || v === undefined ? null : JSON.parse(String(v))
-const bool = (v: unknown): boolean => v === true || v === 1 || v === 1n
+const json = (v: unknown): any => v === null ? null : JSON.parse(String(v))
+/** PostgreSQL answers true/false, SQLite 1/0. */
+const bool = (v: unknown): boolean => Boolean(Number(v))
 
 const tenantRow = (r: Raw): Tenant => ({
   id: text(r.id),

@@ -20,7 +20,7 @@ export interface Snapshot {
  * throws, so a partial snapshot never reaches the database. `between` runs after each answer (the caller
  * renews its lease there).
  */
-export async function fetchSnapshot (client: SaasusClient, between: () => Promise<void> = async () => {}): Promise<Snapshot> {
+export async function fetchSnapshot (client: SaasusClient, between: () => Promise<void>): Promise<Snapshot> {
   const get = async <S extends TSchema>(path: string, schema: S): Promise<Static<S>> => {
     const answer = await client.get(path, schema)
     await between()

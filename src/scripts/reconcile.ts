@@ -39,7 +39,7 @@ try {
     if (result.outcome === 'succeeded') process.stdout.write(`${args.json ? JSON.stringify(asJson(result)) : asText(result)}\n`)
     else {
       if (args.json) process.stdout.write(`${JSON.stringify(asJson(result))}\n`)
-      process.stderr.write(`reconciliation ${result.outcome}: ${result.error ?? ''}\n`)
+      process.stderr.write(`reconciliation ${result.outcome}: ${String(result.error)}\n`)
       process.exitCode = 1
     }
   } finally {

@@ -156,7 +156,7 @@ export function expectedReads (state: SaasusState, signInIds: Record<string, str
     users: [...state.users].sort((a, b) => byText(a.id, b.id)).map(u => ({
       id: u.id,
       email: u.email,
-      sign_in_id: signInIds[u.id] ?? null,
+      sign_in_id: u.sign_in_id ?? signInIds[u.id] ?? null,
       attributes: sortKeys(u.attributes),
       tenants: members.filter(m => m.id === u.id).sort((a, b) => byText(a.tenant_id, b.tenant_id)).map(m => ({
         tenant_id: m.tenant_id,

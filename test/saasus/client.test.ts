@@ -120,3 +120,9 @@ t.test('malformed answers are errors, not retried', async t => {
   t.equal(notFound.retryable, false)
   t.equal(api.calls.length, 4, 'none was retried')
 })
+
+t.test('an error body without type or message still gives the status', async t => {
+  const api = await startSaasus(t)
+  api.faults.set('/v1/auth/tenants', { status: 502, body: '{}' })
+  t.equal((await failure(client(api.url, { retries: 0 }).get('/tenants', TenantsResponse))).message, 'GET /v1/auth/tenants: HTTP 502 (after 1 attempts)')
+})
