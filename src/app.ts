@@ -15,11 +15,13 @@ import docsPlugin from './plugins/docs.js'
 import shutdownPlugin from './plugins/shutdown.js'
 import jsonBodyPlugin from './plugins/json-body.js'
 import requestLogPlugin from './plugins/request-log.js'
+import reconcilePlugin from './plugins/reconcile.js'
 import healthRoutes from './routes/health.js'
 import metricsRoute from './routes/metrics.js'
 import docsRoutes from './routes/docs.js'
 import eventsRoute from './routes/events.js'
 import readRoutes from './routes/reads.js'
+import reconcileRoutes from './routes/reconcile.js'
 
 export interface AppOptions {
   config: Config
@@ -58,6 +60,7 @@ export default async function app (fastify: FastifyInstance, { config }: AppOpti
   await fastify.register(pressurePlugin)
   await fastify.register(docsPlugin)
   await fastify.register(shutdownPlugin)
+  await fastify.register(reconcilePlugin)
 
   // Operations, without the API key: probes, metrics (own token), the OpenAPI description.
   await fastify.register(healthRoutes)
@@ -71,5 +74,6 @@ export default async function app (fastify: FastifyInstance, { config }: AppOpti
     await api.register(jsonBodyPlugin)
     await api.register(eventsRoute)
     await api.register(readRoutes)
+    await api.register(reconcileRoutes)
   })
 }

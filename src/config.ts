@@ -2,6 +2,16 @@ import { Type, type Static } from '@sinclair/typebox'
 import envSchema from 'env-schema'
 import { postgresqlTarget } from './db/postgresql-url.js'
 
+/** A duration: a whole number with a unit (s, m, h or d), or `off` / `0` for none. */
+const DURATION = '^(off|0|[1-9][0-9]{0,6}[smhd])$'
+const UNIT_MS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }
+
+/** Milliseconds of a DURATION (0 for `off`). */
+export function durationMs (value: string): number {
+  const match = /^([0-9]+)([smhd])$/.exec(value)
+  return match === null ? 0 : Number(match[1]) * UNIT_MS[match[2] as keyof typeof UNIT_MS]
+}
+
 /** Every setting, read from the environment (and `.env` when present) and validated at start. */
 export const ConfigSchema = Type.Object({
   NODE_ENV: Type.String({ default: 'development' }),
@@ -41,12 +51,27 @@ export const ConfigSchema = Type.Object({
   AUTH_FAILURE_WINDOW_MS: Type.Integer({ minimum: 1000, maximum: 86400000, default: 60000 }),
   PRESSURE_MAX_EVENT_LOOP_DELAY_MS: Type.Integer({ minimum: 0, maximum: 60000, default: 1000 }),
   PRESSURE_MAX_HEAP_USED_BYTES: Type.Integer({ minimum: 0, default: 0 }),
-  PRESSURE_SAMPLE_INTERVAL_MS: Type.Integer({ minimum: 10, maximum: 60000, default: 1000 })
+  PRESSURE_SAMPLE_INTERVAL_MS: Type.Integer({ minimum: 10, maximum: 60000, default: 1000 }),
+  // Reconciliation with SaaSus's Auth API (issue 13): the names SaaSus's own SDKs read.
+  SAASUS_SAAS_ID: Type.String({ default: '' }),
+  SAASUS_API_KEY: Type.String({ default: '' }),
+  SAASUS_SECRET_KEY: Type.String({ default: '' }),
+  SAASUS_API_URL_BASE: Type.String({ pattern: '^https?://[^/?#]+(/[^?#]*)?$', default: 'https://api.saasus.io' }),
+  SAASUS_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 600000, default: 30000 }),
+  SAASUS_RETRIES: Type.Integer({ minimum: 0, maximum: 10, default: 3 }),
+  RECONCILE_INTERVAL: Type.String({ pattern: DURATION, default: 'off' }),
+  RECONCILE_MARGIN: Type.String({ pattern: DURATION, default: '60s' }),
+  RECONCILE_START_DELAY_MS: Type.Integer({ minimum: 0, maximum: 86400000, default: 10000 }),
+  RECONCILE_CHUNK_SIZE: Type.Integer({ minimum: 1, maximum: 10000, default: 250 })
 })
 
 export type RawConfig = Static<typeof ConfigSchema>
 
-export interface Config extends Omit<RawConfig, 'API_KEYS' | 'LOG_LEVEL' | 'SQLITE_SYNCHRONOUS'> {
+export interface Config extends Omit<RawConfig, 'API_KEYS' | 'LOG_LEVEL' | 'SQLITE_SYNCHRONOUS' | 'RECONCILE_INTERVAL' | 'RECONCILE_MARGIN'> {
+  /** Between scheduled reconciliations, in ms; 0 is off. */
+  RECONCILE_INTERVAL: number
+  /** Subtracted from a snapshot's start time to give its version, in ms. */
+  RECONCILE_MARGIN: number
   LOG_LEVEL: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
   SQLITE_SYNCHRONOUS: 'OFF' | 'NORMAL' | 'FULL' | 'EXTRA'
   /** Every key accepted at once: more than one while a key is being rotated. */
@@ -93,5 +118,14 @@ export function loadConfig (data?: Record<string, unknown>): Config {
   if (raw.METRICS_TOKEN !== '' && raw.METRICS_TOKEN.length < MIN_API_KEY_LENGTH) {
     throw new ConfigError([`METRICS_TOKEN: shorter than ${MIN_API_KEY_LENGTH} characters; use a long random secret or leave it empty`])
   }
-  return { ...raw, API_KEYS: keys } as Config
+  const credentials = ['SAASUS_SAAS_ID', 'SAASUS_API_KEY', 'SAASUS_SECRET_KEY'] as const
+  const missing = credentials.filter(name => raw[name] === '')
+  if (missing.length > 0 && missing.length < credentials.length) {
+    throw new ConfigError([`${missing.join(', ')}: missing; set SAASUS_SAAS_ID, SAASUS_API_KEY and SAASUS_SECRET_KEY together, or none of them`])
+  }
+  const interval = durationMs(raw.RECONCILE_INTERVAL)
+  if (interval > 0 && missing.length > 0) {
+    throw new ConfigError(['RECONCILE_INTERVAL: needs SAASUS_SAAS_ID, SAASUS_API_KEY and SAASUS_SECRET_KEY'])
+  }
+  return { ...raw, API_KEYS: keys, RECONCILE_INTERVAL: interval, RECONCILE_MARGIN: durationMs(raw.RECONCILE_MARGIN) } as Config
 }

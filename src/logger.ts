@@ -13,9 +13,10 @@ export function logFormat (nodeEnv: string, stdoutIsTTY: boolean | undefined): L
 
 /**
  * pino options. Request logs carry no headers by default; the API-key header and Authorization are
- * redacted as well, so that a debug serializer added later cannot leak them. Redaction happens while the
- * record is serialized, before either format sees it. `stream` (tests) takes JSON lines; otherwise the
- * format follows `logFormat`, pino-pretty running as a pino transport (in a worker thread, loaded only then).
+ * redacted as well, so that a debug serializer added later cannot leak them; so are SaaSus's API key and secret
+ * key. Redaction happens while the record is serialized, before either format sees it. `stream` (tests) takes
+ * JSON lines; otherwise the format follows `logFormat`, pino-pretty running as a pino transport (in a worker
+ * thread, loaded only then).
  */
 export function loggerOptions (
   config: Pick<Config, 'LOG_LEVEL' | 'API_KEY_HEADER' | 'NODE_ENV'>,
@@ -28,7 +29,9 @@ export function loggerOptions (
       paths: [
         `req.headers[${JSON.stringify(config.API_KEY_HEADER.toLowerCase())}]`,
         'req.headers.authorization',
-        'headers.authorization'
+        'headers.authorization',
+        // SaaSus credentials, wherever a log line might carry the configuration or a client's options.
+        ...['SAASUS_SECRET_KEY', 'SAASUS_API_KEY', 'credentials.secretKey', 'credentials.apiKey'].flatMap(k => [k, `*.${k}`])
       ],
       censor: '[REDACTED]'
     }

@@ -14,6 +14,12 @@ export interface BatchItem {
   plan: Plan
 }
 
+/**
+ * What caused a write: an event, or a reconciliation run. Every write goes through applyChanges with its
+ * cause, so that what is written and why can be told apart later (a change feed) without another path.
+ */
+export type WriteCause = { kind: 'event' } | { kind: 'rebuild' } | { kind: 'reconcile', runId: string }
+
 /** The part of a Prisma client (or transaction) this module uses. */
 export type Queryable = Pick<PrismaClient, '$executeRaw' | '$queryRaw'>
 
@@ -29,11 +35,27 @@ function sortedBy<T> (list: T[], key: (item: T) => string): Array<{ item: T, id:
 }
 
 /**
- * Writes collapsed changes with one guarded statement per table; returns the indexes of the events that
- * wrote at least one register or attribute key that is now stored with their version.
+ * The version floor: the version of the newest reconciliation snapshot being or having been applied.
+ * On PostgreSQL the row stays share-locked until the transaction ends, so a run raising the floor waits
+ * for the writes that read the old one.
  */
-export async function applyChanges (db: Queryable, dialect: Dialect, changes: Change[][]): Promise<Set<number>> {
-  const { rows, attributes } = collapse(changes)
+export async function versionFloor (db: Queryable, dialect: Dialect): Promise<string> {
+  const rows = await db.$queryRaw<Array<{ version: string }>>(sql`SELECT "version" FROM "version_floor" WHERE "id" = 1${dialect.forShare}`)
+  // The migration that created the table inserted its one row.
+  return rows[0].version
+}
+
+/**
+ * Writes collapsed changes with one guarded statement per table; returns the indexes of the change lists
+ * (events, or items of a reconciliation) that wrote at least one register or attribute key that is now
+ * stored with their version. A change older than the version floor is stale: the snapshot that set the
+ * floor already holds its effect (or what replaced it), even where that snapshot wrote nothing because the
+ * value was already right.
+ */
+export async function applyChanges (db: Queryable, dialect: Dialect, changes: Change[][], cause: WriteCause): Promise<Set<number>> {
+  const floor = await versionFloor(db, dialect)
+  const current = floor === '' ? changes : changes.map(list => list.filter(c => c.version >= floor))
+  const { rows, attributes } = collapse(current)
   const applied = new Set<number>()
 
   // Tables in one fixed order (ENTITIES'), rows in key order within each: see sortedBy.
@@ -89,7 +111,7 @@ export async function writeBatch (db: Queryable, dialect: Dialect, items: BatchI
   const inserted = new Set(returned.map(({ id }) => id))
   const recorded = items.map(({ event }, i) => first[i] && inserted.has(event.id))
   const changes = items.map(({ plan }, i) => recorded[i] && plan.kind === 'changes' ? plan.changes : [])
-  const applied = await applyChanges(db, dialect, changes)
+  const applied = await applyChanges(db, dialect, changes, { kind: 'event' })
 
   const outcomes: Outcome[] = items.map(({ plan }, i) =>
     !recorded[i] ? 'duplicate' : plan.kind === 'ignored' ? 'ignored' : applied.has(i) ? 'applied' : 'stale')

@@ -18,6 +18,8 @@ export interface Dialect {
    * the engine stores, so rows end up exactly as single-row statements would write them.
    */
   rows: (types: readonly ColumnType[], rows: unknown[][]) => Sql
+  /** Appended to a SELECT that must hold a shared row lock until the transaction ends (nothing on SQLite, whose writer is alone anyway). */
+  forShare: Sql
 }
 
 /** The JSON parameter of `rows`: json and timestamp cells encoded, the others as they are. */
@@ -35,14 +37,16 @@ export const sqliteDialect: Dialect = {
   // `WHERE true` keeps SQLite from reading a following ON CONFLICT as part of the SELECT.
   // Timestamps as Prisma's SQLite adapter stores a DateTime.
   rows: (types, rows) => sql`SELECT ${raw(types.map((_, i) => `value ->> ${i}`).join(', '))}
-    FROM json_each(${rowsParameter(types, rows, value => value.toISOString().replace('Z', '+00:00'))}) WHERE true`
+    FROM json_each(${rowsParameter(types, rows, value => value.toISOString().replace('Z', '+00:00'))}) WHERE true`,
+  forShare: raw('')
 }
 
 export const postgresqlDialect: Dialect = {
   name: 'postgresql',
   greatest: (a, b) => sql`GREATEST(${a}, ${b})`,
   rows: (types, rows) => sql`SELECT ${raw(types.map((t, i) => `(e.v ->> ${i})::${PG_TYPES[t]}`).join(', '))}
-    FROM jsonb_array_elements(${rowsParameter(types, rows, value => value.toISOString())}::jsonb) WITH ORDINALITY AS e(v, n) ORDER BY e.n`
+    FROM jsonb_array_elements(${rowsParameter(types, rows, value => value.toISOString())}::jsonb) WITH ORDINALITY AS e(v, n) ORDER BY e.n`,
+  forShare: raw(' FOR SHARE')
 }
 
 /** A SQL identifier from this code base's own constants (never from event data). */

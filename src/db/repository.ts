@@ -15,6 +15,9 @@ import { tenantView, userView, type TenantView, type UserView } from './views.js
 
 export type { Outcome } from './batch-write.js'
 
+/** The client inside an interactive transaction. */
+export type Transaction = Parameters<Parameters<DatabaseClient['$transaction']>[0]>[0]
+
 export interface WriteLimits {
   /** How long a request may wait for the database to start its transaction (ms). */
   maxWaitMs: number
@@ -134,18 +137,20 @@ export class Repository {
    * again up to `limits.retries` times while the `timeoutMs` budget lasts, then thrown.
    */
   async writeNow (items: BatchItem[], receivedAt: Date = new Date()): Promise<Outcome[]> {
-    const outcomes = await this.#transaction(async tx => await writeBatch(tx, this.dialect, items, receivedAt))
+    const outcomes = await this.transaction(async tx => await writeBatch(tx, this.dialect, items, receivedAt))
     this.#checkpoint?.written(items.length)
     return outcomes
   }
 
-  /** One transaction, retried on transient errors within the `timeoutMs` budget (see writeNow). */
-  async #transaction<T> (work: (tx: Queryable) => Promise<T>): Promise<T> {
-    const deadline = Date.now() + this.limits.timeoutMs
+  /**
+   * Runs `work` in one transaction, retried as writeNow retries a batch, all tries within `timeoutMs`.
+   * Whatever `work` throws that is not transient rolls back and is thrown at once.
+   */
+  async transaction<T> (work: (tx: Transaction) => Promise<T>, timeoutMs: number = this.limits.timeoutMs): Promise<T> {
+    const deadline = Date.now() + timeoutMs
     for (let retry = 0; ; retry++) {
       try {
-        return await this.prisma.$transaction(async tx => await work(tx),
-          { maxWait: this.limits.maxWaitMs, timeout: Math.max(MIN_ATTEMPT_MS, deadline - Date.now()) })
+        return await this.prisma.$transaction(work, { maxWait: this.limits.maxWaitMs, timeout: Math.max(MIN_ATTEMPT_MS, deadline - Date.now()) })
       } catch (err) {
         const pause = retryPauseMs(retry)
         if (retry >= this.limits.retries || !isTransientDatabaseError(err) || Date.now() + pause + MIN_ATTEMPT_MS > deadline) throw err
@@ -175,7 +180,7 @@ export class Repository {
     }
     // Serialising and hashing a large refused body is a long step: others get a turn before the transaction.
     await new Promise(resolve => setImmediate(resolve))
-    const fate = await this.#transaction(async tx => {
+    const fate = await this.transaction(async tx => {
       const fate = new Map<string, QuarantineResult>()
       const hashes = [...distinct.keys()].map(hash => [hash])
       const existing = await tx.$queryRaw<Array<{ hash: string }>>(sql`SELECT "hash" FROM "quarantine"
@@ -253,6 +258,8 @@ export class Repository {
       for (const table of ['tenants', 'users', 'tenant_users', 'tenant_user_roles', 'roles', 'envs', 'attribute_values']) {
         await tx.$executeRawUnsafe(`DELETE FROM "${table}"`)
       }
+      // What reconciliation wrote is gone with the rest: so is the floor it set.
+      await tx.$executeRawUnsafe('UPDATE "version_floor" SET "version" = \'\'')
       let events = 0
       let unreadable = 0
       let cursor: { receivedAt: Date, id: string } | undefined
@@ -272,7 +279,7 @@ export class Repository {
           if (!parsed.ok) unreadable++
           else if (parsed.plan.kind === 'changes') changes.push(parsed.plan.changes)
         }
-        await applyChanges(tx, this.dialect, changes)
+        await applyChanges(tx, this.dialect, changes, { kind: 'rebuild' })
         const last = page[page.length - 1]
         cursor = { receivedAt: last.receivedAt, id: last.id }
       }

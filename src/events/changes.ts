@@ -48,11 +48,11 @@ const RESPONSE = '/detail/event/response_body'
 const URI = '/detail/event/uri'
 
 /** Writes `live` and some fields of a row. */
-const put = (entity: Entity, key: Key, version: Version, fields: Record<string, unknown> = {}): RegisterChange =>
+export const put = (entity: Entity, key: Key, version: Version, fields: Record<string, unknown> = {}): RegisterChange =>
   ({ kind: 'register', entity, key, version, live: true, fields })
 
 /** A tombstone: not live, every field cleared, at the delete's version. */
-const remove = (entity: Entity, key: Key, version: Version): RegisterChange => ({
+export const remove = (entity: Entity, key: Key, version: Version): RegisterChange => ({
   kind: 'register',
   entity,
   key,
@@ -61,7 +61,7 @@ const remove = (entity: Entity, key: Key, version: Version): RegisterChange => (
   fields: Object.fromEntries(ENTITIES[entity].fields.map(f => [f.name, null]))
 })
 
-const attributes = (scope: AttributeScope, owner: { tenantId?: string, userId?: string }, version: Version, values: Attributes): AttributesChange =>
+export const attributes = (scope: AttributeScope, owner: { tenantId?: string, userId?: string }, version: Version, values: Attributes): AttributesChange =>
   ({ kind: 'attributes', scope, tenantId: owner.tenantId ?? '', userId: owner.userId ?? '', version, values })
 
 /** Only the properties that are present: an absent field is "unchanged", not "cleared". */

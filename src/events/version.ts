@@ -25,3 +25,11 @@ export function makeVersion (timeMs: number, method: string, envelopeId: string)
 export function versionTime (version: Version): Date {
   return new Date(Number(version.slice(0, TIME_DIGITS)))
 }
+
+/**
+ * The version of a reconciliation snapshot taken at `timeMs`: ranked below every event of that millisecond
+ * (`-` sorts before the method ranks `0`-`2`), and unique to its run.
+ */
+export function snapshotVersion (timeMs: number, runId: string): Version {
+  return `${String(timeMs).padStart(TIME_DIGITS, '0')}:-:reconcile:${runId}` as Version
+}

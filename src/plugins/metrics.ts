@@ -2,6 +2,9 @@ import fp from 'fastify-plugin'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import { OPERATION_NAMES } from '../events/operations.js'
 import type { QuarantineResult } from '../db/repository.js'
+import { ReconcileStore } from '../db/reconcile-store.js'
+import { CHANGE_KINDS, REPORT_ENTITIES } from '../reconcile/drift.js'
+import type { RunResult } from '../reconcile/reconciler.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -16,6 +19,8 @@ export interface Metrics {
   eventReceived: (eventType: unknown, outcome: string) => void
   /** Counts one refused item by what the quarantine did with it (kept, repeat, not_kept). */
   quarantined: (result: QuarantineResult) => void
+  /** Counts a finished reconciliation run of this process and the drift it found. */
+  reconcileFinished: (result: RunResult) => void
 }
 
 // Why a request was refused, by status. 503 covers a slow or unavailable database and back-pressure.
@@ -91,6 +96,27 @@ export default fp(async (fastify) => {
     async collect () { this.set((await repository.quarantineSize()).bytes) }
   })
 
+  const reconcileRuns = new Counter({
+    name: 'receiver_reconcile_runs_total',
+    help: 'Reconciliation runs of this process with SaaSus, by outcome (succeeded, failed, skipped).',
+    labelNames: ['outcome'],
+    registers: [registry]
+  })
+  const reconcileDrift = new Counter({
+    name: 'receiver_reconcile_drift_total',
+    help: 'Rows reconciliation runs of this process found, by entity and change (created, updated, deleted, unchanged).',
+    labelNames: ['entity', 'change'],
+    registers: [registry]
+  })
+  const reconcileStore = new ReconcileStore(repository)
+  // eslint-disable-next-line no-new
+  new Gauge({
+    name: 'receiver_reconcile_last_success_timestamp_seconds',
+    help: 'When the newest successful reconciliation (by any process on this database) ended, in Unix seconds; 0 if none.',
+    registers: [registry],
+    async collect () { this.set(((await reconcileStore.lastSuccess())?.getTime() ?? 0) / 1000) }
+  })
+
   const writeNow = repository.writeNow.bind(repository)
   repository.writeNow = async (...args) => {
     const end = transactionDuration.startTimer()
@@ -115,6 +141,13 @@ export default fp(async (fastify) => {
   fastify.decorate('metrics', {
     registry,
     eventReceived: (eventType, outcome) => { received.inc({ event_type: eventTypeLabel(eventType), outcome }) },
-    quarantined: result => { quarantinedItems.inc({ result }) }
+    quarantined: result => { quarantinedItems.inc({ result }) },
+    reconcileFinished: result => {
+      reconcileRuns.inc({ outcome: result.outcome })
+      if (result.dryRun) return
+      for (const entity of REPORT_ENTITIES) {
+        for (const change of CHANGE_KINDS) if (result.drift[entity][change] > 0) reconcileDrift.inc({ entity, change }, result.drift[entity][change])
+      }
+    }
   })
 }, { name: 'metrics', dependencies: ['database'] })

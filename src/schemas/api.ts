@@ -78,3 +78,27 @@ export const EventRecordResponse = Type.Object({
   outcome: Type.String(),
   event: Type.Unknown({ description: 'the event as received, inner JSON decoded, secrets redacted' })
 })
+
+const Count = Type.Integer({ minimum: 0 })
+const EntityDrift = Type.Object({
+  created: Count,
+  updated: Count,
+  deleted: Count,
+  unchanged: Count,
+  ids: Type.Object({ created: Type.Array(Type.String()), updated: Type.Array(Type.String()), deleted: Type.Array(Type.String()) },
+    { description: 'the first few ids of each change' })
+})
+
+export const ReconcileRun = Type.Object({
+  id: Type.String(),
+  started_at: Type.String(),
+  ended_at: Nullable(Type.String()),
+  snapshot_version: Nullable(Type.String({ description: 'the version every write of the run carries: start time minus RECONCILE_MARGIN' })),
+  dry_run: Type.Boolean(),
+  trigger: Type.String({ description: 'manual (npm run reconcile), start or interval (the service)' }),
+  outcome: Type.String({ description: 'running, succeeded, failed or skipped (another run held the lease)' }),
+  counts: Nullable(Type.Record(Type.String(), EntityDrift, { description: 'per entity: tenants, users, memberships, role_assignments, roles, envs' })),
+  error: Nullable(Type.String())
+})
+
+export const ReconcileRunPage = Type.Object({ items: Type.Array(ReconcileRun), next_cursor: Nullable(Type.String()) })

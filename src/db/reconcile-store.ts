@@ -1,0 +1,218 @@
+import { join, raw, sqltag as sql, type Sql } from '@prisma/client/runtime/client'
+import type { AttributeValue, Env, ReconcileRun, Role, Tenant, TenantUser, TenantUserRole, User } from '../generated/sqlite/client.js'
+import type { Change } from '../events/changes.js'
+import { ENTITIES, type Entity } from '../events/entities.js'
+import type { Version } from '../events/version.js'
+import { applyChanges, type Queryable, type WriteCause } from './batch-write.js'
+import { identifier, type Dialect } from './dialect.js'
+import type { Repository, Transaction } from './repository.js'
+
+// What reconciliation with SaaSus needs from the database: the run records, the lease that lets one run
+// write at a time (across processes and replicas), the version floor, and reads of the local state in the
+// same transaction as the guarded writes that correct it. The writes themselves go through applyChanges,
+// the path events take.
+
+export type RunOutcome = 'running' | 'succeeded' | 'failed' | 'skipped'
+
+export interface RunRecord {
+  id: string
+  started_at: string
+  ended_at: string | null
+  snapshot_version: string | null
+  dry_run: boolean
+  trigger: string
+  outcome: string
+  counts: unknown
+  error: string | null
+}
+
+/** The local state a chunk of a snapshot is compared with, read inside the chunk's transaction. */
+export interface ChunkReader {
+  tenants: (ids: string[]) => Promise<Tenant[]>
+  users: (ids: string[]) => Promise<User[]>
+  /** Memberships, role assignments and tenant-user attribute keys of these users. */
+  memberships: (userIds: string[]) => Promise<{ memberships: TenantUser[], roles: TenantUserRole[], attributes: AttributeValue[] }>
+  /** Attribute keys of these tenants (scope tenant) or users (scope user). */
+  attributes: (scope: 'tenant' | 'user', ids: string[]) => Promise<AttributeValue[]>
+  roles: () => Promise<Role[]>
+  envs: () => Promise<Env[]>
+  /** Writes through the guarded upserts; returns the indexes of the lists that wrote something. */
+  apply: (changes: Change[][]) => Promise<Set<number>>
+}
+
+/** Thrown inside a dry run's transaction to roll it back after computing what it would have done. */
+class DryRun<T> extends Error {
+  constructor (readonly result: T) { super('dry run') }
+}
+
+const EPOCH = new Date(0)
+
+const runRecord = (r: ReconcileRun): RunRecord => ({
+  id: r.id,
+  started_at: r.startedAt.toISOString(),
+  ended_at: r.endedAt?.toISOString() ?? null,
+  snapshot_version: r.snapshotVersion,
+  dry_run: r.dryRun,
+  trigger: r.trigger,
+  outcome: r.outcome,
+  counts: r.counts,
+  error: r.error
+})
+
+export class ReconcileStore {
+  constructor (readonly repository: Repository) {}
+
+  get #prisma () { return this.repository.prisma }
+
+  /** Takes the lease if it is free or expired; false when another run holds it. */
+  async acquireLease (holder: string, until: Date, now: Date = new Date()): Promise<boolean> {
+    const { count } = await this.#prisma.reconcileLease.updateMany({ where: { id: 1, expiresAt: { lt: now } }, data: { holder, expiresAt: until } })
+    return count === 1
+  }
+
+  /** Extends a lease still held; false when it was lost (expired and taken by another run). */
+  async renewLease (holder: string, until: Date): Promise<boolean> {
+    const { count } = await this.#prisma.reconcileLease.updateMany({ where: { id: 1, holder }, data: { expiresAt: until } })
+    return count === 1
+  }
+
+  async releaseLease (holder: string): Promise<void> {
+    await this.#prisma.reconcileLease.updateMany({ where: { id: 1, holder }, data: { expiresAt: EPOCH } })
+  }
+
+  async startRun (run: { id: string, startedAt: Date, snapshotVersion: string, dryRun: boolean, trigger: string, outcome: RunOutcome }): Promise<void> {
+    await this.#prisma.reconcileRun.create({ data: run })
+  }
+
+  async finishRun (id: string, end: { endedAt: Date, outcome: RunOutcome, counts?: object, error?: string }): Promise<void> {
+    await this.#prisma.reconcileRun.update({ where: { id }, data: { endedAt: end.endedAt, outcome: end.outcome, counts: end.counts, error: end.error ?? null } })
+  }
+
+  /** Runs newest first; `before` is the id of the last run of the previous page. */
+  async runs (limit: number, before?: string): Promise<{ items: RunRecord[], next_cursor: string | null }> {
+    const from = before === undefined ? null : await this.#prisma.reconcileRun.findUnique({ where: { id: before } })
+    const rows = await this.#prisma.reconcileRun.findMany({
+      where: from === null ? {} : { OR: [{ startedAt: { lt: from.startedAt } }, { startedAt: from.startedAt, id: { lt: from.id } }] },
+      orderBy: [{ startedAt: 'desc' }, { id: 'desc' }],
+      take: limit + 1
+    })
+    const items = rows.slice(0, limit).map(runRecord)
+    return { items, next_cursor: rows.length > limit ? items[items.length - 1].id : null }
+  }
+
+  /** When the newest successful (not dry) run ended, if any. */
+  async lastSuccess (): Promise<Date | undefined> {
+    const row = await this.#prisma.reconcileRun.findFirst({ where: { outcome: 'succeeded', dryRun: false }, orderBy: { endedAt: 'desc' } })
+    // A finished run always has its end time.
+    return row === null ? undefined : row.endedAt!
+  }
+
+  /**
+   * Raises the version floor to `version` (never lowers it). On PostgreSQL this waits for the event
+   * batches in flight, which hold the floor row share-locked: after it, every write older than `version`
+   * is stale.
+   */
+  async raiseFloor (version: Version): Promise<void> {
+    await this.#prisma.$executeRaw(sql`UPDATE "version_floor" SET "version" = ${version} WHERE "id" = 1 AND "version" < ${version}`)
+  }
+
+  async floor (): Promise<string> {
+    return (await this.#prisma.versionFloor.findUniqueOrThrow({ where: { id: 1 } })).version
+  }
+
+  /** The keys of every live row of `entity` (deleted ones are tombstones, not live). */
+  async liveKeys (entity: Entity): Promise<Array<Record<string, string | number>>> {
+    const def = ENTITIES[entity]
+    return await this.#prisma.$queryRaw<Array<Record<string, string | number>>>(sql`SELECT ${join(def.keys.map(identifier))}
+      FROM ${identifier(def.table)} WHERE "live" = ${true}`)
+  }
+
+  /**
+   * Runs `work` in one transaction with a reader of the local state and the guarded write path. A dry run
+   * rolls the transaction back and still returns what `work` returned. A transient failure is retried like
+   * an event batch (Repository.transaction).
+   */
+  async chunk<T> (cause: WriteCause, dryRun: boolean, timeoutMs: number, work: (reader: ChunkReader) => Promise<T>): Promise<T> {
+    const { dialect } = this.repository
+    try {
+      return await this.repository.transaction(async tx => {
+        const result = await work(reader(tx, dialect, async (db, changes) => await applyChanges(db, dialect, changes, cause)))
+        if (dryRun) throw new DryRun(result)
+        return result
+      }, timeoutMs)
+    } catch (err) {
+      if (err instanceof DryRun) return err.result as T
+      throw err
+    }
+  }
+}
+
+// The chunk reads bind their ids as ONE JSON parameter (dialect.rows), not one parameter per id as Prisma's
+// `in` does: a chunk of 250 ids costs one short statement instead of 250 bindings. JSON columns are read as
+// text and parsed here (SQLite's JSONB columns have numeric affinity, which raw reads cannot map).
+
+type Raw = Record<string, unknown>
+const text = (v: unknown): string => String(v)
+const json = (v: unknown): any => v === null ? null : JSON.parse(String(v))
+/** PostgreSQL answers true/false, SQLite 1/0. */
+const bool = (v: unknown): boolean => Boolean(Number(v))
+
+const tenantRow = (r: Raw): Tenant => ({
+  id: text(r.id),
+  live: bool(r.live),
+  liveV: text(r.live_v),
+  deletedV: text(r.deleted_v),
+  name: r.name as string | null,
+  nameV: text(r.name_v),
+  backOfficeStaffEmail: r.back_office_staff_email as string | null,
+  backOfficeStaffEmailV: text(r.back_office_staff_email_v),
+  planId: r.plan_id as string | null,
+  planIdV: text(r.plan_id_v),
+  planHistories: json(r.plan_histories),
+  planHistoriesV: text(r.plan_histories_v),
+  nextPlan: json(r.next_plan),
+  nextPlanV: text(r.next_plan_v),
+  billingInfo: json(r.billing_info),
+  billingInfoV: text(r.billing_info_v)
+})
+const userRow = (r: Raw): User => ({
+  id: text(r.id), live: bool(r.live), liveV: text(r.live_v), deletedV: text(r.deleted_v),
+  email: r.email as string | null, emailV: text(r.email_v), signInId: r.sign_in_id as string | null, signInIdV: text(r.sign_in_id_v)
+})
+const membershipRow = (r: Raw): TenantUser => ({
+  tenantId: text(r.tenant_id), userId: text(r.user_id), live: bool(r.live), liveV: text(r.live_v), deletedV: text(r.deleted_v)
+})
+const roleRow = (r: Raw): TenantUserRole => ({
+  tenantId: text(r.tenant_id), userId: text(r.user_id), envId: Number(r.env_id), roleName: text(r.role_name), live: bool(r.live), liveV: text(r.live_v)
+})
+const attributeRow = (r: Raw): AttributeValue => ({
+  scope: text(r.scope), tenantId: text(r.tenant_id), userId: text(r.user_id), key: text(r.key), value: json(r.value), v: text(r.v)
+})
+
+const TENANT_COLUMNS = raw(`"id", "live", "live_v", "deleted_v", "name", "name_v", "back_office_staff_email", "back_office_staff_email_v",
+  "plan_id", "plan_id_v", CAST("plan_histories" AS TEXT) AS "plan_histories", "plan_histories_v", CAST("next_plan" AS TEXT) AS "next_plan",
+  "next_plan_v", CAST("billing_info" AS TEXT) AS "billing_info", "billing_info_v"`)
+// `scope` as an expression: SQLite would otherwise search the primary key by scope alone (every key of
+// that scope) instead of the user_id index.
+const BY_USER_SCOPE = raw('("scope" || \'\')')
+const ATTRIBUTE_COLUMNS = raw('"scope", "tenant_id", "user_id", "key", CAST("value" AS TEXT) AS "value", "v"')
+
+function reader (tx: Transaction, dialect: Dialect, apply: (db: Queryable, changes: Change[][]) => Promise<Set<number>>): ChunkReader {
+  const list = (ids: string[]): Sql => dialect.rows(['text'], ids.map(id => [id]))
+  const query = async <T>(statement: Sql, map: (r: Raw) => T): Promise<T[]> => (await tx.$queryRaw<Raw[]>(statement)).map(map)
+  return {
+    tenants: async ids => await query(sql`SELECT ${TENANT_COLUMNS} FROM "tenants" WHERE "id" IN (${list(ids)})`, tenantRow),
+    users: async ids => await query(sql`SELECT * FROM "users" WHERE "id" IN (${list(ids)})`, userRow),
+    memberships: async userIds => ({
+      memberships: await query(sql`SELECT * FROM "tenant_users" WHERE "user_id" IN (${list(userIds)})`, membershipRow),
+      roles: await query(sql`SELECT * FROM "tenant_user_roles" WHERE "user_id" IN (${list(userIds)})`, roleRow),
+      attributes: await query(sql`SELECT ${ATTRIBUTE_COLUMNS} FROM "attribute_values" WHERE "user_id" IN (${list(userIds)}) AND ${BY_USER_SCOPE} = ${'tenant_user'}`, attributeRow)
+    }),
+    attributes: async (scope, ids) => await query(scope === 'tenant'
+      ? sql`SELECT ${ATTRIBUTE_COLUMNS} FROM "attribute_values" WHERE "scope" = ${scope} AND "tenant_id" IN (${list(ids)}) AND "user_id" = ${''}`
+      : sql`SELECT ${ATTRIBUTE_COLUMNS} FROM "attribute_values" WHERE "user_id" IN (${list(ids)}) AND ${BY_USER_SCOPE} = ${scope}`, attributeRow),
+    roles: async () => await tx.role.findMany(),
+    envs: async () => await tx.env.findMany(),
+    apply: async changes => await apply(tx, changes)
+  }
+}

@@ -1,0 +1,41 @@
+import type { Config } from '../config.js'
+import { ReconcileStore } from '../db/reconcile-store.js'
+import type { Repository } from '../db/repository.js'
+import { SaasusClient } from '../saasus/client.js'
+import type { SaasusCredentials } from '../saasus/signature.js'
+import { Reconciler, type ReconcileLog, type RunResult } from './reconciler.js'
+
+/** How long a run's lease lasts without renewal; it is renewed after every answer and before every chunk. */
+const LEASE_MS = 10 * 60_000
+/** Longest pause a Retry-After may impose before the next attempt. */
+const MAX_RETRY_DELAY_MS = 60_000
+/** Longest transaction of one chunk: far longer than a chunk takes, short enough to notice a stuck one. */
+const CHUNK_TIMEOUT_MS = 30_000
+
+/** The SaaSus credentials, when all three are configured (config.ts refuses some without the others). */
+export function saasusCredentials (config: Config): SaasusCredentials | undefined {
+  if (config.SAASUS_SAAS_ID === '') return undefined
+  return { saasId: config.SAASUS_SAAS_ID, apiKey: config.SAASUS_API_KEY, secretKey: config.SAASUS_SECRET_KEY }
+}
+
+/** The reconciler the configuration describes, or undefined without SaaSus credentials. */
+export function reconcilerFor (config: Config, repository: Repository, log: ReconcileLog, onFinished?: (result: RunResult) => void): Reconciler | undefined {
+  const credentials = saasusCredentials(config)
+  if (credentials === undefined) return undefined
+  return new Reconciler({
+    client: new SaasusClient({
+      baseUrl: config.SAASUS_API_URL_BASE,
+      credentials,
+      timeoutMs: config.SAASUS_TIMEOUT_MS,
+      retries: config.SAASUS_RETRIES,
+      maxRetryDelayMs: MAX_RETRY_DELAY_MS
+    }),
+    store: new ReconcileStore(repository),
+    marginMs: config.RECONCILE_MARGIN,
+    chunkSize: config.RECONCILE_CHUNK_SIZE,
+    chunkTimeoutMs: CHUNK_TIMEOUT_MS,
+    leaseMs: LEASE_MS,
+    log,
+    onFinished
+  })
+}

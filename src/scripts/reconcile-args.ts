@@ -1,0 +1,22 @@
+// Command line of `npm run reconcile` (src/scripts/reconcile.ts), kept apart so that tests can call it.
+
+export const USAGE = 'usage: npm run reconcile -- [--dry-run] [--json]'
+
+export class UsageError extends Error {
+  override name = 'UsageError'
+}
+
+export interface ReconcileArgs {
+  dryRun: boolean
+  json: boolean
+}
+
+export function parseReconcileArgs (argv: string[]): ReconcileArgs {
+  const args = { dryRun: false, json: false }
+  for (const arg of argv) {
+    if (arg === '--dry-run') args.dryRun = true
+    else if (arg === '--json') args.json = true
+    else throw new UsageError(`unknown argument ${JSON.stringify(arg)}\n${USAGE}`)
+  }
+  return args
+}

@@ -1,0 +1,66 @@
+import t from 'tap'
+import { buildApp, getJson, testConfig } from './helpers/app.js'
+import { sqlite } from './helpers/engines.js'
+import { runScript } from './helpers/process.js'
+import { SAASUS, emptyState, expectedReads, saasus, startSaasus, type SaasusState } from './helpers/saasus.js'
+import { reads } from './helpers/reads.js'
+import { loadConfig } from '../src/config.js'
+
+// `npm run reconcile` as a real process against the stand-in SaaSus API. Eight processes, each compiling
+// the sources with tsx: more than the default two minutes per file on a busy machine.
+t.setTimeout(600_000)
+
+const state = (): SaasusState => ({
+  ...emptyState(),
+  tenants: [saasus.tenant('t1', { attributes: { a: 1 } })],
+  users: [saasus.user('u1')],
+  memberships: [saasus.membership('t1', 'u1', {}, [{ id: 1, roles: ['admin'] }])],
+  roles: [saasus.role('admin')],
+  envs: [saasus.env(1)]
+})
+
+t.test('npm run reconcile: the drift report, --json, --dry-run, and one-line failures that write nothing', async t => {
+  const api = await startSaasus(t, state())
+  const config = testConfig(t, api.env, sqlite)
+  const env = { ...api.env, DATABASE_URL: config.DATABASE_URL, API_KEYS: config.API_KEYS[0] }
+
+  const dry = await runScript('reconcile', ['--dry-run'], env)
+  t.equal(dry.code, 0, dry.output)
+  t.match(dry.output, /^reconciliation [0-9a-f-]{36} succeeded \(dry run: nothing written\) in \d+\.\d s, snapshot version \d{15}:-:reconcile:/)
+  t.match(dry.output, /\ntenants: 1 created, 0 updated, 0 deleted, 0 unchanged\n {2}created: t1\n/)
+
+  const json = await runScript('reconcile', ['--json'], env)
+  t.equal(json.code, 0, json.output)
+  const report = JSON.parse(json.output)
+  t.match(report, { outcome: 'succeeded', dry_run: false, error: null, drift: { tenants: { created: 1 }, role_assignments: { created: 1 }, envs: { created: 1 } } })
+
+
+  const { app } = await buildApp(t, {}, loadConfig({ ...env, LOG_LEVEL: 'silent', PRESSURE_MAX_EVENT_LOOP_DELAY_MS: '0' }))
+  t.same(await reads(app), expectedReads(api.state), 'written to DATABASE_URL, beside a running service')
+  t.same((await getJson(app, '/reconcile/runs')).json().items.map((r: any) => [r.trigger, r.dry_run]), [['manual', false], ['manual', true]])
+
+  api.state.tenants = []
+  const refused = await runScript('reconcile', [], { ...env, SAASUS_SECRET_KEY: 'wrong-secret-key' })
+  t.equal(refused.code, 1)
+  t.match(refused.output, /^reconciliation failed: incomplete snapshot, nothing written: GET \/v1\/auth\/tenants: SaaSus refused the credentials \(HTTP 401/)
+  t.equal(refused.output.trim().split('\n').length, 1, 'one line')
+  t.notMatch(refused.output, 'wrong-secret-key')
+  t.notMatch(refused.output, SAASUS.apiKey)
+  t.same(await reads(app), expectedReads({ ...api.state, tenants: state().tenants }), 'nothing written')
+
+  const bad = await runScript('reconcile', [], { ...env, SAASUS_API_KEY: '' })
+  t.equal(bad.code, 1)
+  t.equal(bad.output, 'invalid configuration: SAASUS_API_KEY: missing; set SAASUS_SAAS_ID, SAASUS_API_KEY and SAASUS_SECRET_KEY together, or none of them\n')
+  const none = await runScript('reconcile', [], { ...env, SAASUS_SAAS_ID: '', SAASUS_API_KEY: '', SAASUS_SECRET_KEY: '' })
+  t.equal(none.code, 1)
+  t.equal(none.output, 'invalid configuration: SAASUS_SAAS_ID, SAASUS_API_KEY and SAASUS_SECRET_KEY are required to reconcile\n')
+  const usage = await runScript('reconcile', ['--what'], env)
+  t.equal(usage.code, 1)
+  t.match(usage.output, /^unknown argument "--what"/)
+
+  api.faults.set('/v1/auth/envs', { status: 500 })
+  const failed = await runScript('reconcile', ['--json'], { ...env, SAASUS_RETRIES: '0' })
+  t.equal(failed.code, 1)
+  t.match(JSON.parse(failed.output.split('\n')[0]), { outcome: 'failed', error: /^incomplete snapshot, nothing written: GET \/v1\/auth\/envs: HTTP 500/ })
+})
+

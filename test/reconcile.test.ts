@@ -1,0 +1,298 @@
+import t from 'tap'
+import type { FastifyInstance } from 'fastify'
+import { engineTest, sqlite } from './helpers/engines.js'
+import { buildApp, deliver, getJson } from './helpers/app.js'
+import { events } from './helpers/events.js'
+import { emptyState, expectedReads, saasus, startSaasus, type SaasusState } from './helpers/saasus.js'
+import { definitions, reads } from './helpers/reads.js'
+import type { RunResult } from '../src/reconcile/reconciler.js'
+
+// Reconciliation against a stand-in SaaSus API, on both engines: the copy ends equal to SaaSus's state,
+// through the same version guards as events.
+
+const expectedDefinitions = (state: SaasusState) => ({
+  roles: [...state.roles].sort((a, b) => (a.role_name < b.role_name ? -1 : 1)).map(r => [r.role_name, r.display_name]),
+  envs: [...state.envs].sort((a, b) => a.id - b.id).map(e => [e.id, e.name, e.display_name ?? null])
+})
+
+/** Every projected row, versions included: what "nothing written" is checked against. */
+async function dump (app: FastifyInstance): Promise<unknown> {
+  const db = app.repository.prisma
+  return {
+    tenants: await db.tenant.findMany({ orderBy: { id: 'asc' } }),
+    users: await db.user.findMany({ orderBy: { id: 'asc' } }),
+    memberships: await db.tenantUser.findMany({ orderBy: [{ tenantId: 'asc' }, { userId: 'asc' }] }),
+    roles: await db.tenantUserRole.findMany({ orderBy: [{ tenantId: 'asc' }, { userId: 'asc' }, { envId: 'asc' }, { roleName: 'asc' }] }),
+    roleDefinitions: await db.role.findMany({ orderBy: { roleName: 'asc' } }),
+    envs: await db.env.findMany({ orderBy: { id: 'asc' } }),
+    attributes: await db.attributeValue.findMany({ orderBy: [{ scope: 'asc' }, { tenantId: 'asc' }, { userId: 'asc' }, { key: 'asc' }] }),
+    floor: await db.versionFloor.findMany()
+  }
+}
+
+const run = async (app: FastifyInstance, options: { dryRun?: boolean } = {}): Promise<RunResult> => await app.reconciler!.run(options)
+
+const totals = (r: RunResult) => Object.fromEntries(Object.entries(r.drift).map(([e, d]) => [e, [d.created, d.updated, d.deleted, d.unchanged]]))
+
+const fullState = (): SaasusState => ({
+  tenants: [
+    saasus.tenant('t1', {
+      attributes: { plan: 'gold', n: 1 },
+      plan_id: 'p1',
+      plan_histories: [{ plan_id: 'p1', plan_applied_at: 1780000000 }],
+      billing_info: { name: 'ACME', address: { street: 's', city: 'c', state: 'st', country: 'JP', postal_code: '1' }, invoice_language: 'ja-JP' },
+      next_plan_id: 'p2',
+      using_next_plan_from: 1790000000,
+      unknown_future_field: { x: 1 }
+    }),
+    saasus.tenant('t2')
+  ],
+  users: [saasus.user('u1', { attributes: { lang: 'ja', unset: null } }), saasus.user('u2', { sign_in_id: 'u2-sign-in' })],
+  memberships: [
+    saasus.membership('t1', 'u1', { dept: 'dev' }, [{ id: 1, roles: ['admin', 'viewer'] }]),
+    saasus.membership('t2', 'u1'),
+    saasus.membership('t1', 'u2', {}, [{ id: 2, roles: ['viewer'] }])
+  ],
+  roles: [saasus.role('admin', 'Admin'), saasus.role('viewer')],
+  envs: [saasus.env(1, 'prod'), saasus.env(2, 'dev')]
+})
+
+engineTest(t, 'an empty database ends equal to SaaSus; a second run writes nothing', async (t, engine) => {
+  const api = await startSaasus(t, fullState())
+  const { app } = await buildApp(t, api.env, engine)
+  const first = await run(app)
+  t.equal(first.outcome, 'succeeded', first.error ?? '')
+  t.same(await reads(app), expectedReads(api.state))
+  t.same(await definitions(app), expectedDefinitions(api.state))
+  t.same(totals(first), {
+    tenants: [2, 0, 0, 0], users: [2, 0, 0, 0], memberships: [3, 0, 0, 0], role_assignments: [3, 0, 0, 0], roles: [2, 0, 0, 0], envs: [2, 0, 0, 0]
+  })
+  t.same(first.drift.tenants.ids.created, ['t1', 't2'])
+  t.same(first.drift.memberships.ids.created, ['t1/u1', 't2/u1', 't1/u2'])
+  t.equal(await app.reconcileStore.floor(), first.snapshotVersion, 'the floor is the snapshot version')
+  t.match(first.snapshotVersion, new RegExp(`^\\d{15}:-:reconcile:${first.id}$`))
+  t.ok(Math.abs(Number(first.snapshotVersion.slice(0, 15)) - (first.startedAt.getTime() - 60_000)) < 1, 'start time minus the 60 s margin')
+
+  const before = await dump(app)
+  const second = await run(app)
+  t.same(totals(second), {
+    tenants: [0, 0, 0, 2], users: [0, 0, 0, 2], memberships: [0, 0, 0, 3], role_assignments: [0, 0, 0, 3], roles: [0, 0, 0, 2], envs: [0, 0, 0, 2]
+  })
+  const after = await dump(app) as { floor: unknown }
+  t.same({ ...after, floor: null }, { ...(before as object), floor: null }, 'no row was written by the no-op run')
+  t.same(after.floor, [{ id: 1, version: second.snapshotVersion }])
+
+  const runs = (await getJson(app, '/reconcile/runs')).json()
+  t.same(runs.items.map((r: any) => [r.id, r.outcome, r.trigger, r.dry_run]), [[second.id, 'succeeded', 'manual', false], [first.id, 'succeeded', 'manual', false]])
+  t.equal(runs.items[1].snapshot_version, first.snapshotVersion)
+  t.same(runs.items[1].counts.tenants, { created: 2, updated: 0, deleted: 0, unchanged: 0, ids: { created: ['t1', 't2'], updated: [], deleted: [] } })
+  t.equal(runs.next_cursor, null)
+  const page = (await getJson(app, '/reconcile/runs?limit=1')).json()
+  t.same(page.items.map((r: any) => r.id), [second.id])
+  t.same((await getJson(app, `/reconcile/runs?limit=1&cursor=${page.next_cursor}`)).json().items.map((r: any) => r.id), [first.id])
+  t.equal((await app.inject({ method: 'GET', url: '/reconcile/runs' })).statusCode, 401, 'the API key is required')
+})
+
+// A history (all in May 2026, long before the snapshot) and the state SaaSus holds after it.
+const history = () => ({
+  kept: [
+    events.createTenant('t1', { name: 't1', attributes: { a: 1, b: 2 } }, { time: '2026-05-19T10:00:00Z' }),
+    events.createTenant('t2', { name: 't2' }, { time: '2026-05-19T10:00:00Z' }),
+    events.createUser('u1', { email: 'u1@example.com', attributes: { lang: 'ja' } }, { time: '2026-05-19T10:00:00Z' }),
+    events.createTenantUser('t1', 'u1', { dept: 'dev' }, [{ id: 1, roles: ['admin', 'viewer'] }], { time: '2026-05-19T10:00:01Z' }),
+    events.updateTenantPlan('t1', { next_plan_id: 'p' }, { time: '2026-05-19T10:00:03Z' })
+  ],
+  lost: [
+    events.updateTenant('t1', { name: 't1b', attributes: { a: null } }, { time: '2026-05-19T10:00:02Z' }),
+    events.deleteTenantUserRole('t1', 'u1', 1, 'viewer', { time: '2026-05-19T10:00:02Z' }),
+    events.deleteTenant('t2', { time: '2026-05-19T10:00:03Z' }),
+    events.createTenantUser('t2', 'u1', {}, [{ id: 2, roles: ['x'] }], { time: '2026-05-19T09:00:00Z' })
+  ],
+  saasus: {
+    ...emptyState(),
+    tenants: [saasus.tenant('t1', { name: 't1b', attributes: { b: 2 }, back_office_staff_email: 'staff@example.com', next_plan_id: 'p' })],
+    users: [saasus.user('u1', { attributes: { lang: 'ja' } })],
+    memberships: [saasus.membership('t1', 'u1', { dept: 'dev' }, [{ id: 1, roles: ['admin'] }])]
+  }
+})
+
+engineTest(t, 'events lost, then a reconcile: the copy equals the full state; the lost events arriving late are stale', async (t, engine) => {
+  const h = history()
+  const api = await startSaasus(t, h.saasus)
+  const { app } = await buildApp(t, api.env, engine)
+  for (const e of h.kept) t.equal(await deliver(app, e), 'applied')
+  t.not(JSON.stringify(await reads(app)), JSON.stringify(expectedReads(api.state, { u1: '' })))
+  const result = await run(app)
+  t.equal(result.outcome, 'succeeded')
+  t.same(await reads(app), expectedReads(api.state, { u1: '' }), 'sign_in_id, which SaaSus does not list, stays as the events set it')
+  t.same(totals(result), {
+    tenants: [0, 1, 1, 0], users: [0, 0, 0, 1], memberships: [0, 0, 0, 1], role_assignments: [0, 0, 1, 1], roles: [0, 0, 0, 0], envs: [0, 0, 0, 0]
+  })
+  for (const e of h.lost) t.equal(await deliver(app, e), 'stale', `late ${e.detail.event_type}`)
+  t.same(await reads(app), expectedReads(api.state, { u1: '' }))
+})
+
+engineTest(t, 'deletions: entities, memberships, role assignments, attribute keys, role and env definitions', async (t, engine) => {
+  const api = await startSaasus(t, fullState())
+  const { app } = await buildApp(t, api.env, engine)
+  t.equal((await run(app)).outcome, 'succeeded')
+  const state = fullState()
+  state.tenants = [saasus.tenant('t1', { ...state.tenants[0], attributes: { plan: 'gold', n: null } })]
+  state.users = [saasus.user('u1')]
+  state.memberships = [saasus.membership('t1', 'u1', {}, [{ id: 1, roles: ['admin'] }])]
+  state.roles = [saasus.role('admin', 'Administrator')]
+  state.envs = [saasus.env(1, 'production')]
+  api.state = state
+  const result = await run(app)
+  t.same(await reads(app), expectedReads(state))
+  t.same(await definitions(app), expectedDefinitions(state))
+  t.same(totals(result), {
+    tenants: [0, 1, 1, 0], users: [0, 1, 1, 0], memberships: [0, 1, 2, 0], role_assignments: [0, 0, 2, 1], roles: [0, 1, 1, 0], envs: [0, 1, 1, 0]
+  })
+  t.same(result.drift.role_assignments.ids.deleted.sort(), ['t1/u1/1/viewer', 't1/u2/2/viewer'])
+  t.equal((await getJson(app, '/tenants/t2')).statusCode, 404)
+
+  // Everything comes back when SaaSus has it again, attributes and roles included.
+  api.state = fullState()
+  t.equal((await run(app)).outcome, 'succeeded')
+  t.same(await reads(app), expectedReads(api.state))
+  t.same(await definitions(app), expectedDefinitions(api.state))
+})
+
+engineTest(t, 'after a run, a newer event wins and an older one is stale, also where the run wrote nothing', async (t, engine) => {
+  const api = await startSaasus(t, fullState())
+  const { app } = await buildApp(t, { ...api.env, RECONCILE_MARGIN: '0' }, engine)
+  const first = await run(app)
+  await new Promise(resolve => setTimeout(resolve, 2100))
+  const second = await run(app)
+  t.equal(second.drift.tenants.unchanged, 2, 'the second run wrote no tenant')
+  // Between the two snapshots: newer than what the first wrote, older than the second's floor.
+  const between = new Date(Math.ceil((first.startedAt.getTime() + 1) / 1000) * 1000).toISOString().replace('.000', '')
+  t.ok(Date.parse(between) < second.startedAt.getTime())
+  t.equal(await deliver(app, events.updateTenant('t2', { name: 'between' }, { time: between })), 'stale')
+  t.equal(await deliver(app, events.updateTenant('t1', { name: 'old' }, { time: '2026-05-19T10:00:00Z' })), 'stale')
+  t.same(await reads(app), expectedReads(api.state))
+
+  const later = new Date(Date.now() + 3_600_000).toISOString()
+  t.equal(await deliver(app, events.updateTenant('t1', { name: 'newer', attributes: { plan: 'silver' } }, { time: later })), 'applied')
+  t.equal(await deliver(app, events.deleteTenantUser('t2', 'u1', { time: later })), 'applied')
+  const third = await run(app)
+  t.equal(third.outcome, 'succeeded')
+  const shown = (await getJson(app, '/tenants/t1')).json()
+  t.equal(shown.name, 'newer', 'the newer event outranks the snapshot')
+  t.same(shown.attributes, { n: 1, plan: 'silver' })
+  t.same((await getJson(app, '/tenants/t2')).json().users, [], 'the newer membership delete too')
+  t.equal(third.drift.tenants.unchanged, 2, 'a write the guards refused counts as unchanged')
+})
+
+engineTest(t, 'events delivered during a run survive it', async (t, engine) => {
+  const state = fullState()
+  state.tenants = Array.from({ length: 30 }, (_, i) => saasus.tenant(`t${String(i).padStart(2, '0')}`))
+  state.memberships = []
+  const api = await startSaasus(t, state)
+  const { app } = await buildApp(t, { ...api.env, RECONCILE_CHUNK_SIZE: '1' }, engine)
+  const soon = () => new Date(Date.now() + 1000).toISOString()
+  // One during the fetch, deterministically...
+  api.onRequest = async path => {
+    if (path === '/v1/auth/envs') t.equal(await deliver(app, events.updateTenant('t00', { name: 'during-fetch' }, { time: soon() })), 'applied')
+  }
+  // ...and the others while chunks are applied.
+  let done = false
+  const running = run(app).finally(() => { done = true })
+  const delivered: string[] = []
+  for (let i = 1; i < 30 && !done; i++) {
+    const id = `t${String(i).padStart(2, '0')}`
+    await deliver(app, events.updateTenant(id, { name: `during-${id}` }, { time: soon() }))
+    delivered.push(id)
+  }
+  await deliver(app, events.createTenant('t-new', { name: 'created during the run', attributes: { k: 'v' } }, { time: soon() }))
+  const result = await running
+  t.equal(result.outcome, 'succeeded')
+  t.ok(delivered.length > 0)
+  t.equal((await getJson(app, '/tenants/t00')).json().name, 'during-fetch')
+  for (const id of delivered) t.equal((await getJson(app, `/tenants/${id}`)).json().name, `during-${id}`, id)
+  t.match((await getJson(app, '/tenants/t-new')).json(), { name: 'created during the run', attributes: { k: 'v' } })
+})
+
+const FAULTS = [
+  ['HTTP 500', { status: 500 }, /HTTP 500/],
+  ['HTTP 401', { status: 401 }, /refused the credentials/],
+  ['a time-out', { delayMs: 600 }, /no complete answer within 300 ms/],
+  ['a malformed body', { body: '{"tenants": [{"id": 1}], "users": [{}], "roles": [1], "envs": "x"}' }, /malformed answer/]
+] as const
+const PATHS = ['/v1/auth/tenants', '/v1/auth/users', '/v1/auth/tenants/all/users', '/v1/auth/roles', '/v1/auth/envs']
+
+engineTest(t, 'any endpoint failing: nothing is written and the run is recorded as failed', async (t, engine) => {
+  const api = await startSaasus(t, fullState())
+  const { app } = await buildApp(t, { ...api.env, SAASUS_TIMEOUT_MS: '300', SAASUS_RETRIES: '0' }, engine)
+  await deliver(app, events.createTenant('t9', { name: 'from an event' }, { time: '2026-05-19T10:00:00Z' }))
+  const before = await dump(app)
+  for (const path of PATHS) {
+    for (const [name, fault, message] of FAULTS) {
+      api.faults.clear()
+      api.faults.set(path, { ...fault })
+      const result = await run(app)
+      t.equal(result.outcome, 'failed', `${path}: ${name}`)
+      t.match(result.error, /^incomplete snapshot, nothing written: GET /)
+      t.match(result.error, message)
+      t.same(await dump(app), before, 'nothing written')
+    }
+  }
+  const runs = (await getJson(app, '/reconcile/runs?limit=200')).json().items
+  t.equal(runs.length, PATHS.length * FAULTS.length)
+  t.ok(runs.every((r: any) => r.outcome === 'failed' && r.error.startsWith('incomplete snapshot') && r.ended_at !== null))
+  api.faults.clear()
+  t.equal((await run(app)).outcome, 'succeeded', 'and the next run completes')
+})
+
+engineTest(t, 'one run at a time: a second one skips its round; a dry run writes nothing and reports the same drift', async (t, engine) => {
+  const api = await startSaasus(t, fullState())
+  const { app, logs } = await buildApp(t, api.env, engine)
+  const dry = await run(app, { dryRun: true })
+  t.equal(dry.outcome, 'succeeded')
+  t.same(await reads(app), { tenants: [], users: [] }, 'the dry run wrote nothing')
+  t.equal(await app.reconcileStore.floor(), '')
+
+  const both = await Promise.all([run(app), run(app)])
+  t.same(both.map(r => r.outcome).sort(), ['skipped', 'succeeded'])
+  const done = both.find(r => r.outcome === 'succeeded')!
+  t.same(totals(done), totals(dry), 'the dry run predicted it')
+  t.equal(both.find(r => r.outcome === 'skipped')!.error, 'another reconciliation holds the lease')
+  t.same(await reads(app), expectedReads(api.state))
+  t.equal((await run(app)).outcome, 'succeeded', 'the lease is released after a run')
+  const runs = (await getJson(app, '/reconcile/runs')).json().items
+  t.same(runs.map((r: any) => r.outcome).sort(), ['skipped', 'succeeded', 'succeeded', 'succeeded'])
+  t.ok(runs.some((r: any) => r.dry_run))
+  const lines = logs().split('\n').filter(l => l.includes('reconciliation run'))
+  t.equal(lines.length, 4, 'one log line per run')
+  t.match(JSON.parse(lines[0]), { component: 'reconcile', outcome: 'succeeded', dryRun: true, counts: { tenants: { created: 2 } } })
+})
+
+engineTest(t, 'a run that loses its lease, or is stopped, ends failed; a stopped reconciler starts no more runs', async (t, engine) => {
+  const api = await startSaasus(t, fullState())
+  const { app } = await buildApp(t, { ...api.env, RECONCILE_CHUNK_SIZE: '1' }, engine)
+  api.onRequest = async path => {
+    if (path === '/v1/auth/roles') await app.repository.prisma.reconcileLease.update({ where: { id: 1 }, data: { holder: 'another' } })
+  }
+  const lost = await run(app)
+  t.equal(lost.outcome, 'failed')
+  t.match(lost.error, /^incomplete snapshot, nothing written: lost the reconciliation lease/)
+  await app.repository.prisma.reconcileLease.update({ where: { id: 1 }, data: { expiresAt: new Date(0) } })
+
+  api.onRequest = async path => { if (path === '/v1/auth/envs') app.reconciler!.stop() }
+  const stopped = await run(app)
+  t.equal(stopped.outcome, 'failed')
+  t.match(stopped.error, /stopped: the service is shutting down/)
+  const skipped = await run(app)
+  t.same([skipped.outcome, skipped.error], ['skipped', 'the service is shutting down'])
+})
+
+engineTest(t, 'a failure while applying is recorded as failed, with what was applied before it', async (t, engine) => {
+  const api = await startSaasus(t, fullState())
+  const { app } = await buildApp(t, api.env, engine)
+  await app.repository.prisma.$executeRawUnsafe('DROP TABLE "tenant_user_roles"')
+  const failed = await run(app)
+  t.equal(failed.outcome, 'failed')
+  t.match(failed.error, /^applying the snapshot stopped part-way \(the next run completes it\): /)
+  t.equal(failed.drift.roles.created, 2, 'what was applied before the failure is reported')
+}, [sqlite])
