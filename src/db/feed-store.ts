@@ -82,6 +82,7 @@ export function widenForCascades (scope: FeedScope, batch: CollapsedRow[], rows:
 }
 
 const list = <T>(set: Set<T>): T[] => [...set]
+const partition = <T>(items: T[], test: (item: T) => boolean): [T[], T[]] => [items.filter(test), items.filter(i => !test(i))]
 
 /** The stored rows the visible state of the scope's entities depends on; 'all' reads every table. */
 export async function loadFeedRows (db: Queryable, scope: FeedScope | 'all'): Promise<FeedRows> {
@@ -90,7 +91,7 @@ export async function loadFeedRows (db: Queryable, scope: FeedScope | 'all'): Pr
       await db.tenant.findMany(), await db.user.findMany(), await db.tenantUser.findMany(), await db.tenantUserRole.findMany(),
       await db.role.findMany(), await db.env.findMany(), await db.attributeValue.findMany()
     ]
-    return { tenants, users, memberships, assignments, roles, envs, attributes }
+    return { tenants, users, parentTenants: [], parentUsers: [], memberships, assignments, roles, envs, attributes }
   }
   const below = [
     ...(scope.memberUsers.size > 0 ? [{ userId: { in: list(scope.memberUsers) } }] : []),
@@ -100,11 +101,14 @@ export async function loadFeedRows (db: Queryable, scope: FeedScope | 'all'): Pr
   const memberships = none ? [] : await db.tenantUser.findMany({ where: { OR: below } })
   const assignments = none ? [] : await db.tenantUserRole.findMany({ where: { OR: below } })
   const memberAttributes = none ? [] : await db.attributeValue.findMany({ where: { scope: 'tenant_user', OR: below } })
-  // Memberships show only below a live tenant and user: read those rows too.
+  // Memberships show only below a live tenant and user: read those rows too (as parents only: which
+  // memberships exist may differ before and after the write, and with them which parents are read).
   const tenantIds = new Set([...scope.tenantIds, ...memberships.map(m => m.tenantId)])
   const userIds = new Set([...scope.userIds, ...memberships.map(m => m.userId)])
-  const tenants = tenantIds.size === 0 ? [] : await db.tenant.findMany({ where: { id: { in: list(tenantIds) } } })
-  const users = userIds.size === 0 ? [] : await db.user.findMany({ where: { id: { in: list(userIds) } } })
+  const allTenants = tenantIds.size === 0 ? [] : await db.tenant.findMany({ where: { id: { in: list(tenantIds) } } })
+  const allUsers = userIds.size === 0 ? [] : await db.user.findMany({ where: { id: { in: list(userIds) } } })
+  const [tenants, parentTenants] = partition(allTenants, t => scope.tenantIds.has(t.id))
+  const [users, parentUsers] = partition(allUsers, u => scope.userIds.has(u.id))
   const owners = [
     ...(scope.tenantIds.size > 0 ? [{ scope: 'tenant', tenantId: { in: list(scope.tenantIds) } }] : []),
     ...(scope.userIds.size > 0 ? [{ scope: 'user', userId: { in: list(scope.userIds) } }] : [])
@@ -112,7 +116,7 @@ export async function loadFeedRows (db: Queryable, scope: FeedScope | 'all'): Pr
   const ownAttributes = owners.length === 0 ? [] : await db.attributeValue.findMany({ where: { OR: owners } })
   const roles = scope.roleNames.size === 0 ? [] : await db.role.findMany({ where: { roleName: { in: list(scope.roleNames) } } })
   const envs = scope.envIds.size === 0 ? [] : await db.env.findMany({ where: { id: { in: list(scope.envIds) } } })
-  return { tenants, users, memberships, assignments, roles, envs, attributes: [...ownAttributes, ...memberAttributes] }
+  return { tenants, users, parentTenants, parentUsers, memberships, assignments, roles, envs, attributes: [...ownAttributes, ...memberAttributes] }
 }
 
 /**

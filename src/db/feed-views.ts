@@ -12,6 +12,9 @@ export const FEED_ENTITIES: readonly FeedEntity[] = ['tenant', 'user', 'membersh
 export interface FeedRows {
   tenants: Tenant[]
   users: User[]
+  /** Tenants and users read only because memberships below them were: not compared themselves. */
+  parentTenants: Tenant[]
+  parentUsers: User[]
   memberships: TenantUser[]
   assignments: TenantUserRole[]
   roles: Role[]
@@ -61,8 +64,8 @@ export function visibleEntities (rows: FeedRows): Map<string, VisibleEntity> {
   const attributesOf = (scope: string, tenantId: string, userId: string): AttributeValue[] =>
     attributes.get(JSON.stringify([scope, tenantId, userId])) ?? []
 
-  const tenants = new Map(rows.tenants.map(t => [t.id, t]))
-  const users = new Map(rows.users.map(u => [u.id, u]))
+  const tenants = new Map([...rows.parentTenants, ...rows.tenants].map(t => [t.id, t]))
+  const users = new Map([...rows.parentUsers, ...rows.users].map(u => [u.id, u]))
   for (const t of rows.tenants) {
     if (!t.live) continue
     put('tenant', { id: t.id }, {
