@@ -24,6 +24,11 @@ export interface FeedRows {
 
 export type FeedKey = Record<string, string | number>
 
+/** The key columns of each entity, in the order keys are shown. */
+export const FEED_KEYS: Record<FeedEntity, readonly string[]> = {
+  tenant: ['id'], user: ['id'], membership: ['tenant_id', 'user_id'], role_assignment: ['tenant_id', 'user_id', 'env_id', 'role_name'], role: ['role_name'], env: ['id']
+}
+
 /** One visible entity: its fields as the read API shows them; `attributes` is an object of keys. */
 export interface VisibleEntity {
   entity: FeedEntity

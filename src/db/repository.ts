@@ -8,7 +8,7 @@ import { parseEvent } from '../events/parse.js'
 import type { Dialect } from './dialect.js'
 import { applyChanges, FeedWrite, writeBatch, type BatchItem, type Outcome } from './batch-write.js'
 import { loadFeedRows, lockFeed, recordFeed } from './feed-store.js'
-import type { FeedEntity } from './feed-views.js'
+import { FEED_KEYS, type FeedEntity } from './feed-views.js'
 import { Batcher } from './batcher.js'
 import { IdleWalCheckpoint } from './wal-checkpoint.js'
 import { isTransientDatabaseError } from './transient.js'
@@ -246,7 +246,8 @@ export class Repository {
     return rows.map(r => ({
       cursor: Number(r.cursor),
       entity: r.entity as FeedEntity,
-      key: r.key as Record<string, string | number>,
+      // In the entity's key order (PostgreSQL's jsonb keeps its own).
+      key: Object.fromEntries(FEED_KEYS[r.entity as FeedEntity].map(k => [k, (r.key as Record<string, string | number>)[k]])),
       op: r.op as 'upsert' | 'delete',
       fields: r.fields as Record<string, unknown> | null,
       cause: r.cause === 'event'
