@@ -37,6 +37,8 @@ export interface WriteLimits {
   checkpointEvents: number
   /** Called when such a checkpoint fails (SQLite's own checkpoints still run). */
   onCheckpointError?: (err: unknown) => void
+  /** false: event batches record no change feed entries. Only to measure the feed's cost (bench/write-path.ts). */
+  feed?: boolean
 }
 
 /** The shortest transaction worth starting: Prisma's own lower bound on a transaction's time-out is 100 ms. */
@@ -143,7 +145,7 @@ export class Repository {
     let feed = new FeedWrite()
     const outcomes = await this.transaction(async tx => {
       feed = new FeedWrite() // a retried transaction records afresh
-      return await writeBatch(tx, this.dialect, items, receivedAt, feed)
+      return await writeBatch(tx, this.dialect, items, receivedAt, this.limits.feed === false ? null : feed)
     })
     this.#checkpoint?.written(items.length)
     this.feedCommitted(feed)
