@@ -5,11 +5,15 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { FastifyInstance } from 'fastify'
 import { API_KEY, buildApp, deliver, getJson, postEvent, tempDir } from './helpers/app.js'
-import { engineTest, pgClient, sqlite } from './helpers/engines.js'
+import { engineTest, pgClient, postgresql, sqlite } from './helpers/engines.js'
 import { events } from './helpers/events.js'
 import { Fold, readState, sorted, type Entry } from './helpers/feed.js'
 import { emptyState, saasus, startSaasus } from './helpers/saasus.js'
 import { runScript } from './helpers/process.js'
+import { FeedListener } from '../src/db/feed-listener.js'
+import { openRepository } from '../src/db/open.js'
+import { postgresqlTarget } from '../src/db/postgresql-url.js'
+import { parseEvent } from '../src/events/parse.js'
 
 // The change feed's contract, case by case, on both engines: what is recorded (and what not), causes,
 // cascades, paging, 410 after pruning, long poll timing and cost, rebuild and reconcile entries, metrics,
@@ -214,3 +218,72 @@ t.test('examples/follow-changes.ts prints each change once across restarts, keep
   t.notMatch(second, /"u1"/, 'the restart does not print u1 again')
   t.match(second, /^2 upsert user \{"id":"u2"\}/)
 })
+
+engineTest(t, 'another process\'s commit wakes a waiter through LISTEN; a lost listening connection comes back', async (t, engine) => {
+  const { app, config, logs } = await buildApp(t, {}, engine)
+  const { schema } = postgresqlTarget(config.DATABASE_URL)
+  const db = await pgClient(t, config.DATABASE_URL)
+  // A second receiver on the same database (its own client and pool): its commits reach `app` only by NOTIFY.
+  const { repository: other } = await openRepository(config, { migrate: false })
+  t.teardown(async () => { await other.close() })
+  const write = async (k: number) => {
+    const parsed = parseEvent(events.createUser(`u${k}`, { email: `u${k}@x` }, o(k, `e${k}`)))
+    if (!parsed.ok) throw new Error('bad event')
+    await other.writeNow([{ event: parsed.event, plan: parsed.plan }])
+  }
+  const listener = async (): Promise<number | undefined> => {
+    const { rows } = await db.query('SELECT pid FROM pg_stat_activity WHERE query = $1', [`LISTEN "receiver_changes_${schema}"`])
+    return rows[0]?.pid
+  }
+
+  let waiting = getJson(app, '/changes?after=0&wait=20')
+  while (app.feedTail.waiting < 1) await new Promise(resolve => setTimeout(resolve, 5))
+  await db.query(`NOTIFY "receiver_changes_${schema}", 'not a cursor'`) // ignored
+  let started = Date.now()
+  await write(1)
+  t.same((await waiting).json().entries.map((e: Entry) => e.cursor), [1])
+  t.ok(Date.now() - started < 5000, 'woken by the other process\'s commit')
+
+  const pid = await listener()
+  t.ok(pid !== undefined, 'one connection listens')
+  await db.query('SELECT pg_terminate_backend($1)', [pid])
+  let again: number | undefined
+  for (let i = 0; i < 200 && (again === undefined || again === pid); i++) {
+    await new Promise(resolve => setTimeout(resolve, 50))
+    again = await listener()
+  }
+  t.ok(again !== undefined && again !== pid, 'listening again on a new connection')
+  t.match(logs(), 'change feed notifications: connection lost')
+
+  waiting = getJson(app, '/changes?after=1&wait=20')
+  while (app.feedTail.waiting < 1) await new Promise(resolve => setTimeout(resolve, 5))
+  started = Date.now()
+  await write(2)
+  t.same((await waiting).json().entries.map((e: Entry) => e.cursor), [2])
+  t.ok(Date.now() - started < 5000, 'woken after the reconnection')
+}, [postgresql])
+
+t.test('a listener that cannot connect reports it and tries again until closed', async t => {
+  const errors: unknown[] = []
+  const listener = new FeedListener('postgresql://postgres@127.0.0.1:1/test', { onHead: () => {}, onReconnect: () => {}, onError: err => { errors.push(err) } }, 20)
+  await listener.start()
+  while (errors.length < 2) await new Promise(resolve => setTimeout(resolve, 10))
+  await listener.close()
+  t.match(errors[0], { code: 'ECONNREFUSED' })
+})
+
+engineTest(t, 'a failed shared read is logged; the request still answers at the end of its wait', async (t, engine) => {
+  const { app, logs } = await buildApp(t, {}, engine)
+  const feedEntries = app.repository.feedEntries.bind(app.repository)
+  let calls = 0
+  app.repository.feedEntries = async (after, limit) => {
+    if (++calls === 2) throw new Error('the shared read failed')
+    return await feedEntries(after, limit)
+  }
+  const waiting = getJson(app, '/changes?after=0&wait=1')
+  while (app.feedTail.waiting < 1) await new Promise(resolve => setTimeout(resolve, 5))
+  await deliver(app, events.createUser('u1', { email: 'u1@x' }, o(1, 'e1')))
+  const res = await waiting
+  t.same(res.json().entries.map((e: Entry) => e.cursor), [1], 'the last read at the end of the wait finds it')
+  t.match(logs(), 'reading the change feed for waiting requests failed')
+}, [sqlite])
