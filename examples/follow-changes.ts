@@ -1,5 +1,6 @@
 // Follows the receiver's change feed: prints each change and keeps the cursor in a file, so that a restart
-// carries on where it stopped (every change once, in order). On 410 (the entries after the cursor were
+// carries on where it stopped (every change once, in order). Stop it at any time: the cursor file always
+// holds the last page handled. On 410 (the entries after the cursor were
 // pruned) it says so and stops: read the state from GET /tenants and GET /users, then start again from
 // the `oldest_cursor` it printed.
 //
@@ -7,9 +8,12 @@
 
 import { readFileSync, renameSync, writeFileSync } from 'node:fs'
 
-const base = process.env.RECEIVER_URL ?? 'http://127.0.0.1:3000'
-const apiKey = process.env.API_KEY ?? ''
-const cursorFile = process.env.CURSOR_FILE ?? './changes.cursor'
+const setting = (name: string, fallback: string): string => process.env[name] ?? fallback
+const base = setting('RECEIVER_URL', 'http://127.0.0.1:3000')
+const apiKey = setting('API_KEY', '')
+const cursorFile = setting('CURSOR_FILE', './changes.cursor')
+const retryMs = Number(setting('RETRY_MS', '5000'))
+const pause = async (): Promise<void> => { await new Promise(resolve => setTimeout(resolve, retryMs)) }
 
 function readCursor (): number {
   try {
@@ -26,17 +30,13 @@ function saveCursor (cursor: number): void {
 }
 
 let after = readCursor()
-let stopping = false
-process.on('SIGINT', () => { stopping = true })
-process.on('SIGTERM', () => { stopping = true })
-
-while (!stopping) {
+for (;;) {
   let res: Response
   try {
     res = await fetch(`${base}/changes?after=${after}&limit=100&wait=25`, { headers: { 'x-api-key': apiKey }, signal: AbortSignal.timeout(35_000) })
   } catch (err) {
-    console.error(`receiver unreachable (${(err as Error).message}); trying again in 5 s`)
-    await new Promise(resolve => setTimeout(resolve, 5000))
+    console.error(`receiver unreachable (${(err as Error).message}); trying again in ${retryMs} ms`)
+    await pause()
     continue
   }
   if (res.status === 410) {
@@ -45,8 +45,8 @@ while (!stopping) {
     process.exit(2)
   }
   if (res.status !== 200) {
-    console.error(`GET /changes answered ${res.status}: ${await res.text()}; trying again in 5 s`)
-    await new Promise(resolve => setTimeout(resolve, 5000))
+    console.error(`GET /changes answered ${res.status}: ${await res.text()}; trying again in ${retryMs} ms`)
+    await pause()
     continue
   }
   const page = await res.json() as { entries: Array<{ cursor: number, entity: string, key: object, op: string, fields: object | null, cause: object }>, next_after: number }
@@ -55,6 +55,6 @@ while (!stopping) {
     console.log(`${entry.cursor} ${entry.op} ${entry.entity} ${JSON.stringify(entry.key)} ${JSON.stringify(entry.fields)} ${JSON.stringify(entry.cause)}`)
   }
   // Only after the page is handled: a crash before this line handles the page again, never skips it.
-  if (page.next_after !== after) saveCursor(page.next_after)
+  saveCursor(page.next_after)
   after = page.next_after
 }

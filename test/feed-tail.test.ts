@@ -77,9 +77,13 @@ t.test('a failed read is reported and leaves the waiters to their time-out; clos
   t.same(await waiting, [], 'answered empty at the end of its wait')
   t.match(errors, [{ message: 'read failed' }])
   const held = tail.wait(5, 10, 60_000)
+  tail.advance(6) // heard of, but nothing after 5 is there to read (yet): it keeps waiting
+  while (src.calls.length < 2) await new Promise(resolve => setImmediate(resolve))
+  await new Promise(resolve => setImmediate(resolve))
+  t.equal(tail.waiting, 1)
   tail.close()
   t.same(await held, [], 'close answers at once')
   t.equal(tail.waiting, 0)
   tail.poke() // nobody waits: nothing to read
-  t.equal(src.calls.length, 1)
+  t.equal(src.calls.length, 2)
 })

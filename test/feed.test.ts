@@ -1,6 +1,6 @@
 import t from 'tap'
 import { spawn } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { FastifyInstance } from 'fastify'
@@ -12,6 +12,7 @@ import { emptyState, saasus, startSaasus } from './helpers/saasus.js'
 import { runScript } from './helpers/process.js'
 import { FeedListener } from '../src/db/feed-listener.js'
 import { openRepository } from '../src/db/open.js'
+import { Repository } from '../src/db/repository.js'
 import { postgresqlTarget } from '../src/db/postgresql-url.js'
 import { parseEvent } from '../src/events/parse.js'
 
@@ -195,8 +196,9 @@ t.test('examples/follow-changes.ts prints each change once across restarts, keep
   const cursorFile = join(tempDir(t), 'cursor')
   const example = fileURLToPath(new URL('../examples/follow-changes.ts', import.meta.url))
   const saved = (): string => { try { return readFileSync(cursorFile, 'utf8').trim() } catch { return '' } }
-  const follow = async (until: (output: string) => boolean): Promise<string> => await new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import=tsx', example], { env: { ...process.env, RECEIVER_URL: address, API_KEY, CURSOR_FILE: cursorFile }, stdio: ['ignore', 'pipe', 'pipe'] })
+  const follow = async (until: (output: string) => boolean, env: Record<string, string> = {}): Promise<string> => await new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import=tsx', example], { env: { ...process.env, RECEIVER_URL: address, API_KEY, CURSOR_FILE: cursorFile, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+    child.on('exit', () => { output += '\n[exited]' })
     let output = ''
     const timer = setTimeout(() => { clearInterval(poll); child.kill('SIGKILL'); reject(new Error(`no output in time: ${output}`)) }, 60_000)
     const poll = setInterval(() => {
@@ -217,6 +219,26 @@ t.test('examples/follow-changes.ts prints each change once across restarts, keep
   const second = await follow(out => out.includes('"u2"') && saved() === '2')
   t.notMatch(second, /"u1"/, 'the restart does not print u1 again')
   t.match(second, /^2 upsert user \{"id":"u2"\}/)
+
+  const refused = await follow(out => out.includes('answered 401'), { API_KEY: 'wrong-key-0123456789abcdef', RETRY_MS: '10' })
+  t.match(refused, 'GET /changes answered 401')
+  const closed = await follow(out => out.includes('receiver unreachable'), { RECEIVER_URL: 'http://127.0.0.1:1', RETRY_MS: '10' })
+  t.match(closed, 'receiver unreachable')
+  await app.repository.prisma.$executeRawUnsafe(`UPDATE "feed_entries" SET "recorded_at" = '2020-01-01T00:00:00.000+00:00'`)
+  await app.repository.pruneFeed(new Date('2025-01-01T00:00:00Z'))
+  writeFileSync(cursorFile, '0\n')
+  const gone = await follow(out => out.includes('[exited]'))
+  t.match(gone, /entries up to cursor 2 were pruned[\s\S]*set to 2/, 'on 410 it says where to resume and stops')
+})
+
+t.test('a repository with feed: false (bench:write\'s switch) records nothing', async t => {
+  const { app } = await buildApp(t, {}, sqlite)
+  const quiet = new Repository(app.repository.prisma, app.repository.dialect, { ...app.repository.limits, feed: false })
+  const parsed = parseEvent(events.createUser('u1', { email: 'a@x' }, o(1, 'e1')))
+  if (!parsed.ok) throw new Error('bad event')
+  t.same(await quiet.writeNow([{ event: parsed.event, plan: parsed.plan }]), ['applied'])
+  t.same(await changes(app), [])
+  t.same(await app.repository.feedBounds(), { head: 0, prunedThrough: 0 })
 })
 
 engineTest(t, 'another process\'s commit wakes a waiter through LISTEN; a lost listening connection comes back', async (t, engine) => {

@@ -81,7 +81,7 @@ export async function versionFloor (db: Queryable, dialect: Dialect): Promise<st
  * value was already right.
  */
 export async function applyChanges (
-  db: Queryable, dialect: Dialect, changes: Change[][], cause: WriteCause, feed: FeedWrite | null = new FeedWrite()
+  db: Queryable, dialect: Dialect, changes: Change[][], cause: WriteCause, feed: FeedWrite | null
 ): Promise<Set<number>> {
   const floor = await versionFloor(db, dialect)
   const current = floor === '' ? changes : changes.map(list => list.filter(c => c.version >= floor))
@@ -142,7 +142,7 @@ const EVENT_TYPES: ColumnType[] = ['text', 'text', 'timestamp', 'text', 'text', 
  * row goes in with one statement; an envelope id or SaaSus log_id already there (or earlier in the batch)
  * makes it a duplicate, which writes nothing. Outcomes come back in the batch's order.
  */
-export async function writeBatch (db: Queryable, dialect: Dialect, items: BatchItem[], receivedAt: Date, feed: FeedWrite | null = new FeedWrite()): Promise<Outcome[]> {
+export async function writeBatch (db: Queryable, dialect: Dialect, items: BatchItem[], receivedAt: Date, feed: FeedWrite | null): Promise<Outcome[]> {
   // An envelope id or log_id seen earlier in the batch is a duplicate of that earlier event (arrival order).
   const ids = new Set<string>()
   const logIds = new Set<string>()

@@ -70,9 +70,9 @@ export function widenForCascades (scope: FeedScope, batch: CollapsedRow[], rows:
     if (row.entity !== 'tenant' && row.entity !== 'user') continue
     const id = row.key.id as string
     const before = stored.get(`${row.entity}:${id}`)
-    const live = row.registers.get('live')
+    const live = row.registers.get('live')! // every change writes `live`
     const cascades = before === undefined ||
-      (live !== undefined && live.version > before.liveV && live.value !== before.live) ||
+      (live.version > before.liveV && live.value !== before.live) ||
       (row.deleted !== undefined && row.deleted.version > before.deletedV)
     if (!cascades) continue
     const set = row.entity === 'tenant' ? scope.memberTenants : scope.memberUsers

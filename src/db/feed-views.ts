@@ -152,5 +152,5 @@ export function feedChanges (before: Map<string, VisibleEntity>, after: Map<stri
     }
   }
   for (const [id, was] of before) if (!after.has(id)) out.push({ id, entity: was.entity, key: was.key, op: 'delete', fields: null })
-  return out.sort((a, b) => rank(a.entity) - rank(b.entity) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+  return out.sort((a, b) => rank(a.entity) - rank(b.entity) || (a.id < b.id ? -1 : 1)) // ids are unique
 }

@@ -253,6 +253,7 @@ export class Repository {
       op: r.op as 'upsert' | 'delete',
       fields: r.fields as Record<string, unknown> | null,
       cause: r.cause === 'event'
+        /* c8 ignore next -- an event's entry always has its event's time */
         ? { kind: 'event', event_id: r.eventId, event_type: r.eventType, time: r.eventTime?.toISOString() ?? null }
         : r.cause === 'reconcile' ? { kind: 'reconcile', run_id: r.runId } : { kind: 'rebuild' },
       recorded_at: r.recordedAt.toISOString()
