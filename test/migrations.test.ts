@@ -209,14 +209,16 @@ engineTest(t, 'schema.prisma and the migrated database agree on every model fiel
       t.equal(column.is_nullable === 'NO', !field.optional, `${model.name}.${field.name} nullability`)
       t.equal(column.pk, field.id, `${model.name}.${field.name} primary key`)
       // Versions and ids are compared as text: byte order, whatever the server's default collation.
-      const compared = field.type === 'String' && (field.id || field.column.endsWith('_v') || field.column === 'v')
+      const compared = field.type === 'String' && (field.id || field.column.endsWith('_v') || field.column === 'v' || /(^|_)version$/.test(field.column))
       t.equal(column.collation_name, compared ? 'C' : null, `${model.name}.${field.name} collation`)
     }
   }
   const { rows: indexes } = await db.query('SELECT indexname FROM pg_indexes WHERE schemaname = $1 ORDER BY 1', [schema])
   t.same(indexes.map(i => i.indexname), [
     '_prisma_migrations_pkey', 'attribute_values_pkey', 'attribute_values_user_id_idx', 'envs_pkey', 'events_log_id_key',
-    'events_pkey', 'events_received_at_idx', 'quarantine_pkey', 'roles_pkey', 'tenant_user_roles_pkey',
-    'tenant_user_roles_user_id_idx', 'tenant_users_pkey', 'tenant_users_user_id_idx', 'tenants_pkey', 'users_pkey'
+    'events_pkey', 'events_received_at_idx', 'feed_entries_pkey', 'feed_entries_recorded_at_idx', 'feed_head_pkey',
+    'quarantine_pkey', 'reconcile_lease_pkey', 'reconcile_runs_pkey',
+    'reconcile_runs_started_at_idx', 'roles_pkey', 'tenant_user_roles_pkey',
+    'tenant_user_roles_user_id_idx', 'tenant_users_pkey', 'tenant_users_user_id_idx', 'tenants_pkey', 'users_pkey', 'version_floor_pkey'
   ])
 }, [postgresql])
