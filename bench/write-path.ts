@@ -10,9 +10,13 @@ import { workload } from './workload.js'
 // a loop, one transaction per batch, for batches of 1 event (what a quiet receiver writes) and of 40 (what
 // group commit writes under load), on SQLite (FULL) and on PostgreSQL when a server answers. Prints wall time
 // and CPU per event: this process's, and all processes' from /proc/stat (PostgreSQL's server included).
+// Each with the change feed recorded (as the service runs) and without it (Repository's `feed: false`), to
+// say what the feed costs; batches one after another, so the cost of the feed's lock to concurrent batches
+// on PostgreSQL is not in these figures.
 // The built service is loaded from dist/ (as `npm start` runs it), so `npm run build` comes first.
 
 const { openRepository }: typeof import('../src/db/open.js') = await import(built('db/open.js'))
+const { Repository }: typeof import('../src/db/repository.js') = await import(built('db/repository.js'))
 const { loadConfig }: typeof import('../src/config.js') = await import(built('config.js'))
 const { parseEvent }: typeof import('../src/events/parse.js') = await import(built('events/parse.js'))
 
@@ -34,12 +38,13 @@ function batch (size: number): BatchItem[] {
   })
 }
 
-interface Row { target: string, 'events/batch': number, 'wall µs/event': number, 'process CPU µs/event': number, 'all CPUs µs/event': number }
+interface Row { target: string, feed: string, 'events/batch': number, 'wall µs/event': number, 'process CPU µs/event': number, 'all CPUs µs/event': number }
 const rows: Row[] = []
 
-async function measure (target: string, url: string, size: number): Promise<void> {
+async function measure (target: string, url: string, size: number, feed: boolean): Promise<void> {
   // The configuration's defaults (SQLite FULL among them), whatever this shell's environment says.
-  const { repository } = await openRepository(loadConfig({ DATABASE_URL: url, API_KEYS: 'write-path-bench-key-0123456789' }))
+  const opened = await openRepository(loadConfig({ DATABASE_URL: url, API_KEYS: 'write-path-bench-key-0123456789' }))
+  const repository = feed ? opened.repository : new Repository(opened.repository.prisma, opened.repository.dialect, { ...opened.repository.limits, feed: false })
   try {
     for (let i = 0; i < WARM_UP; i++) await repository.writeNow(batch(size))
     const batches = Array.from({ length: BATCHES }, () => batch(size))
@@ -52,6 +57,7 @@ async function measure (target: string, url: string, size: number): Promise<void
     const used = process.cpuUsage(cpu)
     rows.push({
       target,
+      feed: feed ? 'on' : 'off',
       'events/batch': size,
       'wall µs/event': Math.round(wall / events),
       'process CPU µs/event': Math.round((used.user + used.system) / events),
@@ -64,7 +70,9 @@ async function measure (target: string, url: string, size: number): Promise<void
 
 const dir = mkdtempSync(join(tmpdir(), 'write-path-'))
 try {
-  for (const size of [1, 40]) await measure('SQLite (FULL)', `file:${join(dir, `w${size}.db`)}`, size)
+  for (const size of [1, 40]) {
+    for (const feed of [false, true]) await measure('SQLite (FULL)', `file:${join(dir, `w${size}-${String(feed)}.db`)}`, size, feed)
+  }
 } finally {
   rmSync(dir, { recursive: true, force: true })
 }
@@ -72,11 +80,13 @@ try {
 const admin = await postgresAdmin()
 if (admin !== undefined) {
   for (const size of [1, 40]) {
-    const schema = `write_path_${Date.now()}`
-    try {
-      await measure('PostgreSQL', schemaUrl(schema), size)
-    } finally {
-      await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)
+    for (const feed of [false, true]) {
+      const schema = `write_path_${Date.now()}`
+      try {
+        await measure('PostgreSQL', schemaUrl(schema), size, feed)
+      } finally {
+        await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)
+      }
     }
   }
   await admin.end()

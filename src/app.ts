@@ -16,12 +16,14 @@ import shutdownPlugin from './plugins/shutdown.js'
 import jsonBodyPlugin from './plugins/json-body.js'
 import requestLogPlugin from './plugins/request-log.js'
 import reconcilePlugin from './plugins/reconcile.js'
+import feedPlugin from './plugins/feed.js'
 import healthRoutes from './routes/health.js'
 import metricsRoute from './routes/metrics.js'
 import docsRoutes from './routes/docs.js'
 import eventsRoute from './routes/events.js'
 import readRoutes from './routes/reads.js'
 import reconcileRoutes from './routes/reconcile.js'
+import changesRoute from './routes/changes.js'
 
 export interface AppOptions {
   config: Config
@@ -61,6 +63,7 @@ export default async function app (fastify: FastifyInstance, { config }: AppOpti
   await fastify.register(docsPlugin)
   await fastify.register(shutdownPlugin)
   await fastify.register(reconcilePlugin)
+  await fastify.register(feedPlugin)
 
   // Operations, without the API key: probes, metrics (own token), the OpenAPI description.
   await fastify.register(healthRoutes)
@@ -75,5 +78,6 @@ export default async function app (fastify: FastifyInstance, { config }: AppOpti
     await api.register(eventsRoute)
     await api.register(readRoutes)
     await api.register(reconcileRoutes)
+    await api.register(changesRoute)
   })
 }

@@ -1,11 +1,14 @@
 import { sqltag as sql } from '@prisma/client/runtime/client'
-import type { PrismaClient } from '../generated/sqlite/client.js'
 import type { DecodedEvent } from '../events/decode.js'
 import type { Change, Plan } from '../events/changes.js'
 import { ENTITIES, type Entity } from '../events/entities.js'
-import { collapse } from './collapse.js'
+import { collapse, type Winner } from './collapse.js'
 import type { ColumnType, Dialect } from './dialect.js'
 import { attributesUpsert, registerUpsert } from './guarded-upsert.js'
+import { FeedWrite, loadFeedRows, lockFeed, recordFeed, scopeOf, widenForCascades, type EntryCause, type EventRef, type Queryable } from './feed-store.js'
+import { subjectId, type FeedEntity } from './feed-views.js'
+
+export { FeedWrite, type EventRef, type Queryable } from './feed-store.js'
 
 export type Outcome = 'applied' | 'stale' | 'duplicate' | 'ignored'
 
@@ -15,13 +18,39 @@ export interface BatchItem {
 }
 
 /**
- * What caused a write: an event, or a reconciliation run. Every write goes through applyChanges with its
- * cause, so that what is written and why can be told apart later (a change feed) without another path.
+ * What caused a write: events (`events[i]` wrote `changes[i]`), a rebuild, or a reconciliation run. Every
+ * write goes through applyChanges with its cause, which the change feed records beside each entry.
  */
-export type WriteCause = { kind: 'event' } | { kind: 'rebuild' } | { kind: 'reconcile', runId: string }
+export type WriteCause = { kind: 'event', events: EventRef[] } | { kind: 'rebuild' } | { kind: 'reconcile', runId: string }
 
-/** The part of a Prisma client (or transaction) this module uses. */
-export type Queryable = Pick<PrismaClient, '$executeRaw' | '$queryRaw'>
+/** The feed's name for the entity a table holds. */
+const FEED_ENTITY: Record<Entity, FeedEntity> = {
+  tenant: 'tenant', user: 'user', tenant_user: 'membership', tenant_user_role: 'role_assignment', role: 'role', env: 'env'
+}
+const ATTRIBUTE_OWNER = { tenant: 'tenant', user: 'user', tenant_user: 'membership' } as const
+
+/** The feed subjects whose visible state also depends on a subject's rows: below a tenant, user or membership. */
+function parentsOf (entity: FeedEntity, key: Record<string, string | number>): string[] {
+  if (entity !== 'membership' && entity !== 'role_assignment') return []
+  const parents = [subjectId('tenant', { id: key.tenant_id }), subjectId('user', { id: key.user_id })]
+  if (entity === 'role_assignment') parents.push(subjectId('membership', { tenant_id: key.tenant_id, user_id: key.user_id }))
+  return parents
+}
+
+/**
+ * The cause of an entry: for events, the event with the newest write that landed on the entity or on a
+ * row above it (a tenant delete hides the memberships below it). Several events of one batch that change
+ * one entity make one entry, with the newest of them as its cause.
+ */
+function entryCause (cause: WriteCause, landed: Map<string, Winner[]>, change: { id: string, entity: FeedEntity, key: Record<string, string | number> }): EntryCause {
+  if (cause.kind === 'reconcile') return { cause: 'reconcile', runId: cause.runId }
+  if (cause.kind === 'rebuild') return { cause: 'rebuild' }
+  const candidates = [change.id, ...parentsOf(change.entity, change.key)].flatMap(id => landed.get(id) ?? [])
+  /* c8 ignore next -- an entity changes only through a write that landed on it or above it */
+  if (candidates.length === 0) return { cause: 'event' }
+  const newest = candidates.reduce((a, b) => (b.version > a.version ? b : a))
+  return { cause: 'event', event: cause.events[newest.owner] }
+}
 
 const rowId = (values: unknown[]): string => JSON.stringify(values.map(String))
 
@@ -52,11 +81,26 @@ export async function versionFloor (db: Queryable, dialect: Dialect): Promise<st
  * floor already holds its effect (or what replaced it), even where that snapshot wrote nothing because the
  * value was already right.
  */
-export async function applyChanges (db: Queryable, dialect: Dialect, changes: Change[][], cause: WriteCause): Promise<Set<number>> {
+export async function applyChanges (
+  db: Queryable, dialect: Dialect, changes: Change[][], cause: WriteCause, feed: FeedWrite | null
+): Promise<Set<number>> {
   const floor = await versionFloor(db, dialect)
   const current = floor === '' ? changes : changes.map(list => list.filter(c => c.version >= floor))
   const { rows, attributes } = collapse(current)
   const applied = new Set<number>()
+  if (rows.length === 0 && attributes.length === 0) return applied
+
+  // The change feed: the visible state of what the batch touches, read before and after its upserts under
+  // the feed's lock (feed-store.ts). `null` (a rebuild's pages) leaves the feed to the caller.
+  const scope = scopeOf(rows, attributes)
+  const last = feed === null ? 0 : await lockFeed(db, dialect)
+  let before = feed === null ? undefined : await loadFeedRows(db, scope)
+  if (before !== undefined && widenForCascades(scope, rows, before)) before = await loadFeedRows(db, scope)
+  const landed = new Map<string, Winner[]>()
+  const land = (id: string, winner: Winner): void => {
+    applied.add(winner.owner)
+    landed.set(id, [...(landed.get(id) ?? []), winner])
+  }
 
   // Tables in one fixed order (ENTITIES'), rows in key order within each: see sortedBy.
   for (const entity of Object.keys(ENTITIES) as Entity[]) {
@@ -67,8 +111,9 @@ export async function applyChanges (db: Queryable, dialect: Dialect, changes: Ch
     const byId = new Map(list.map(({ item, id }) => [id, item]))
     for (const stored of written) {
       const row = byId.get(rowId(def.keys.map(k => stored[k])))!
-      for (const [register, winner] of row.registers) if (stored[`${register}_v`] === winner.version) applied.add(winner.owner)
-      if (row.deleted !== undefined && stored.deleted_v === row.deleted.version) applied.add(row.deleted.owner)
+      const subject = subjectId(FEED_ENTITY[entity], Object.fromEntries(def.keys.map(k => [k, row.key[k]])))
+      for (const [register, winner] of row.registers) if (stored[`${register}_v`] === winner.version) land(subject, winner)
+      if (row.deleted !== undefined && stored.deleted_v === row.deleted.version) land(subject, row.deleted)
     }
   }
 
@@ -78,8 +123,15 @@ export async function applyChanges (db: Queryable, dialect: Dialect, changes: Ch
     const byId = new Map(list.map(({ item, id }) => [id, item]))
     for (const stored of written) {
       const a = byId.get(rowId([stored.scope, stored.tenant_id, stored.user_id, stored.key]))!
-      if (stored.v === a.winner.version) applied.add(a.winner.owner)
+      const owner = ATTRIBUTE_OWNER[a.scope as keyof typeof ATTRIBUTE_OWNER]
+      const subject = owner === 'membership' ? subjectId(owner, { tenant_id: a.tenantId, user_id: a.userId }) : subjectId(owner, { id: owner === 'tenant' ? a.tenantId : a.userId })
+      if (stored.v === a.winner.version) land(subject, a.winner)
     }
+  }
+
+  if (feed !== null && applied.size > 0) {
+    const after = await loadFeedRows(db, scope)
+    await recordFeed(db, dialect, last, before!, after, change => entryCause(cause, landed, change), feed)
   }
   return applied
 }
@@ -91,7 +143,7 @@ const EVENT_TYPES: ColumnType[] = ['text', 'text', 'timestamp', 'text', 'text', 
  * row goes in with one statement; an envelope id or SaaSus log_id already there (or earlier in the batch)
  * makes it a duplicate, which writes nothing. Outcomes come back in the batch's order.
  */
-export async function writeBatch (db: Queryable, dialect: Dialect, items: BatchItem[], receivedAt: Date): Promise<Outcome[]> {
+export async function writeBatch (db: Queryable, dialect: Dialect, items: BatchItem[], receivedAt: Date, feed: FeedWrite | null): Promise<Outcome[]> {
   // An envelope id or log_id seen earlier in the batch is a duplicate of that earlier event (arrival order).
   const ids = new Set<string>()
   const logIds = new Set<string>()
@@ -111,7 +163,8 @@ export async function writeBatch (db: Queryable, dialect: Dialect, items: BatchI
   const inserted = new Set(returned.map(({ id }) => id))
   const recorded = items.map(({ event }, i) => first[i] && inserted.has(event.id))
   const changes = items.map(({ plan }, i) => recorded[i] && plan.kind === 'changes' ? plan.changes : [])
-  const applied = await applyChanges(db, dialect, changes, { kind: 'event' })
+  const events = items.map(({ event }) => ({ id: event.id, type: event.eventType, time: event.time }))
+  const applied = await applyChanges(db, dialect, changes, { kind: 'event', events }, feed)
 
   const outcomes: Outcome[] = items.map(({ plan }, i) =>
     !recorded[i] ? 'duplicate' : plan.kind === 'ignored' ? 'ignored' : applied.has(i) ? 'applied' : 'stale')

@@ -1,7 +1,7 @@
 import { raw, sqltag as sql, type Sql } from '@prisma/client/runtime/client'
 
 /** How a column's value travels inside the JSON parameter of a multi-row statement. */
-export type ColumnType = 'text' | 'integer' | 'boolean' | 'timestamp' | 'json' | 'json_text'
+export type ColumnType = 'text' | 'integer' | 'bigint' | 'boolean' | 'timestamp' | 'json' | 'json_text'
 
 /** Everything that differs between the SQL engines, in one place. The statements themselves are shared. */
 export interface Dialect {
@@ -20,6 +20,8 @@ export interface Dialect {
   rows: (types: readonly ColumnType[], rows: unknown[][]) => Sql
   /** Appended to a SELECT that must hold a shared row lock until the transaction ends (nothing on SQLite, whose writer is alone anyway). */
   forShare: Sql
+  /** Appended to a SELECT that must hold an exclusive row lock until the transaction ends (nothing on SQLite). */
+  forUpdate: Sql
 }
 
 /** The JSON parameter of `rows`: json and timestamp cells encoded, the others as they are. */
@@ -29,7 +31,7 @@ function rowsParameter (types: readonly ColumnType[], rows: unknown[][], timesta
   return JSON.stringify(rows.map(row => row.map((value, i) => encode(value, types[i]))))
 }
 
-const PG_TYPES: Record<ColumnType, string> = { text: 'text', integer: 'integer', boolean: 'boolean', timestamp: 'timestamptz', json: 'jsonb', json_text: 'jsonb' }
+const PG_TYPES: Record<ColumnType, string> = { text: 'text', integer: 'integer', bigint: 'bigint', boolean: 'boolean', timestamp: 'timestamptz', json: 'jsonb', json_text: 'jsonb' }
 
 export const sqliteDialect: Dialect = {
   name: 'sqlite',
@@ -38,7 +40,8 @@ export const sqliteDialect: Dialect = {
   // Timestamps as Prisma's SQLite adapter stores a DateTime.
   rows: (types, rows) => sql`SELECT ${raw(types.map((_, i) => `value ->> ${i}`).join(', '))}
     FROM json_each(${rowsParameter(types, rows, value => value.toISOString().replace('Z', '+00:00'))}) WHERE true`,
-  forShare: raw('')
+  forShare: raw(''),
+  forUpdate: raw('')
 }
 
 export const postgresqlDialect: Dialect = {
@@ -46,7 +49,8 @@ export const postgresqlDialect: Dialect = {
   greatest: (a, b) => sql`GREATEST(${a}, ${b})`,
   rows: (types, rows) => sql`SELECT ${raw(types.map((t, i) => `(e.v ->> ${i})::${PG_TYPES[t]}`).join(', '))}
     FROM jsonb_array_elements(${rowsParameter(types, rows, value => value.toISOString())}::jsonb) WITH ORDINALITY AS e(v, n) ORDER BY e.n`,
-  forShare: raw(' FOR SHARE')
+  forShare: raw(' FOR SHARE'),
+  forUpdate: raw(' FOR UPDATE')
 }
 
 /** A SQL identifier from this code base's own constants (never from event data). */

@@ -3,7 +3,7 @@ import type { AttributeValue, Env, ReconcileRun, Role, Tenant, TenantUser, Tenan
 import type { Change } from '../events/changes.js'
 import { ENTITIES, type Entity } from '../events/entities.js'
 import type { Version } from '../events/version.js'
-import { applyChanges, type Queryable, type WriteCause } from './batch-write.js'
+import { applyChanges, FeedWrite, type Queryable, type WriteCause } from './batch-write.js'
 import { identifier, type Dialect } from './dialect.js'
 import type { Repository, Transaction } from './repository.js'
 
@@ -134,12 +134,16 @@ export class ReconcileStore {
    */
   async chunk<T> (cause: WriteCause, dryRun: boolean, timeoutMs: number, work: (reader: ChunkReader) => Promise<T>): Promise<T> {
     const { dialect } = this.repository
+    let feed = new FeedWrite()
     try {
-      return await this.repository.transaction(async tx => {
-        const result = await work(reader(tx, dialect, async (db, changes) => await applyChanges(db, dialect, changes, cause)))
+      const result = await this.repository.transaction(async tx => {
+        feed = new FeedWrite() // a retried transaction records afresh
+        const result = await work(reader(tx, dialect, async (db, changes) => await applyChanges(db, dialect, changes, cause, feed)))
         if (dryRun) throw new DryRun(result)
         return result
       }, timeoutMs)
+      this.repository.feedCommitted(feed)
+      return result
     } catch (err) {
       if (err instanceof DryRun) return err.result as T
       throw err

@@ -7,7 +7,9 @@ import type { DecodedEvent } from '../events/decode.js'
 import type { Change, Plan } from '../events/changes.js'
 import { parseEvent } from '../events/parse.js'
 import type { ColumnType, Dialect } from './dialect.js'
-import { applyChanges, writeBatch, type BatchItem, type Outcome, type Queryable } from './batch-write.js'
+import { applyChanges, FeedWrite, writeBatch, type BatchItem, type Outcome, type Queryable } from './batch-write.js'
+import { loadFeedRows, lockFeed, recordFeed } from './feed-store.js'
+import { FEED_KEYS, type FeedEntity } from './feed-views.js'
 import { Batcher } from './batcher.js'
 import { IdleWalCheckpoint } from './wal-checkpoint.js'
 import { isTransientDatabaseError } from './transient.js'
@@ -39,6 +41,8 @@ export interface WriteLimits {
   /** Quarantine bounds: new content is not kept once the table holds this many rows or bytes of `raw`. */
   quarantineMaxRows: number
   quarantineMaxBytes: number
+  /** false: event batches record no change feed entries. Only to measure the feed's cost (bench/write-path.ts). */
+  feed?: boolean
 }
 
 /** The shortest transaction worth starting: Prisma's own lower bound on a transaction's time-out is 100 ms. */
@@ -96,10 +100,28 @@ async function page<R, V extends { id: string }> (rows: R[], limit: number, view
   return { items, next_cursor: rows.length > limit ? items[items.length - 1].id : null }
 }
 
-/** The database behind the receiver: the event inbox, the quarantine and the projected state. */
+/** One change feed entry as the API shows it. */
+export interface FeedEntryView {
+  cursor: number
+  entity: FeedEntity
+  key: Record<string, string | number>
+  op: 'upsert' | 'delete'
+  fields: Record<string, unknown> | null
+  cause: { kind: 'event', event_id: string | null, event_type: string | null, time: string | null } | { kind: 'reconcile', run_id: string | null } | { kind: 'rebuild' }
+  recorded_at: string
+}
+
+/** The feed's ends: the newest cursor given out, and the newest pruned (every cursor up to it is gone). */
+export interface FeedBounds {
+  head: number
+  prunedThrough: number
+}
+
+/** The database behind the receiver: the event inbox, the quarantine, the projected state and the change feed. */
 export class Repository {
   readonly #batcher: Batcher<BatchItem, Outcome>
   readonly #checkpoint: IdleWalCheckpoint | undefined
+  readonly #feedListeners: Array<(write: FeedWrite) => void> = []
 
   constructor (
     readonly prisma: DatabaseClient,
@@ -137,9 +159,25 @@ export class Repository {
    * again up to `limits.retries` times while the `timeoutMs` budget lasts, then thrown.
    */
   async writeNow (items: BatchItem[], receivedAt: Date = new Date()): Promise<Outcome[]> {
-    const outcomes = await this.transaction(async tx => await writeBatch(tx, this.dialect, items, receivedAt))
+    let feed = new FeedWrite()
+    const outcomes = await this.transaction(async tx => {
+      feed = new FeedWrite() // a retried transaction records afresh
+      return await writeBatch(tx, this.dialect, items, receivedAt, this.limits.feed === false ? null : feed)
+    })
     this.#checkpoint?.written(items.length)
+    this.feedCommitted(feed)
     return outcomes
+  }
+
+  /** Calls `listener` after every committed transaction that recorded change feed entries. */
+  onFeed (listener: (write: FeedWrite) => void): void {
+    this.#feedListeners.push(listener)
+  }
+
+  /** Tells the feed's listeners about a committed transaction's entries (none: nothing to tell). */
+  feedCommitted (write: FeedWrite): void {
+    if (write.head === undefined) return
+    for (const listener of this.#feedListeners) listener(write)
   }
 
   /**
@@ -254,7 +292,11 @@ export class Repository {
    * code: how a new projection is back-filled. One transaction, so readers see the old state until it ends.
    */
   async rebuild (timeoutMs = 10 * 60_000): Promise<{ events: number, unreadable: number }> {
-    return await this.prisma.$transaction(async tx => {
+    const feed = new FeedWrite()
+    const result = await this.prisma.$transaction(async tx => {
+      // The feed records the difference between the visible state before and after the whole rebuild.
+      const last = await lockFeed(tx, this.dialect)
+      const before = await loadFeedRows(tx, 'all')
       for (const table of ['tenants', 'users', 'tenant_users', 'tenant_user_roles', 'roles', 'envs', 'attribute_values']) {
         await tx.$executeRawUnsafe(`DELETE FROM "${table}"`)
       }
@@ -279,12 +321,57 @@ export class Repository {
           if (!parsed.ok) unreadable++
           else if (parsed.plan.kind === 'changes') changes.push(parsed.plan.changes)
         }
-        await applyChanges(tx, this.dialect, changes, { kind: 'rebuild' })
-        const last = page[page.length - 1]
-        cursor = { receivedAt: last.receivedAt, id: last.id }
+        await applyChanges(tx, this.dialect, changes, { kind: 'rebuild' }, null)
+        const end = page[page.length - 1]
+        cursor = { receivedAt: end.receivedAt, id: end.id }
       }
+      await recordFeed(tx, this.dialect, last, before, await loadFeedRows(tx, 'all'), () => ({ cause: 'rebuild' }), feed)
       return { events, unreadable }
     }, { maxWait: this.limits.maxWaitMs, timeout: timeoutMs })
+    this.feedCommitted(feed)
+    return result
+  }
+
+  /** Up to `limit` feed entries after cursor `after`, in cursor order. */
+  async feedEntries (after: number, limit: number): Promise<FeedEntryView[]> {
+    const rows = await this.prisma.feedEntry.findMany({ where: { cursor: { gt: BigInt(after) } }, orderBy: { cursor: 'asc' }, take: limit })
+    return rows.map(r => ({
+      cursor: Number(r.cursor),
+      entity: r.entity as FeedEntity,
+      // In the entity's key order (PostgreSQL's jsonb keeps its own).
+      key: Object.fromEntries(FEED_KEYS[r.entity as FeedEntity].map(k => [k, (r.key as Record<string, string | number>)[k]])),
+      op: r.op as 'upsert' | 'delete',
+      fields: r.fields as Record<string, unknown> | null,
+      cause: r.cause === 'event'
+        /* c8 ignore next -- an event's entry always has its event's time */
+        ? { kind: 'event', event_id: r.eventId, event_type: r.eventType, time: r.eventTime?.toISOString() ?? null }
+        : r.cause === 'reconcile' ? { kind: 'reconcile', run_id: r.runId } : { kind: 'rebuild' },
+      recorded_at: r.recordedAt.toISOString()
+    }))
+  }
+
+  async feedBounds (): Promise<FeedBounds> {
+    const row = await this.prisma.feedHead.findUniqueOrThrow({ where: { id: 1 } })
+    return { head: Number(row.cursor), prunedThrough: Number(row.prunedThrough) }
+  }
+
+  /**
+   * Deletes the feed entries recorded before `cutoff`: every entry up to the newest such cursor, so that
+   * what is kept always follows on from `prunedThrough`, which is raised first (a reader asking for
+   * older cursors is told they are gone). `batchSize` rows per transaction. Returns the count.
+   */
+  async pruneFeed (cutoff: Date, batchSize = 1000): Promise<number> {
+    const [{ through }] = await this.prisma.$queryRaw<Array<{ through: bigint | number | null }>>(sql`SELECT MAX("cursor") AS "through"
+      FROM "feed_entries" WHERE "recorded_at" < ${cutoff}`)
+    if (through === null) return 0
+    await this.prisma.$executeRaw(sql`UPDATE "feed_head" SET "pruned_through" = ${BigInt(through)} WHERE "id" = 1 AND "pruned_through" < ${BigInt(through)}`)
+    let total = 0
+    for (;;) {
+      const deleted = await this.prisma.$executeRaw(sql`DELETE FROM "feed_entries" WHERE "cursor" IN
+        (SELECT "cursor" FROM "feed_entries" WHERE "cursor" <= ${BigInt(through)} ORDER BY "cursor" LIMIT ${batchSize})`)
+      total += deleted
+      if (deleted < batchSize) return total
+    }
   }
 
   async tenant (id: string): Promise<TenantView | undefined> {

@@ -131,6 +131,21 @@ export default fp(async (fastify) => {
   }
   repository.onBatch = size => { batchSize.observe(size) }
 
+  const feedEntries = new Counter({
+    name: 'receiver_feed_entries_total',
+    help: 'Change feed entries this process recorded, by entity and op (upsert, delete).',
+    labelNames: ['entity', 'op'],
+    registers: [registry]
+  })
+  repository.onFeed(write => { for (const { entity, op } of write.entries) feedEntries.inc({ entity, op }) })
+  // eslint-disable-next-line no-new
+  new Gauge({
+    name: 'receiver_feed_head_cursor',
+    help: 'The newest change feed cursor given out (by any process on this database).',
+    registers: [registry],
+    async collect () { this.set((await repository.feedBounds()).head) }
+  })
+
   fastify.addHook('onResponse', async (request, reply) => {
     const status = reply.statusCode
     requestDuration.observe({ method: request.method, route: request.routeOptions.url ?? 'unmatched', status_code: status }, reply.elapsedTime / 1000)

@@ -102,3 +102,39 @@ export const ReconcileRun = Type.Object({
 })
 
 export const ReconcileRunPage = Type.Object({ items: Type.Array(ReconcileRun), next_cursor: Nullable(Type.String()) })
+
+export const ChangesQuery = Type.Object({
+  after: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, default: 0, description: 'the cursor of the last entry handled (next_after of the previous page); 0 from the beginning' }),
+  limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
+  wait: Type.Integer({ minimum: 0, maximum: 30, default: 0, description: 'seconds to hold the request while nothing follows `after` (long poll)' })
+})
+
+const FeedKey = Type.Record(Type.String(), Type.Union([Type.String(), Type.Integer()]))
+
+export const FeedEntry = Type.Object({
+  cursor: Type.Integer({ description: 'in commit order; the entry\'s position in the feed' }),
+  entity: Type.Union(['tenant', 'user', 'membership', 'role_assignment', 'role', 'env'].map(e => Type.Literal(e))),
+  key: FeedKey,
+  op: Type.Union([Type.Literal('upsert'), Type.Literal('delete')]),
+  fields: Nullable(Type.Record(Type.String(), Type.Unknown(), {
+    description: 'upsert: the new values of the fields that changed (every field when the entity appears); attributes as {set, removed}'
+  })),
+  cause: Type.Union([
+    Type.Object({ kind: Type.Literal('event'), event_id: Nullable(Type.String()), event_type: Nullable(Type.String()), time: Nullable(Type.String()) }),
+    Type.Object({ kind: Type.Literal('reconcile'), run_id: Nullable(Type.String()) }),
+    Type.Object({ kind: Type.Literal('rebuild') })
+  ]),
+  recorded_at: Type.String()
+})
+
+export const ChangesPage = Type.Object({
+  entries: Type.Array(FeedEntry),
+  next_after: Type.Integer({ description: 'the `after` to ask for next: the last entry\'s cursor, or `after` itself' })
+})
+
+export const GoneResponse = Type.Object({
+  statusCode: Type.Integer(),
+  error: Type.String(),
+  message: Type.String(),
+  oldest_cursor: Type.Integer({ description: 'the oldest `after` still answered: resynchronise from the read API, then follow from it' })
+})

@@ -5,9 +5,10 @@ import { openRepository } from '../db/open.js'
 import { sqliteFilePath } from '../db/sqlite.js'
 import { UsageError, parsePruneArgs } from './prune-args.js'
 
-// `npm run prune -- --older-than 90d`: deletes inbox rows received longer ago than the age, and quarantine
-// rows last seen longer ago. Tenants and users are kept: they hold the latest state, and the inbox is only
-// the record of how it got there.
+// `npm run prune -- --older-than 90d`: deletes inbox rows received, change feed entries recorded, and
+// quarantine rows last seen longer ago than the age. Tenants and users are kept: they hold the latest state,
+// and the inbox and the feed are only the record of how it got there (a feed reader behind the pruned
+// entries is answered 410).
 
 try {
   const ageMs = parsePruneArgs(process.argv.slice(2))
@@ -24,6 +25,8 @@ try {
     process.stdout.write(`deleted ${deleted} event(s) received before ${cutoff.toISOString()}\n`)
     const quarantined = await repository.pruneQuarantine(cutoff)
     process.stdout.write(`deleted ${quarantined} quarantine row(s) last seen before ${cutoff.toISOString()}\n`)
+    const entries = await repository.pruneFeed(cutoff)
+    process.stdout.write(`deleted ${entries} change feed entr${entries === 1 ? 'y' : 'ies'} recorded before ${cutoff.toISOString()}\n`)
   } finally {
     await repository.close()
   }

@@ -1,0 +1,34 @@
+import fp from 'fastify-plugin'
+import { engineOf } from '../db/engine.js'
+import { FeedListener } from '../db/feed-listener.js'
+import { FeedTail } from '../feed/tail.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Where GET /changes requests with `wait` wait for the next commit. */
+    feedTail: FeedTail
+  }
+}
+
+/**
+ * Wakes long-polling readers of the change feed: after each commit of this process that recorded entries,
+ * and on PostgreSQL after every replica's (one LISTEN connection per process). Waiting requests are
+ * answered (empty) when the server closes.
+ */
+export default fp(async (fastify) => {
+  const { repository } = fastify
+  const tail = new FeedTail(repository, err => { fastify.log.warn({ err }, 'reading the change feed for waiting requests failed') })
+  repository.onFeed(write => { tail.advance(write.head!) })
+  fastify.decorate('feedTail', tail)
+
+  if (engineOf(fastify.config.DATABASE_URL) === 'postgresql') {
+    const listener = new FeedListener(fastify.config.DATABASE_URL, {
+      onHead: head => { tail.advance(head) },
+      onReconnect: () => { tail.poke() },
+      onError: err => { fastify.log.warn({ err }, 'change feed notifications: connection lost; listening again shortly') }
+    })
+    await listener.start()
+    fastify.addHook('onClose', async () => { await listener.close() })
+  }
+  fastify.addHook('preClose', async () => { tail.close() })
+}, { name: 'feed', dependencies: ['config', 'database'] })
