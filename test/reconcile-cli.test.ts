@@ -1,3 +1,4 @@
+import { tmpdir } from 'node:os'
 import t from 'tap'
 import { buildApp, getJson, testConfig } from './helpers/app.js'
 import { sqlite } from './helpers/engines.js'
@@ -34,7 +35,6 @@ t.test('npm run reconcile: the drift report, --json, --dry-run, and one-line fai
   const report = JSON.parse(json.output)
   t.match(report, { outcome: 'succeeded', dry_run: false, error: null, drift: { tenants: { created: 1 }, role_assignments: { created: 1 }, envs: { created: 1 } } })
 
-
   const { app } = await buildApp(t, {}, loadConfig({ ...env, LOG_LEVEL: 'silent', PRESSURE_MAX_EVENT_LOOP_DELAY_MS: '0' }))
   t.same(await reads(app), expectedReads(api.state), 'written to DATABASE_URL, beside a running service')
   t.same((await getJson(app, '/reconcile/runs')).json().items.map((r: any) => [r.trigger, r.dry_run]), [['manual', false], ['manual', true]])
@@ -54,6 +54,10 @@ t.test('npm run reconcile: the drift report, --json, --dry-run, and one-line fai
   const none = await runScript('reconcile', [], { ...env, SAASUS_SAAS_ID: '', SAASUS_API_KEY: '', SAASUS_SECRET_KEY: '' })
   t.equal(none.code, 1)
   t.equal(none.output, 'invalid configuration: SAASUS_SAAS_ID, SAASUS_API_KEY and SAASUS_SECRET_KEY are required to reconcile\n')
+  // A database that cannot be opened (here a directory): one line naming it, exit 1.
+  const unopenable = await runScript('reconcile', [], { ...env, DATABASE_URL: `file:${tmpdir()}` })
+  t.equal(unopenable.code, 1)
+  t.equal(unopenable.output, `SqliteOpenError: cannot open the SQLite database ${tmpdir()} (DATABASE_URL): unable to open database file\n`)
   const usage = await runScript('reconcile', ['--what'], env)
   t.equal(usage.code, 1)
   t.match(usage.output, /^unknown argument "--what"/)
