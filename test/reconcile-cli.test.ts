@@ -3,22 +3,13 @@ import t from 'tap'
 import { buildApp, getJson, testConfig } from './helpers/app.js'
 import { sqlite } from './helpers/engines.js'
 import { runScript } from './helpers/process.js'
-import { SAASUS, emptyState, expectedReads, saasus, startSaasus, type SaasusState } from './helpers/saasus.js'
+import { SAASUS, expectedReads, oneOfEach as state, startSaasus } from './helpers/saasus.js'
 import { reads } from './helpers/reads.js'
 import { loadConfig } from '../src/config.js'
 
 // `npm run reconcile` as a real process against the stand-in SaaSus API. Eight processes, each compiling
 // the sources with tsx: more than the default two minutes per file on a busy machine.
 t.setTimeout(600_000)
-
-const state = (): SaasusState => ({
-  ...emptyState(),
-  tenants: [saasus.tenant('t1', { attributes: { a: 1 } })],
-  users: [saasus.user('u1')],
-  memberships: [saasus.membership('t1', 'u1', {}, [{ id: 1, roles: ['admin'] }])],
-  roles: [saasus.role('admin')],
-  envs: [saasus.env(1)]
-})
 
 t.test('npm run reconcile: the drift report, --json, --dry-run, and one-line failures that write nothing', async t => {
   const api = await startSaasus(t, state())

@@ -1,22 +1,13 @@
 import t from 'tap'
 import { buildApp, getJson, testConfig } from './helpers/app.js'
 import { engineTest, sqlite } from './helpers/engines.js'
-import { SAASUS, emptyState, expectedReads, saasus, startSaasus, type SaasusState } from './helpers/saasus.js'
+import { SAASUS, expectedReads, oneOfEach as state, saasus, startSaasus } from './helpers/saasus.js'
 import { reads } from './helpers/reads.js'
 import { loadConfig } from '../src/config.js'
 import { parseReconcileArgs } from '../src/scripts/reconcile-args.js'
 
 // Reconciliation in the service: its scheduler, the metrics, the configuration, and the SaaSus secrets
 // kept out of every output. The command is tested in reconcile-cli.test.ts.
-
-const state = (): SaasusState => ({
-  ...emptyState(),
-  tenants: [saasus.tenant('t1', { attributes: { a: 1 } })],
-  users: [saasus.user('u1')],
-  memberships: [saasus.membership('t1', 'u1', {}, [{ id: 1, roles: ['admin'] }])],
-  roles: [saasus.role('admin')],
-  envs: [saasus.env(1)]
-})
 
 const until = async (check: () => Promise<boolean>, what: string): Promise<void> => {
   for (let i = 0; i < 400; i++) {

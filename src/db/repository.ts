@@ -91,6 +91,16 @@ export type QuarantineResult = 'kept' | 'repeat' | 'not_kept'
 
 const QUARANTINE_TYPES: ColumnType[] = ['text', 'timestamp', 'timestamp', 'text', 'text', 'json_text', 'text', 'integer', 'integer']
 
+/** Runs `deleteBatch` (one statement deleting at most `batchSize` rows) until a run deletes fewer; the total. */
+async function deleteInBatches (deleteBatch: () => Promise<number>, batchSize: number): Promise<number> {
+  let total = 0
+  for (;;) {
+    const deleted = await deleteBatch()
+    total += deleted
+    if (deleted < batchSize) return total
+  }
+}
+
 /** Live rows after a cursor (the last id of the previous page), for listing in id order. */
 const visibleAfter = (cursor: string | undefined) => ({ live: true, ...(cursor === undefined ? {} : { id: { gt: cursor } }) })
 
@@ -278,13 +288,8 @@ export class Repository {
 
   /** Deletes quarantine rows last seen before `cutoff`, `batchSize` rows per transaction. Returns the count. */
   async pruneQuarantine (cutoff: Date, batchSize = 1000): Promise<number> {
-    let total = 0
-    for (;;) {
-      const deleted = await this.prisma.$executeRaw(sql`DELETE FROM "quarantine" WHERE "id" IN
-        (SELECT "id" FROM "quarantine" WHERE "last_seen_at" < ${cutoff} LIMIT ${batchSize})`)
-      total += deleted
-      if (deleted < batchSize) return total
-    }
+    return await deleteInBatches(async () => await this.prisma.$executeRaw(sql`DELETE FROM "quarantine" WHERE "id" IN
+        (SELECT "id" FROM "quarantine" WHERE "last_seen_at" < ${cutoff} LIMIT ${batchSize})`), batchSize)
   }
 
   /**
@@ -365,13 +370,8 @@ export class Repository {
       FROM "feed_entries" WHERE "recorded_at" < ${cutoff}`)
     if (through === null) return 0
     await this.prisma.$executeRaw(sql`UPDATE "feed_head" SET "pruned_through" = ${BigInt(through)} WHERE "id" = 1 AND "pruned_through" < ${BigInt(through)}`)
-    let total = 0
-    for (;;) {
-      const deleted = await this.prisma.$executeRaw(sql`DELETE FROM "feed_entries" WHERE "cursor" IN
-        (SELECT "cursor" FROM "feed_entries" WHERE "cursor" <= ${BigInt(through)} ORDER BY "cursor" LIMIT ${batchSize})`)
-      total += deleted
-      if (deleted < batchSize) return total
-    }
+    return await deleteInBatches(async () => await this.prisma.$executeRaw(sql`DELETE FROM "feed_entries" WHERE "cursor" IN
+        (SELECT "cursor" FROM "feed_entries" WHERE "cursor" <= ${BigInt(through)} ORDER BY "cursor" LIMIT ${batchSize})`), batchSize)
   }
 
   async tenant (id: string): Promise<TenantView | undefined> {
@@ -446,13 +446,8 @@ export class Repository {
    * never held for long while events keep arriving. Tenants and users are not touched. Returns the count.
    */
   async pruneEvents (cutoff: Date, batchSize = 1000): Promise<number> {
-    let total = 0
-    for (;;) {
-      const deleted = await this.prisma.$executeRaw(sql`DELETE FROM "events" WHERE "id" IN
-        (SELECT "id" FROM "events" WHERE "received_at" < ${cutoff} LIMIT ${batchSize})`)
-      total += deleted
-      if (deleted < batchSize) return total
-    }
+    return await deleteInBatches(async () => await this.prisma.$executeRaw(sql`DELETE FROM "events" WHERE "id" IN
+        (SELECT "id" FROM "events" WHERE "received_at" < ${cutoff} LIMIT ${batchSize})`), batchSize)
   }
 
   /** Names of the migrations recorded as finished, for readiness checks. */

@@ -168,3 +168,13 @@ export function expectedReads (state: SaasusState, signInIds: Record<string, str
     }))
   }
 }
+
+/** A small SaaSus state with one of each: a tenant with an attribute, a user, a membership with a role, a role, an env. */
+export const oneOfEach = (): SaasusState => ({
+  ...emptyState(),
+  tenants: [saasus.tenant('t1', { attributes: { a: 1 } })],
+  users: [saasus.user('u1')],
+  memberships: [saasus.membership('t1', 'u1', {}, [{ id: 1, roles: ['admin'] }])],
+  roles: [saasus.role('admin')],
+  envs: [saasus.env(1)]
+})
