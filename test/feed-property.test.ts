@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify'
 import { engineTest } from './helpers/engines.js'
 import { buildApp, postEvent } from './helpers/app.js'
 import { events } from './helpers/events.js'
+import { entitySteps, type Step } from './helpers/history-steps.js'
 import { Fold, readState, sorted, type Entry } from './helpers/feed.js'
 
 // Property: for generated histories delivered shuffled, repeated and batched (with deletes that cascade,
@@ -22,26 +23,9 @@ const role = fc.constantFrom('admin', 'viewer')
 const attributes = fc.dictionary(fc.constantFrom('a', 'b', 'c'), fc.oneof(fc.integer({ min: 0, max: 2 }), fc.constant(null)), { maxKeys: 3 })
 const name = fc.constantFrom('n1', 'n2')
 
-type Step = (ns: string, o: { time: string, id: string }) => Record<string, any>
-
 const step: fc.Arbitrary<Step> = fc.oneof(
-  fc.tuple(tenant, name, attributes).map(([t, n, a]): Step => (ns, o) => events.createTenant(`${ns}${t}`, { name: n, attributes: a }, o)),
-  fc.tuple(tenant, name, attributes).map(([t, n, a]): Step => (ns, o) => events.updateTenant(`${ns}${t}`, { name: n, attributes: a }, o)),
-  tenant.map((t): Step => (ns, o) => events.deleteTenant(`${ns}${t}`, o)),
-  fc.tuple(tenant, fc.option(fc.constantFrom('plan-a', 'plan-b'))).map(([t, p]): Step => (ns, o) => events.updateTenantPlan(`${ns}${t}`, p === null ? {} : { next_plan_id: p }, o)),
-  fc.tuple(tenant, name).map(([t, n]): Step => (ns, o) => events.updateTenantBillingInfo(`${ns}${t}`, n, o)),
-  fc.tuple(user, name, attributes).map(([u, n, a]): Step => (ns, o) => events.createUser(`${ns}${u}`, { email: `${n}@x`, attributes: a }, o)),
-  fc.tuple(user, name).map(([u, n]): Step => (ns, o) => events.updateUserEmail(`${ns}${u}`, `${n}@y`, o)),
-  fc.tuple(user, attributes).map(([u, a]): Step => (ns, o) => events.updateUserAttributes(`${ns}${u}`, a, o)),
-  user.map((u): Step => (ns, o) => events.deleteUser(`${ns}${u}`, o)),
+  ...entitySteps({ tenant, user, env, role, roles: ['admin', 'viewer'], attributes, name }),
   user.map((u): Step => (ns, o) => events.updateUserPassword(`${ns}${u}`, o)),
-  fc.tuple(tenant, user, attributes, env, fc.subarray(['admin', 'viewer'])).map(([t, u, a, e, r]): Step =>
-    (ns, o) => events.createTenantUser(`${ns}${t}`, `${ns}${u}`, a, [{ id: e, roles: r }], o)),
-  fc.tuple(tenant, user, attributes).map(([t, u, a]): Step => (ns, o) => events.updateTenantUser(`${ns}${t}`, `${ns}${u}`, a, o)),
-  fc.tuple(tenant, user).map(([t, u]): Step => (ns, o) => events.deleteTenantUser(`${ns}${t}`, `${ns}${u}`, o)),
-  fc.tuple(tenant, user, env, fc.subarray(['admin', 'viewer'], { minLength: 1 })).map(([t, u, e, r]): Step =>
-    (ns, o) => events.createTenantUserRoles(`${ns}${t}`, `${ns}${u}`, e, r, o)),
-  fc.tuple(tenant, user, env, role).map(([t, u, e, r]): Step => (ns, o) => events.deleteTenantUserRole(`${ns}${t}`, `${ns}${u}`, e, r, o)),
   fc.tuple(role, name).map(([r, n]): Step => (ns, o) => events.createRole(`${ns}${r}`, n, o)),
   fc.tuple(role, name).map(([r, n]): Step => (ns, o) => events.updateRole(`${ns}${r}`, n, o)),
   role.map((r): Step => (ns, o) => events.deleteRole(`${ns}${r}`, o)),

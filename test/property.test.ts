@@ -4,6 +4,7 @@ import fc from 'fast-check'
 import type { FastifyInstance } from 'fastify'
 import { buildApp, postEvent, getJson } from './helpers/app.js'
 import { events } from './helpers/events.js'
+import { entitySteps, type Step } from './helpers/history-steps.js'
 
 // Property: however EventBridge reorders, repeats and batches a history, the read API ends in the state
 // that in-order delivery gives. Histories are realistic: a few tenants and users, memberships, roles,
@@ -19,8 +20,6 @@ const ENVS = [1, 2]
 const ROLES = ['admin', 'viewer']
 const BASE = Date.parse('2026-05-19T10:00:00Z')
 
-type Step = (ns: string, o: { time: string, id: string }) => Record<string, any>
-
 const tenant = fc.constantFrom(...TENANTS)
 const user = fc.constantFrom(...USERS)
 const env = fc.constantFrom(...ENVS)
@@ -29,23 +28,8 @@ const attributes = fc.dictionary(fc.constantFrom('a', 'b', 'c'), fc.oneof(fc.int
 const name = fc.constantFrom('n1', 'n2', 'n3')
 
 const step: fc.Arbitrary<Step> = fc.oneof(
-  fc.tuple(tenant, name, attributes).map(([t, n, a]): Step => (ns, o) => events.createTenant(`${ns}${t}`, { name: n, attributes: a }, o)),
-  fc.tuple(tenant, name, attributes).map(([t, n, a]): Step => (ns, o) => events.updateTenant(`${ns}${t}`, { name: n, attributes: a }, o)),
-  tenant.map((t): Step => (ns, o) => events.deleteTenant(`${ns}${t}`, o)),
-  fc.tuple(tenant, fc.option(fc.constantFrom('plan-a', 'plan-b'))).map(([t, p]): Step => (ns, o) => events.updateTenantPlan(`${ns}${t}`, p === null ? {} : { next_plan_id: p }, o)),
-  fc.tuple(tenant, name).map(([t, n]): Step => (ns, o) => events.updateTenantBillingInfo(`${ns}${t}`, n, o)),
-  fc.tuple(user, name, attributes).map(([u, n, a]): Step => (ns, o) => events.createUser(`${ns}${u}`, { email: `${n}@x`, attributes: a }, o)),
-  fc.tuple(user, name).map(([u, n]): Step => (ns, o) => events.updateUserEmail(`${ns}${u}`, `${n}@y`, o)),
-  fc.tuple(user, name).map(([u, n]): Step => (ns, o) => events.updateUserSignInId(`${ns}${u}`, n, o)),
-  fc.tuple(user, attributes).map(([u, a]): Step => (ns, o) => events.updateUserAttributes(`${ns}${u}`, a, o)),
-  user.map((u): Step => (ns, o) => events.deleteUser(`${ns}${u}`, o)),
-  fc.tuple(tenant, user, attributes, env, fc.subarray(ROLES)).map(([t, u, a, e, r]): Step =>
-    (ns, o) => events.createTenantUser(`${ns}${t}`, `${ns}${u}`, a, [{ id: e, roles: r }], o)),
-  fc.tuple(tenant, user, attributes).map(([t, u, a]): Step => (ns, o) => events.updateTenantUser(`${ns}${t}`, `${ns}${u}`, a, o)),
-  fc.tuple(tenant, user).map(([t, u]): Step => (ns, o) => events.deleteTenantUser(`${ns}${t}`, `${ns}${u}`, o)),
-  fc.tuple(tenant, user, env, fc.subarray(ROLES, { minLength: 1 })).map(([t, u, e, r]): Step =>
-    (ns, o) => events.createTenantUserRoles(`${ns}${t}`, `${ns}${u}`, e, r, o)),
-  fc.tuple(tenant, user, env, role).map(([t, u, e, r]): Step => (ns, o) => events.deleteTenantUserRole(`${ns}${t}`, `${ns}${u}`, e, r, o))
+  ...entitySteps({ tenant, user, env, role, roles: ROLES, attributes, name }),
+  fc.tuple(user, name).map(([u, n]): Step => (ns, o) => events.updateUserSignInId(`${ns}${u}`, n, o))
 )
 
 /** A history: steps at times within a few seconds (so ties are common), each with a random envelope id. */
