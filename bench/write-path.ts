@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { BatchItem } from '../src/db/batch-write.js'
+import type { BatchItem } from '../src/db/writing/batch-write.js'
 import { built } from './built.js'
 import { postgresAdmin, schemaUrl, skippedMessage } from './postgresql.js'
 import { workload } from './workload.js'

@@ -3,7 +3,7 @@ import fc from 'fast-check'
 import Database from 'better-sqlite3'
 import { buildApp, postEvent } from './helpers/app.js'
 import { sample } from './helpers/events.js'
-import { sqliteFilePath } from '../src/db/sqlite.js'
+import { sqliteFilePath } from '../src/db/engines/sqlite.js'
 
 // Hostile bodies through the whole app: never a 5xx, never a crash, a JSON error for every refusal, and
 // a refused body never changes tenants or users. A few hundred cases by default; for a longer run:

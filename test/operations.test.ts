@@ -2,7 +2,7 @@ import t from 'tap'
 import Database from 'better-sqlite3'
 import { API_KEY, buildApp, getJson, postEvent } from './helpers/app.js'
 import { events, sample } from './helpers/events.js'
-import { sqliteFilePath } from '../src/db/sqlite.js'
+import { sqliteFilePath } from '../src/db/engines/sqlite.js'
 import { loadConfig } from '../src/config.js'
 
 const time = '2026-05-19T02:22:58Z'

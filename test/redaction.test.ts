@@ -5,7 +5,7 @@ import Database from 'better-sqlite3'
 import { API_KEY, buildApp, deliver, postEvent } from './helpers/app.js'
 import { engineTest, pgClient } from './helpers/engines.js'
 import { makeEvent, sample } from './helpers/events.js'
-import { sqliteFilePath } from '../src/db/sqlite.js'
+import { sqliteFilePath } from '../src/db/engines/sqlite.js'
 
 const SECRETS = ['sample_api_key_sample', 'saasus-secret-api-key-sample', 'P@ssw0rd-secret', 'generated-Pw-9x', 'eyJhbGciOiJIUzI1NiJ9.access', 'refresh-token-value']
 

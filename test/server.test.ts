@@ -1,7 +1,7 @@
 import t from 'tap'
 import { request } from 'node:http'
 import Database from 'better-sqlite3'
-import { sqliteFilePath } from '../src/db/sqlite.js'
+import { sqliteFilePath } from '../src/db/engines/sqlite.js'
 import { join } from 'node:path'
 import { runScript, startServer, waitListening, type ServerProcess } from './helpers/process.js'
 import { tempDir } from './helpers/app.js'

@@ -1,6 +1,6 @@
 import type { Config } from '../config.js'
 import { Repository } from './repository.js'
-import { engineOf, migrateDatabase, openDatabase } from './engine.js'
+import { engineOf, migrateDatabase, openDatabase } from './engines/engine.js'
 
 export interface Opened {
   repository: Repository

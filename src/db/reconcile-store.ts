@@ -3,8 +3,8 @@ import type { AttributeValue, Env, ReconcileRun, Role, Tenant, TenantUser, Tenan
 import type { Change } from '../events/changes.js'
 import { ENTITIES, type Entity } from '../events/entities.js'
 import type { Version } from '../events/version.js'
-import { applyChanges, FeedWrite, type Queryable, type WriteCause } from './batch-write.js'
-import { identifier, type Dialect } from './dialect.js'
+import { applyChanges, FeedWrite, type Queryable, type WriteCause } from './writing/batch-write.js'
+import { identifier, type Dialect } from './engines/dialect.js'
 import type { Repository, Transaction } from './repository.js'
 
 // What reconciliation with SaaSus needs from the database: the run records, the lease that lets one run

@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin'
 import type { FastifyError } from 'fastify'
 import { STATUS_CODES } from 'node:http'
-import { isTransientDatabaseError } from '../db/transient.js'
+import { isTransientDatabaseError } from '../db/engines/transient.js'
 
 /**
  * One JSON error shape for every failure. Client mistakes keep their 4xx; a database that is unavailable,

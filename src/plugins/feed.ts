@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin'
-import { engineOf } from '../db/engine.js'
-import { FeedListener } from '../db/feed-listener.js'
+import { engineOf } from '../db/engines/engine.js'
+import { FeedListener } from '../db/feed/feed-listener.js'
 import { FeedTail } from '../feed/tail.js'
 
 declare module 'fastify' {

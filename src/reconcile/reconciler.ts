@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { setImmediate as yieldToEvents } from 'node:timers/promises'
-import type { WriteCause } from '../db/batch-write.js'
+import type { WriteCause } from '../db/writing/batch-write.js'
 import type { ChunkReader, ReconcileStore } from '../db/reconcile-store.js'
 import type { Entity } from '../events/entities.js'
 import { snapshotVersion, type Version } from '../events/version.js'

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify'
-import { readMigrations } from '../db/migrate.js'
-import { SQLITE_MIGRATIONS_DIR } from '../db/sqlite.js'
+import { readMigrations } from '../db/migrations/migrate.js'
+import { SQLITE_MIGRATIONS_DIR } from '../db/engines/sqlite.js'
 
 /**
  * Probes, without the API key. /healthz: the process answers (never refused for back-pressure, so that a

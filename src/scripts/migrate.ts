@@ -1,5 +1,5 @@
 import { ConfigError, loadConfig } from '../config.js'
-import { migrateDatabase } from '../db/engine.js'
+import { migrateDatabase } from '../db/engines/engine.js'
 
 // `npm run db:migrate`: applies pending migrations without starting the service (the service also
 // applies them at start).

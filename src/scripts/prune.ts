@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs'
 import { ConfigError, loadConfig } from '../config.js'
-import { engineOf } from '../db/engine.js'
+import { engineOf } from '../db/engines/engine.js'
 import { openRepository } from '../db/open.js'
-import { sqliteFilePath } from '../db/sqlite.js'
+import { sqliteFilePath } from '../db/engines/sqlite.js'
 import { UsageError, parsePruneArgs } from './prune-args.js'
 
 // `npm run prune -- --older-than 90d`: deletes inbox rows received, change feed entries recorded, and

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { Batcher } from '../../src/db/batcher.js'
+import { Batcher } from '../../src/db/writing/batcher.js'
 
 // The batching logic on its own: the write function here stands for one database transaction.
 

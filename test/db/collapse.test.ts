@@ -1,5 +1,5 @@
 import t from 'tap'
-import { collapse } from '../../src/db/collapse.js'
+import { collapse } from '../../src/db/writing/collapse.js'
 import type { Change } from '../../src/events/changes.js'
 import type { Version } from '../../src/events/version.js'
 

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { migrateSqlite, openSqliteClient, SqliteOpenError } from '../../src/db/sqlite.js'
+import { migrateSqlite, openSqliteClient, SqliteOpenError } from '../../src/db/engines/sqlite.js'
 import { tempDir } from '../helpers/app.js'
 
 // Issue 18, finding 10: "unable to open database file" names the file.

@@ -2,7 +2,7 @@ import t from 'tap'
 import Database from 'better-sqlite3'
 import { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3'
 import type { SqlDriverAdapterFactory } from '@prisma/client/runtime/client'
-import { cacheStatements, withStatementCache } from '../../src/db/statement-cache.js'
+import { cacheStatements, withStatementCache } from '../../src/db/engines/statement-cache.js'
 
 // better-sqlite3 binds a statement's parameters for good; the cache must hand out statements that take
 // new arguments on every use, and prepare each SQL text once while it stays in the cache.

@@ -4,7 +4,7 @@ import Database from 'better-sqlite3'
 import { tempDir } from '../helpers/app.js'
 import { events } from '../helpers/events.js'
 import { startServer, waitListening } from '../helpers/process.js'
-import { sqliteFilePath } from '../../src/db/sqlite.js'
+import { sqliteFilePath } from '../../src/db/engines/sqlite.js'
 
 // `npm run test:stress`: a real server under load is killed with SIGKILL, then restarted on the same
 // database. Every event that was answered 2xx must be there. Bounded: 127.0.0.1 only, at most MAX_EVENTS

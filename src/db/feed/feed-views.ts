@@ -1,6 +1,6 @@
 import { isDeepStrictEqual } from 'node:util'
-import type { AttributeValue, Env, Role, Tenant, TenantUser, TenantUserRole, User } from '../generated/sqlite/client.js'
-import { attributeObject, membershipVisible } from './views.js'
+import type { AttributeValue, Env, Role, Tenant, TenantUser, TenantUserRole, User } from '../../generated/sqlite/client.js'
+import { attributeObject, membershipVisible } from '../views.js'
 
 // What the change feed compares: the visible state of every entity of a set of loaded rows, by the rules
 // the read API uses (views.ts), and the entries that turn one such state into the next. Pure; no I/O.

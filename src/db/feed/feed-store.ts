@@ -1,7 +1,7 @@
 import { sqltag as sql } from '@prisma/client/runtime/client'
-import type { PrismaClient } from '../generated/sqlite/client.js'
-import type { CollapsedRow } from './collapse.js'
-import type { ColumnType, Dialect } from './dialect.js'
+import type { PrismaClient } from '../../generated/sqlite/client.js'
+import type { CollapsedRow } from '../writing/collapse.js'
+import type { ColumnType, Dialect } from '../engines/dialect.js'
 import { feedChanges, visibleEntities, type FeedChange, type FeedEntity, type FeedRows } from './feed-views.js'
 
 // The change feed's SQL: the lock that orders writers, the rows a write's visible state depends on (read

@@ -1,13 +1,13 @@
 import { fileURLToPath } from 'node:url'
 import pg from 'pg'
 import { PrismaPg } from '@prisma/adapter-pg'
-import { PrismaClient } from '../generated/postgresql/client.js'
+import { PrismaClient } from '../../generated/postgresql/client.js'
 import { postgresqlDatabaseClient, type DatabaseClient } from './client.js'
-import { applyMigrations, readMigrations } from './migrate.js'
-import { postgresqlMigrationTarget } from './postgresql-migration-target.js'
+import { applyMigrations, readMigrations } from '../migrations/migrate.js'
+import { postgresqlMigrationTarget } from '../migrations/postgresql-migration-target.js'
 import { postgresqlTarget } from './postgresql-url.js'
 
-export const POSTGRESQL_MIGRATIONS_DIR = fileURLToPath(new URL('../../prisma/postgresql/migrations', import.meta.url))
+export const POSTGRESQL_MIGRATIONS_DIR = fileURLToPath(new URL('../../../prisma/postgresql/migrations', import.meta.url))
 
 /** The key `prisma migrate` itself locks, so this applier and Prisma's never run at once on one database. */
 export const MIGRATION_LOCK_KEY = 72707369

@@ -1,14 +1,14 @@
 import { sqltag as sql } from '@prisma/client/runtime/client'
-import type { DecodedEvent } from '../events/decode.js'
-import type { Change, Plan } from '../events/changes.js'
-import { ENTITIES, type Entity } from '../events/entities.js'
+import type { DecodedEvent } from '../../events/decode.js'
+import type { Change, Plan } from '../../events/changes.js'
+import { ENTITIES, type Entity } from '../../events/entities.js'
 import { collapse, type Winner } from './collapse.js'
-import type { ColumnType, Dialect } from './dialect.js'
+import type { ColumnType, Dialect } from '../engines/dialect.js'
 import { attributesUpsert, registerUpsert } from './guarded-upsert.js'
-import { FeedWrite, loadFeedRows, lockFeed, recordFeed, scopeOf, widenForCascades, type EntryCause, type EventRef, type Queryable } from './feed-store.js'
-import { subjectId, type FeedEntity } from './feed-views.js'
+import { FeedWrite, loadFeedRows, lockFeed, recordFeed, scopeOf, widenForCascades, type EntryCause, type EventRef, type Queryable } from '../feed/feed-store.js'
+import { subjectId, type FeedEntity } from '../feed/feed-views.js'
 
-export { FeedWrite, type EventRef, type Queryable } from './feed-store.js'
+export { FeedWrite, type EventRef, type Queryable } from '../feed/feed-store.js'
 
 export type Outcome = 'applied' | 'stale' | 'duplicate' | 'ignored'
 

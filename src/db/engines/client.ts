@@ -1,5 +1,5 @@
-import type { PrismaClient as PostgresqlClient } from '../generated/postgresql/client.js'
-import type { PrismaClient as SqliteClient } from '../generated/sqlite/client.js'
+import type { PrismaClient as PostgresqlClient } from '../../generated/postgresql/client.js'
+import type { PrismaClient as SqliteClient } from '../../generated/sqlite/client.js'
 
 /**
  * The client the repository works through. Prisma generates one client per engine from two schemas that

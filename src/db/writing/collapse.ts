@@ -1,6 +1,6 @@
-import type { Change } from '../events/changes.js'
-import { ENTITIES, type Entity } from '../events/entities.js'
-import type { Version } from '../events/version.js'
+import type { Change } from '../../events/changes.js'
+import { ENTITIES, type Entity } from '../../events/entities.js'
+import type { Version } from '../../events/version.js'
 
 // Group commit writes many events' changes in one transaction, with one multi-row statement per table.
 // A row may be touched by several events of a batch (PostgreSQL refuses an ON CONFLICT statement that

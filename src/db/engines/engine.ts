@@ -1,4 +1,4 @@
-import type { Config } from '../config.js'
+import type { Config } from '../../config.js'
 import type { DatabaseClient } from './client.js'
 import { postgresqlDialect, sqliteDialect, type Dialect } from './dialect.js'
 import { migrateSqlite, openSqliteClient } from './sqlite.js'

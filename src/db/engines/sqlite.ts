@@ -3,12 +3,12 @@ import { dirname, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import Database from 'better-sqlite3'
 import { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3'
-import { PrismaClient } from '../generated/sqlite/client.js'
-import { applyMigrations, readMigrations } from './migrate.js'
+import { PrismaClient } from '../../generated/sqlite/client.js'
+import { applyMigrations, readMigrations } from '../migrations/migrate.js'
 import { withStatementCache } from './statement-cache.js'
-import { sqliteMigrationTarget } from './sqlite-migration-target.js'
+import { sqliteMigrationTarget } from '../migrations/sqlite-migration-target.js'
 
-export const SQLITE_MIGRATIONS_DIR = fileURLToPath(new URL('../../prisma/sqlite/migrations', import.meta.url))
+export const SQLITE_MIGRATIONS_DIR = fileURLToPath(new URL('../../../prisma/sqlite/migrations', import.meta.url))
 
 export type SqliteSynchronous = 'OFF' | 'NORMAL' | 'FULL' | 'EXTRA'
 

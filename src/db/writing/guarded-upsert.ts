@@ -1,8 +1,8 @@
 import { join, raw, sqltag as sql, type Sql } from '@prisma/client/runtime/client'
-import { ENTITIES, type Entity, type EntityDef } from '../events/entities.js'
-import { NO_VERSION } from '../events/version.js'
+import { ENTITIES, type Entity, type EntityDef } from '../../events/entities.js'
+import { NO_VERSION } from '../../events/version.js'
 import type { CollapsedAttribute, CollapsedRow } from './collapse.js'
-import { identifier, type ColumnType, type Dialect } from './dialect.js'
+import { identifier, type ColumnType, type Dialect } from '../engines/dialect.js'
 
 interface Shape {
   /** `live` and every field, in column order. */
