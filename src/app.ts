@@ -24,6 +24,7 @@ import eventsRoute from './routes/events.js'
 import readRoutes from './routes/reads.js'
 import reconcileRoutes from './routes/reconcile.js'
 import changesRoute from './routes/changes.js'
+import consoleRoutes from './routes/console/index.js'
 
 export interface AppOptions {
   config: Config
@@ -80,4 +81,7 @@ export default async function app (fastify: FastifyInstance, { config }: AppOpti
     await api.register(reconcileRoutes)
     await api.register(changesRoute)
   })
+
+  // The operator console, for people in a browser: its own sign-in, never the API key. Off without a password.
+  if (config.CONSOLE_PASSWORD !== '') await fastify.register(consoleRoutes, { prefix: '/console' })
 }

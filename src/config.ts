@@ -62,12 +62,18 @@ export const ConfigSchema = Type.Object({
   RECONCILE_INTERVAL: Type.String({ pattern: DURATION, default: 'off' }),
   RECONCILE_MARGIN: Type.String({ pattern: DURATION, default: '60s' }),
   RECONCILE_START_DELAY_MS: Type.Integer({ minimum: 0, maximum: 86400000, default: 10000 }),
-  RECONCILE_CHUNK_SIZE: Type.Integer({ minimum: 1, maximum: 10000, default: 250 })
+  RECONCILE_CHUNK_SIZE: Type.Integer({ minimum: 1, maximum: 10000, default: 250 }),
+  // The operator console under /console (issue 15): off while CONSOLE_PASSWORD is empty.
+  CONSOLE_PASSWORD: Type.String({ default: '' }),
+  CONSOLE_SECURE_COOKIE: Type.Boolean({ default: false }),
+  CONSOLE_SESSION_TTL: Type.String({ pattern: '^[1-9][0-9]{0,6}[smhd]$', default: '8h' })
 })
 
 export type RawConfig = Static<typeof ConfigSchema>
 
-export interface Config extends Omit<RawConfig, 'API_KEYS' | 'LOG_LEVEL' | 'SQLITE_SYNCHRONOUS' | 'RECONCILE_INTERVAL' | 'RECONCILE_MARGIN'> {
+export interface Config extends Omit<RawConfig, 'API_KEYS' | 'LOG_LEVEL' | 'SQLITE_SYNCHRONOUS' | 'RECONCILE_INTERVAL' | 'RECONCILE_MARGIN' | 'CONSOLE_SESSION_TTL'> {
+  /** How long a console session lasts after sign-in, in ms. */
+  CONSOLE_SESSION_TTL: number
   /** Between scheduled reconciliations, in ms; 0 is off. */
   RECONCILE_INTERVAL: number
   /** Subtracted from a snapshot's start time to give its version, in ms. */
@@ -118,6 +124,9 @@ export function loadConfig (data?: Record<string, unknown>): Config {
   if (raw.METRICS_TOKEN !== '' && raw.METRICS_TOKEN.length < MIN_API_KEY_LENGTH) {
     throw new ConfigError([`METRICS_TOKEN: shorter than ${MIN_API_KEY_LENGTH} characters; use a long random secret or leave it empty`])
   }
+  if (raw.CONSOLE_PASSWORD !== '' && raw.CONSOLE_PASSWORD.length < MIN_API_KEY_LENGTH) {
+    throw new ConfigError([`CONSOLE_PASSWORD: shorter than ${MIN_API_KEY_LENGTH} characters; use a long random secret or leave it empty (console off)`])
+  }
   const credentials = ['SAASUS_SAAS_ID', 'SAASUS_API_KEY', 'SAASUS_SECRET_KEY'] as const
   const missing = credentials.filter(name => raw[name] === '')
   if (missing.length > 0 && missing.length < credentials.length) {
@@ -127,5 +136,5 @@ export function loadConfig (data?: Record<string, unknown>): Config {
   if (interval > 0 && missing.length > 0) {
     throw new ConfigError(['RECONCILE_INTERVAL: needs SAASUS_SAAS_ID, SAASUS_API_KEY and SAASUS_SECRET_KEY'])
   }
-  return { ...raw, API_KEYS: keys, RECONCILE_INTERVAL: interval, RECONCILE_MARGIN: durationMs(raw.RECONCILE_MARGIN) } as Config
+  return { ...raw, API_KEYS: keys, RECONCILE_INTERVAL: interval, RECONCILE_MARGIN: durationMs(raw.RECONCILE_MARGIN), CONSOLE_SESSION_TTL: durationMs(raw.CONSOLE_SESSION_TTL) } as Config
 }

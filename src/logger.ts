@@ -30,8 +30,11 @@ export function loggerOptions (
         `req.headers[${JSON.stringify(config.API_KEY_HEADER.toLowerCase())}]`,
         'req.headers.authorization',
         'headers.authorization',
+        // The console's session cookie and password (issue 15).
+        'req.headers.cookie',
+        'headers.cookie',
         // SaaSus credentials, wherever a log line might carry the configuration or a client's options.
-        ...['SAASUS_SECRET_KEY', 'SAASUS_API_KEY', 'credentials.secretKey', 'credentials.apiKey'].flatMap(k => [k, `*.${k}`])
+        ...['SAASUS_SECRET_KEY', 'SAASUS_API_KEY', 'CONSOLE_PASSWORD', 'credentials.secretKey', 'credentials.apiKey'].flatMap(k => [k, `*.${k}`])
       ],
       censor: '[REDACTED]'
     }

@@ -1,0 +1,67 @@
+import type { Repository } from './repository.js'
+
+// The quarantine as the operator console and `npm run replay-quarantine` see it: paged, one item at a
+// time, and the two outcomes of a replay (the item passes and is removed, or it stays with the new reason).
+
+export interface QuarantineListItem {
+  id: number
+  envelope_id: string | null
+  field: string
+  error: string
+  count: number
+  size: number
+  received_at: Date
+  last_seen_at: Date
+}
+
+export interface QuarantineItem extends QuarantineListItem {
+  /** The refused item as kept: secrets redacted. */
+  raw: unknown
+}
+
+const LIST_FIELDS = { id: true, envelopeId: true, field: true, error: true, count: true, size: true, receivedAt: true, lastSeenAt: true } as const
+
+type ListRow = { id: number, envelopeId: string | null, field: string, error: string, count: number, size: number, receivedAt: Date, lastSeenAt: Date }
+
+const listItem = (r: ListRow): QuarantineListItem => ({
+  id: r.id, envelope_id: r.envelopeId, field: r.field, error: r.error, count: r.count, size: r.size, received_at: r.receivedAt, last_seen_at: r.lastSeenAt
+})
+
+export class ConsoleQuarantine {
+  constructor (readonly repository: Repository) {}
+
+  get #prisma () { return this.repository.prisma }
+
+  /** Newest first (by id), `limit` at most, ids below `before`; `next` is where the following page starts. */
+  async list (limit: number, before?: number): Promise<{ items: QuarantineListItem[], next: number | null }> {
+    const rows = await this.#prisma.quarantinedEvent.findMany({
+      where: before === undefined ? {} : { id: { lt: before } },
+      orderBy: { id: 'desc' },
+      take: limit + 1,
+      select: LIST_FIELDS
+    })
+    const items = rows.slice(0, limit).map(listItem)
+    return { items, next: rows.length > limit ? items[items.length - 1].id : null }
+  }
+
+  /** Ids of every item, oldest first, `limit` at most after `after` (for replaying all, a page at a time). */
+  async ids (limit: number, after = 0): Promise<number[]> {
+    const rows = await this.#prisma.quarantinedEvent.findMany({ where: { id: { gt: after } }, orderBy: { id: 'asc' }, take: limit, select: { id: true } })
+    return rows.map(r => r.id)
+  }
+
+  async item (id: number): Promise<QuarantineItem | undefined> {
+    const row = await this.#prisma.quarantinedEvent.findUnique({ where: { id } })
+    return row === null ? undefined : { ...listItem(row), raw: row.raw }
+  }
+
+  /** Removes an item that passed validation and was recorded. */
+  async remove (id: number): Promise<void> {
+    await this.#prisma.quarantinedEvent.deleteMany({ where: { id } })
+  }
+
+  /** Keeps an item that is still refused, with today's field and reason. */
+  async refusedAgain (id: number, field: string, error: string): Promise<void> {
+    await this.#prisma.quarantinedEvent.updateMany({ where: { id }, data: { field, error } })
+  }
+}

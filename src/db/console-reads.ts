@@ -1,0 +1,254 @@
+import { empty, join, raw, sqltag as sql, type Sql } from '@prisma/client/runtime/client'
+import type { Tenant, TenantUser, TenantUserRole, User } from '../generated/sqlite/client.js'
+import { membershipVisible, tenantView, userView, type TenantView, type UserView } from './views.js'
+import type { Repository } from './repository.js'
+
+// What the operator console reads (issue 15): counts for the overview, the event list with its filters,
+// what an event wrote, and searches and pages of tenants and users. Every list is paged with a keyset
+// cursor and a limit: no page loads an unbounded list.
+
+export interface EventFilter {
+  type?: string
+  outcome?: string
+  /** Events that changed this tenant (or a membership or role in it), as the change feed recorded. */
+  tenant?: string
+  /** Events that changed this user (or a membership or role of it), as the change feed recorded. */
+  user?: string
+  /** Received at or after / before. */
+  from?: Date
+  to?: Date
+}
+
+export interface EventRow {
+  id: string
+  event_type: string
+  time: Date
+  received_at: Date
+  outcome: string
+}
+
+/** Where a keyset page ends: the next page starts after it. */
+export interface EventCursor { receivedAt: Date, id: string }
+
+export interface CountRow { event_type: string, outcome: string, count: number }
+
+export interface WrittenRow {
+  entity: string
+  key: Record<string, unknown>
+  op: string
+  fields: unknown
+}
+
+export interface Listed { id: string, label: string | null, detail: string | null }
+
+/** A version's origin: an event (by envelope id) or a reconciliation run, and the time it carries. */
+export interface LastChange { time: Date, event_id: string | null, run_id: string | null }
+
+export interface MembershipRow { tenant_id: string, user_id: string, envs: Array<{ env_id: number, roles: string[] }> }
+
+export interface TenantPage { tenant: TenantView, last_change: LastChange | null, users: MembershipRow[], next: string | null }
+export interface UserPage { user: UserView, last_change: LastChange | null, tenants: MembershipRow[], next: string | null }
+
+// The expressions of the migration's feed_entries_tenant_idx / _user_idx indexes, per engine: the same
+// text, so that the engines use them.
+const FEED_OWNER: Record<'sqlite' | 'postgresql', { tenant: string, user: string }> = {
+  sqlite: {
+    tenant: `(CASE WHEN "entity" = 'tenant' THEN "key" ->> '$.id' ELSE "key" ->> '$.tenant_id' END)`,
+    user: `(CASE WHEN "entity" = 'user' THEN "key" ->> '$.id' ELSE "key" ->> '$.user_id' END)`
+  },
+  postgresql: {
+    tenant: `(CASE WHEN "entity" = 'tenant' THEN "key" ->> 'id' ELSE "key" ->> 'tenant_id' END)`,
+    user: `(CASE WHEN "entity" = 'user' THEN "key" ->> 'id' ELSE "key" ->> 'user_id' END)`
+  }
+}
+
+/** The overview's row for quarantined items. */
+export const REFUSED = '(refused)'
+
+/** `text` as a LIKE pattern matching it anywhere, its own wildcards escaped (ESCAPE '\'). */
+export const containsPattern = (text: string): string => `%${text.toLowerCase().replace(/[\\%_]/g, c => `\\${c}`)}%`
+
+const maxVersion = (versions: string[]): string => versions.reduce((a, b) => (a > b ? a : b), '')
+
+/** Who wrote a version (src/events/version.ts): `<time>:<rank>:<envelope id>` or `<time>:-:reconcile:<run id>`. */
+export function lastChange (versions: string[]): LastChange | null {
+  const version = maxVersion(versions)
+  const match = /^(\d+):([-0-9]):(.*)$/s.exec(version)
+  if (match === null) return null
+  const time = new Date(Number(match[1]))
+  return match[2] === '-'
+    ? { time, event_id: null, run_id: match[3].replace(/^reconcile:/, '') }
+    : { time, event_id: match[3], run_id: null }
+}
+
+export class ConsoleReads {
+  constructor (readonly repository: Repository) {}
+
+  get #prisma () { return this.repository.prisma }
+
+  /**
+   * Events received since `since`, per type and outcome (a few dozen groups at most), and last, as type
+   * `(refused)`, the quarantined items refused again or first since then (refused items have no trusted type).
+   */
+  async eventCounts (since: Date): Promise<CountRow[]> {
+    const [rows, refused] = await Promise.all([
+      this.#prisma.event.groupBy({
+        by: ['eventType', 'outcome'],
+        where: { receivedAt: { gte: since } },
+        _count: { _all: true },
+        orderBy: [{ eventType: 'asc' }, { outcome: 'asc' }]
+      }),
+      this.#prisma.quarantinedEvent.count({ where: { lastSeenAt: { gte: since } } })
+    ])
+    const counts = rows.map(r => ({ event_type: r.eventType, outcome: r.outcome, count: r._count._all }))
+    return refused === 0 ? counts : [...counts, { event_type: REFUSED, outcome: 'rejected', count: refused }]
+  }
+
+  /** The distinct event types and outcomes recorded, for the filter's choices (index-only scans). */
+  async eventKinds (): Promise<{ types: string[], outcomes: string[] }> {
+    const [types, outcomes] = await Promise.all([
+      this.#prisma.event.findMany({ distinct: ['eventType'], select: { eventType: true }, orderBy: { eventType: 'asc' }, take: 200 }),
+      this.#prisma.event.findMany({ distinct: ['outcome'], select: { outcome: true }, orderBy: { outcome: 'asc' }, take: 50 })
+    ])
+    return { types: types.map(t => t.eventType), outcomes: outcomes.map(o => o.outcome) }
+  }
+
+  /** Newest first, `limit` at most, after `cursor`; `next` is where the following page starts. */
+  async events (filter: EventFilter, limit: number, cursor?: EventCursor): Promise<{ items: EventRow[], next: EventCursor | null }> {
+    const owner = FEED_OWNER[this.repository.dialect.name]
+    const conditions: Sql[] = []
+    if (filter.type !== undefined) conditions.push(sql`"event_type" = ${filter.type}`)
+    if (filter.outcome !== undefined) conditions.push(sql`"outcome" = ${filter.outcome}`)
+    if (filter.from !== undefined) conditions.push(sql`"received_at" >= ${filter.from}`)
+    if (filter.to !== undefined) conditions.push(sql`"received_at" < ${filter.to}`)
+    for (const [kind, id] of [['tenant', filter.tenant], ['user', filter.user]] as const) {
+      if (id === undefined) continue
+      conditions.push(sql`"id" IN (SELECT "event_id" FROM "feed_entries" WHERE ${raw(owner[kind])} = ${id} AND "cause" = 'event')`)
+    }
+    if (cursor !== undefined) {
+      conditions.push(sql`("received_at" < ${cursor.receivedAt} OR ("received_at" = ${cursor.receivedAt} AND "id" < ${cursor.id}))`)
+    }
+    const where = conditions.length === 0 ? empty : sql`WHERE ${join(conditions, ' AND ')}`
+    const ids = await this.#prisma.$queryRaw<Array<{ id: string }>>(sql`SELECT "id" FROM "events" ${where}
+      ORDER BY "received_at" DESC, "id" DESC LIMIT ${limit + 1}`)
+    const rows = await this.#prisma.event.findMany({
+      where: { id: { in: ids.slice(0, limit).map(r => r.id) } },
+      select: { id: true, eventType: true, time: true, receivedAt: true, outcome: true }
+    })
+    const byId = new Map(rows.map(r => [r.id, r]))
+    const items = ids.slice(0, limit).map(({ id }) => byId.get(id)!).map(r => ({
+      id: r.id, event_type: r.eventType, time: r.time, received_at: r.receivedAt, outcome: r.outcome
+    }))
+    const last = items[items.length - 1]
+    return { items, next: ids.length > limit ? { receivedAt: last.received_at, id: last.id } : null }
+  }
+
+  /** The change feed entries an event recorded: the rows it wrote (at most `limit`; `more` when there are others). */
+  async eventWrites (eventId: string, limit: number): Promise<{ rows: WrittenRow[], more: boolean }> {
+    const rows = await this.#prisma.feedEntry.findMany({ where: { eventId, cause: 'event' }, orderBy: { cursor: 'asc' }, take: limit + 1 })
+    return {
+      rows: rows.slice(0, limit).map(r => ({ entity: r.entity, key: r.key as Record<string, unknown>, op: r.op, fields: r.fields })),
+      more: rows.length > limit
+    }
+  }
+
+  /** Live tenants whose id, name or back-office e-mail contains `query` (any case), by id, after `cursor`. */
+  async searchTenants (query: string, limit: number, cursor?: string): Promise<{ items: Listed[], next: string | null }> {
+    const pattern = containsPattern(query)
+    const rows = await this.#prisma.$queryRaw<Array<{ id: string, name: string | null, email: string | null }>>(sql`SELECT "id", "name",
+      "back_office_staff_email" AS "email" FROM "tenants" WHERE "live" = ${true}
+      AND (LOWER("id") LIKE ${pattern} ESCAPE '\\' OR LOWER("name") LIKE ${pattern} ESCAPE '\\' OR LOWER("back_office_staff_email") LIKE ${pattern} ESCAPE '\\')
+      ${cursor === undefined ? empty : sql`AND "id" > ${cursor}`} ORDER BY "id" LIMIT ${limit + 1}`)
+    return listed(rows.map(r => ({ id: r.id, label: r.name, detail: r.email })), limit)
+  }
+
+  /** Live users whose id, e-mail or sign-in id contains `query` (any case), by id, after `cursor`. */
+  async searchUsers (query: string, limit: number, cursor?: string): Promise<{ items: Listed[], next: string | null }> {
+    const pattern = containsPattern(query)
+    const rows = await this.#prisma.$queryRaw<Array<{ id: string, email: string | null, sign_in_id: string | null }>>(sql`SELECT "id", "email",
+      "sign_in_id" FROM "users" WHERE "live" = ${true}
+      AND (LOWER("id") LIKE ${pattern} ESCAPE '\\' OR LOWER("email") LIKE ${pattern} ESCAPE '\\' OR LOWER("sign_in_id") LIKE ${pattern} ESCAPE '\\')
+      ${cursor === undefined ? empty : sql`AND "id" > ${cursor}`} ORDER BY "id" LIMIT ${limit + 1}`)
+    return listed(rows.map(r => ({ id: r.id, label: r.email, detail: r.sign_in_id })), limit)
+  }
+
+  /** A live tenant with one page of its users (by user id, after `cursor`) and their envs and roles. */
+  async tenantPage (id: string, limit: number, cursor?: string): Promise<TenantPage | undefined> {
+    const tenant = await this.#prisma.tenant.findFirst({ where: { id, live: true } })
+    if (tenant === null) return undefined
+    const [attributes, memberships] = await Promise.all([
+      this.#prisma.attributeValue.findMany({ where: { scope: 'tenant', tenantId: id }, take: 1000 }),
+      this.#prisma.tenantUser.findMany({
+        where: { tenantId: id, live: true, ...(cursor === undefined ? {} : { userId: { gt: cursor } }) },
+        orderBy: { userId: 'asc' },
+        take: limit + 1
+      })
+    ])
+    const shown = memberships.slice(0, limit)
+    const users = await this.#prisma.user.findMany({ where: { id: { in: shown.map(m => m.userId) }, live: true } })
+    const roles = await this.#prisma.tenantUserRole.findMany({ where: { tenantId: id, userId: { in: shown.map(m => m.userId) }, live: true } })
+    const view = tenantView(tenant, attributes, [], new Map())
+    const written = attributes.filter(a => a.v > tenant.deletedV).map(a => a.v)
+    return {
+      tenant: view,
+      last_change: lastChange([tenant.liveV, tenant.nameV, tenant.backOfficeStaffEmailV, tenant.planIdV, tenant.planHistoriesV,
+        tenant.nextPlanV, tenant.billingInfoV, ...written]),
+      users: membershipRows(shown, new Map([[tenant.id, tenant]]), new Map(users.map(u => [u.id, u])), roles),
+      next: memberships.length > limit ? shown[shown.length - 1].userId : null
+    }
+  }
+
+  /** A live user with one page of its tenants (by tenant id, after `cursor`) and its envs and roles in each. */
+  async userPage (id: string, limit: number, cursor?: string): Promise<UserPage | undefined> {
+    const user = await this.#prisma.user.findFirst({ where: { id, live: true } })
+    if (user === null) return undefined
+    const [attributes, memberships] = await Promise.all([
+      this.#prisma.attributeValue.findMany({ where: { scope: 'user', userId: id }, take: 1000 }),
+      this.#prisma.tenantUser.findMany({
+        where: { userId: id, live: true, ...(cursor === undefined ? {} : { tenantId: { gt: cursor } }) },
+        orderBy: { tenantId: 'asc' },
+        take: limit + 1
+      })
+    ])
+    const shown = memberships.slice(0, limit)
+    const tenants = await this.#prisma.tenant.findMany({ where: { id: { in: shown.map(m => m.tenantId) }, live: true } })
+    const roles = await this.#prisma.tenantUserRole.findMany({ where: { userId: id, tenantId: { in: shown.map(m => m.tenantId) }, live: true } })
+    const own = attributes.filter(a => a.v > user.deletedV).map(a => a.v)
+    return {
+      user: userView(user, attributes, [], new Map(), []),
+      last_change: lastChange([user.liveV, user.emailV, user.signInIdV, ...own]),
+      tenants: membershipRows(shown, new Map(tenants.map(t => [t.id, t])), new Map([[user.id, user]]), roles),
+      next: memberships.length > limit ? shown[shown.length - 1].tenantId : null
+    }
+  }
+}
+
+function listed (rows: Listed[], limit: number): { items: Listed[], next: string | null } {
+  const items = rows.slice(0, limit)
+  return { items, next: rows.length > limit ? items[items.length - 1].id : null }
+}
+
+/**
+ * The visible memberships among `memberships`, each with its envs and roles, by the read API's rules
+ * (views.ts): a role counts only if written after the newest delete of its tenant, user and membership.
+ */
+function membershipRows (memberships: TenantUser[], tenants: Map<string, Tenant>, users: Map<string, User>, roles: TenantUserRole[]): MembershipRow[] {
+  const rows: MembershipRow[] = []
+  for (const m of memberships) {
+    const tenant = tenants.get(m.tenantId)
+    const user = users.get(m.userId)
+    if (!membershipVisible(m, tenant, user)) continue
+    const after = maxVersion([tenant!.deletedV, user!.deletedV, m.deletedV])
+    const envs = new Map<number, string[]>()
+    for (const r of roles) {
+      if (r.tenantId !== m.tenantId || r.userId !== m.userId || r.liveV <= after) continue
+      envs.set(r.envId, [...(envs.get(r.envId) ?? []), r.roleName])
+    }
+    rows.push({
+      tenant_id: m.tenantId,
+      user_id: m.userId,
+      envs: [...envs.entries()].sort(([a], [b]) => a - b).map(([env_id, names]) => ({ env_id, roles: names.sort() }))
+    })
+  }
+  return rows
+}
