@@ -8,7 +8,7 @@ import { CSRF_REFUSED } from '../../console/sessions.js'
 const signInRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   const { auth } = fastify.console
   const lockout = new SignInLockout()
-  const cookieOptions = { path: '/console', httpOnly: true, sameSite: 'strict', secure: fastify.config.CONSOLE_SECURE_COOKIE, signed: true } as const
+  const cookieOptions = { path: '/console', httpOnly: true, sameSite: 'strict', secure: fastify.config.CONSOLE_SECURE_COOKIE } as const
 
   fastify.get('/sign-in', async (_request, reply) => await reply.page('sign-in', { title: 'Sign in' }))
 
@@ -17,7 +17,7 @@ const signInRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     if (locked === 0 && auth.passwordMatches(request.body.password)) {
       const { token, expiresAt } = await auth.signIn()
       request.log.info('console: signed in')
-      return await reply.setCookie(SESSION_COOKIE, token, { ...cookieOptions, expires: expiresAt }).redirect('/console/', 303)
+      return await reply.setCookie(SESSION_COOKIE, token, { ...cookieOptions, signed: true, expires: expiresAt }).redirect('/console/', 303)
     }
     if (locked > 0) {
       fastify.logAuthFailure(request, 'console sign-in while over the failure limit', true)
@@ -38,7 +38,7 @@ const signInRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     if (!auth.csrfValid(token, request.body.csrf)) return await reply.code(403).page('error', CSRF_REFUSED)
     await auth.signOut(token)
     request.log.info('console: signed out')
-    return await reply.clearCookie(SESSION_COOKIE, { path: '/console' }).redirect('/console/sign-in', 303)
+    return await reply.clearCookie(SESSION_COOKIE, cookieOptions).redirect('/console/sign-in', 303)
   })
 }
 
