@@ -2,6 +2,7 @@ import { empty, join, raw, sqltag as sql, type Sql } from '@prisma/client/runtim
 import type { Tenant, TenantUser, TenantUserRole, User } from '../generated/sqlite/client.js'
 import { membershipVisible, tenantView, userView, type TenantView, type UserView } from './views.js'
 import type { Repository } from './repository.js'
+import { FEED_KEYS, type FeedEntity } from './feed/feed-views.js'
 
 // What the operator console reads (issue 15): counts for the overview, the event list with its filters,
 // what an event wrote, and searches and pages of tenants and users. Every list is paged with a keyset
@@ -147,7 +148,13 @@ export class ConsoleReads {
   async eventWrites (eventId: string, limit: number): Promise<{ rows: WrittenRow[], more: boolean }> {
     const rows = await this.#prisma.feedEntry.findMany({ where: { eventId, cause: 'event' }, orderBy: { cursor: 'asc' }, take: limit + 1 })
     return {
-      rows: rows.slice(0, limit).map(r => ({ entity: r.entity, key: r.key as Record<string, unknown>, op: r.op, fields: r.fields })),
+      rows: rows.slice(0, limit).map(r => ({
+        entity: r.entity,
+        // In the entity's key order (PostgreSQL's jsonb keeps its own).
+        key: Object.fromEntries(FEED_KEYS[r.entity as FeedEntity].map(k => [k, (r.key as Record<string, unknown>)[k]])),
+        op: r.op,
+        fields: r.fields
+      })),
       more: rows.length > limit
     }
   }
