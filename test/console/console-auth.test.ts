@@ -163,6 +163,9 @@ t.test('security headers and a strict CSP on every console page; the stylesheet 
   t.match(listing.body, '<h1>403</h1>')
   const api = await app.inject({ url: '/healthz' })
   t.equal(api.headers['content-security-policy'], undefined, 'the API is untouched by the console\'s headers')
+  const openapi = await app.inject({ url: '/docs/json' })
+  t.equal(openapi.statusCode, 200)
+  t.notMatch(Object.keys(openapi.json().paths).join(' '), 'console', 'not part of the API\'s description')
 })
 
 t.test('errors are pages: 404, and a bad query is a 400 page', async t => {

@@ -114,11 +114,11 @@ t.test('sign in, find the samples, open an event, filter, replay a quarantined i
   // Phone width: nothing wider than the screen.
   await page.setViewportSize({ width: 390, height: 844 })
   await page.goto(`${origin}/console/`)
-  t.ok(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth + 1), 'no horizontal scrolling at 390 px')
+  t.ok(await page.evaluate('document.documentElement.scrollWidth <= window.innerWidth + 1'), 'no horizontal scrolling at 390 px')
   await shot(page, 'overview-phone')
   // The first Tab goes to the skip link.
   await page.keyboard.press('Tab')
-  t.equal(await page.evaluate(() => document.activeElement?.textContent), 'Skip to content')
+  t.equal(await page.evaluate('document.activeElement?.textContent'), 'Skip to content')
 
   // Sign out.
   await page.getByRole('button', { name: 'Sign out' }).click()

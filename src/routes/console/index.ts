@@ -11,6 +11,8 @@ import entityRoutes from './entities.js'
  * part of the event API: the API key opens nothing here, and only a signed-in session does.
  */
 const consoleRoutes: FastifyPluginAsync = async (fastify) => {
+  // Not in the OpenAPI description of the API (/docs).
+  fastify.addHook('onRoute', route => { route.schema = { ...route.schema, hide: true } })
   await fastify.register(setup)
 
   fastify.setErrorHandler(async (error: FastifyError, request, reply) => {
