@@ -16,7 +16,7 @@ CREATE INDEX "feed_entries_user_idx" ON "feed_entries"((CASE WHEN "entity" = 'us
 
 -- CreateTable
 CREATE TABLE "console_sessions" (
-    "id" TEXT NOT NULL,
+    "id" TEXT COLLATE "C" NOT NULL,
     "created_at" TIMESTAMPTZ(3) NOT NULL,
     "expires_at" TIMESTAMPTZ(3) NOT NULL,
 
