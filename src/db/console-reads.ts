@@ -105,15 +105,6 @@ export class ConsoleReads {
     return refused === 0 ? counts : [...counts, { event_type: REFUSED, outcome: 'rejected', count: refused }]
   }
 
-  /** The distinct event types and outcomes recorded, for the filter's choices (index-only scans). */
-  async eventKinds (): Promise<{ types: string[], outcomes: string[] }> {
-    const [types, outcomes] = await Promise.all([
-      this.#prisma.event.findMany({ distinct: ['eventType'], select: { eventType: true }, orderBy: { eventType: 'asc' }, take: 200 }),
-      this.#prisma.event.findMany({ distinct: ['outcome'], select: { outcome: true }, orderBy: { outcome: 'asc' }, take: 50 })
-    ])
-    return { types: types.map(t => t.eventType), outcomes: outcomes.map(o => o.outcome) }
-  }
-
   /** Newest first, `limit` at most, after `cursor`; `next` is where the following page starts. */
   async events (filter: EventFilter, limit: number, cursor?: EventCursor): Promise<{ items: EventRow[], next: EventCursor | null }> {
     const owner = FEED_OWNER[this.repository.dialect.name]

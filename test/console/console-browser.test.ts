@@ -82,7 +82,8 @@ t.test('sign in, find the samples, open an event, filter, replay a quarantined i
 
   // Filter by type.
   await page.getByRole('link', { name: 'Events', exact: true }).click()
-  await page.getByLabel('Type').selectOption('create_tenant_user')
+  await page.getByLabel('Type').fill('create_tenant_user')
+  await page.getByLabel('Outcome').selectOption('applied')
   await page.getByRole('button', { name: 'Filter' }).click()
   await page.waitForURL(/type=create_tenant_user/)
   t.equal(await page.locator('tbody tr').count(), 1, 'one create_tenant_user event')

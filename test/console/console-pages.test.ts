@@ -77,12 +77,13 @@ engineTest(t, 'events: newest first, filters by type, outcome, tenant, user and 
   t.equal(all.statusCode, 200)
   const ids = (html: string) => links(html, /^\/console\/events\/[^?]/).map(l => decodeURIComponent(l.slice('/console/events/'.length)))
   t.same(ids(all.body), [memberEvent.id, userEvent.id, tenantEvent.id, sample('create_saas_user').id, sample('create_tenant').id], 'newest first; a duplicate is not stored twice')
-  t.match(all.body, /<option>create_tenant_user<\/option>/, 'the type filter offers the types recorded')
+  t.match(all.body, /<option value="create_tenant_user">/, 'the type filter suggests the types this version knows')
 
   const filtered = async (query: string) => ids((await page(app, `/console/events?${query}`, cookie)).body)
   t.same(await filtered('type=create_tenant'), [tenantEvent.id, sample('create_tenant').id])
   t.same(await filtered('type=create_tenant&outcome=applied&tenant=&user=&from=&to='), [tenantEvent.id, sample('create_tenant').id], 'empty fields are no filter')
-  t.same(await filtered('outcome=duplicate'), [])
+  t.same(await filtered('outcome=stale'), [])
+  t.same(await filtered('type=some_future_type'), [], 'any type can be typed in')
   t.same(await filtered('tenant=t-2'), [memberEvent.id, tenantEvent.id], 'the events that changed the tenant (or a membership in it)')
   t.same(await filtered('user=u-2'), [memberEvent.id, userEvent.id])
   t.same(await filtered('user=u-2&type=create_saas_user'), [userEvent.id])
@@ -92,7 +93,8 @@ engineTest(t, 'events: newest first, filters by type, outcome, tenant, user and 
   t.equal((await filtered(`from=${minuteAgo}`)).length, 5, 'received since a minute ago (datetime-local, read as UTC)')
   t.same(await filtered(`to=${encodeURIComponent(new Date(Date.now() - 60_000).toISOString())}`), [], 'received before a minute ago: none')
   const filteredPage = await page(app, '/console/events?tenant=t-2', cookie)
-  t.match(filteredPage.body, /value="t-2"/, 'the form shows the filter')
+  t.match(filteredPage.body, /<input name="tenant" value="t-2"/, 'the form shows the filter')
+  t.match((await page(app, '/console/events?outcome=applied', cookie)).body, '<option selected>applied</option>')
   t.match(mainText(filteredPage.body), 'finds the events that changed it')
 
   // An event's page: the envelope and the inner event as stored (redacted), the outcome, the rows it wrote.
