@@ -65,7 +65,8 @@ export default fp(async (fastify) => {
     // No cross-origin resources at all: nothing to embed, nothing to isolate from.
     crossOriginEmbedderPolicy: true,
     strictTransportSecurity: config.CONSOLE_SECURE_COOKIE,
-    referrerPolicy: { policy: 'no-referrer' }
+    referrerPolicy: { policy: 'no-referrer' },
+    frameguard: { action: 'deny' }
   })
   fastify.addHook('onRequest', async (_request, reply) => {
     // Pages carry the data of tenants and users: no cache keeps them.

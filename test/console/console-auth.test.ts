@@ -148,7 +148,7 @@ t.test('security headers and a strict CSP on every console page; the stylesheet 
     t.equal(res.headers['content-security-policy'],
       "default-src 'none';style-src 'self';img-src 'self';script-src 'none';form-action 'self';frame-ancestors 'none';base-uri 'none'")
     t.equal(res.headers['x-content-type-options'], 'nosniff')
-    t.equal(res.headers['x-frame-options'], 'SAMEORIGIN')
+    t.equal(res.headers['x-frame-options'], 'DENY')
     t.equal(res.headers['referrer-policy'], 'no-referrer')
     t.equal(res.headers['cache-control'], 'no-store')
     t.equal(res.headers['strict-transport-security'], undefined, 'no HSTS without CONSOLE_SECURE_COOKIE (plain HTTP)')
