@@ -50,6 +50,7 @@ t.test('sign-in: pages need a session; a wrong password is 401; the right one se
   t.same(rows.map(r => r.id), [createHash('sha256').update(token).digest('hex')], 'the database keeps only the token\'s hash')
   const overview = await page(app, '/console/', cookie)
   t.equal(overview.statusCode, 200)
+  t.equal((await page(app, '/console', cookie)).statusCode, 200, '/console without the slash too')
   t.match(overview.body, /<h1>Overview<\/h1>/)
 
   t.notMatch(logs(), CONSOLE_PASSWORD, 'the password is never logged')
