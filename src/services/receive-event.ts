@@ -1,6 +1,9 @@
 import type { FastifyBaseLogger } from 'fastify'
 import type { Metrics } from '../plugins/metrics.js'
-import { parseEvent } from '../events/parse.js'
+import { parseEvent, type Parsed } from '../events/parse.js'
+import { MAX_EVENT_VALUES } from '../events/json-value.js'
+import { OversizedEvent } from '../events/oversized.js'
+import { WorkSlice, nextTurn } from '../work-slice.js'
 import type { Clock } from '../events/decode.js'
 import type { ValidationProblem } from '../events/checker.js'
 import { redactUntrusted } from '../events/redact.js'
@@ -38,10 +41,18 @@ interface Refusal {
   item: unknown
 }
 
+/**
+ * An item (a parsed event, or an OversizedEvent the body parser did not parse) to an event or the reason
+ * it is refused.
+ */
+const parseItem = (item: unknown, clock: Clock): Parsed =>
+  item instanceof OversizedEvent ? { ok: false, problem: item.problem } : parseEvent(item, clock, MAX_EVENT_VALUES)
+
 function refusal (item: unknown, { field, message }: ValidationProblem): Refusal {
   const id = envelopeId(item)
+  const raw = item instanceof OversizedEvent ? item.quarantined : item
   return {
-    entry: { envelopeId: id, field, error: message, raw: redactUntrusted(item) ?? null },
+    entry: { envelopeId: id, field, error: message, raw: redactUntrusted(raw) ?? null },
     result: { id, outcome: 'rejected', error: { field, message: `body${field} ${message}` } },
     item
   }
@@ -73,7 +84,7 @@ function reportRecorded ({ log, metrics }: Receiver, id: string, type: string, o
 export async function receiveEvent (receiver: Receiver, item: unknown): Promise<Result> {
   const { repository, withinDeadline } = receiver
   const started = performance.now()
-  const parsed = parseEvent(item, receiver.clock())
+  const parsed = parseItem(item, receiver.clock())
   if (!parsed.ok) {
     // Checking, redacting and storing a large refused body are each a long step: others get turns between.
     await nextTurn()
@@ -88,8 +99,6 @@ export async function receiveEvent (receiver: Receiver, item: unknown): Promise<
   reportRecorded(receiver, event.id, event.eventType, outcome, started)
   return { id: event.id, outcome }
 }
-
-const nextTurn = async (): Promise<void> => { await new Promise(resolve => setImmediate(resolve)) }
 
 /** Resolves true once `work` settles, or false when `ms` pass first. */
 async function settlesWithin (work: Promise<unknown>, ms: number): Promise<boolean> {
@@ -127,9 +136,12 @@ export async function receiveBatch (receiver: Receiver, items: unknown[], chunkS
     }
     const clock = receiver.clock()
     const refused: Array<Refusal & { index: number }> = []
+    // Items of up to MAX_EVENT_VALUES values each: a chunk of large ones yields within itself too.
+    const slice = new WorkSlice()
     for (let i = start; i < Math.min(items.length, start + chunkSize); i++) {
+      await slice.turn()
       const started = performance.now()
-      const parsed = parseEvent(items[i], clock)
+      const parsed = parseItem(items[i], clock)
       if (!parsed.ok) {
         refused.push({ index: i, ...refusal(items[i], parsed.problem) })
         continue
