@@ -46,13 +46,16 @@ function jsonFieldProblem (err: unknown): string {
 
 /**
  * A field that SaaSus may send as a JSON string or as the object itself. An empty string means no body.
- * JSON.parse makes `__proto__` an own property, never a prototype; jsonProblem then refuses it. The values
- * of a JSON string are counted from its text and taken from `budget` before it is parsed.
+ * JSON.parse makes `__proto__` an own property, never a prototype; jsonProblem then refuses it. A JSON
+ * string long enough to hold more values than `budget` has left is counted from its text before it is
+ * parsed (its values are added to the budget when the parsed value is checked).
  */
 function decodeJsonField (value: unknown, budget: ValueBudget | undefined): unknown {
   if (typeof value !== 'string') return value
   if (value.trim() === '') return null
-  if (budget !== undefined && (budget.left -= scanJson(Buffer.from(value)).values) < 0) throw new JsonFieldError(tooManyValues(budget.max), false)
+  // n values take at least 2n - 1 characters ("1,1"): a shorter text cannot exceed the budget.
+  if (budget !== undefined && (value.length + 1) / 2 > budget.max - budget.used &&
+    budget.used + scanJson(Buffer.from(value)).values > budget.max) throw new JsonFieldError(tooManyValues(budget.max), false)
   try {
     return JSON.parse(value)
   } catch (err) {
@@ -87,7 +90,7 @@ export interface Clock {
  * is refused.
  */
 export function decodeEvent (body: unknown, clock?: Clock, maxValues?: number): Decoded {
-  const budget = maxValues === undefined ? undefined : { max: maxValues, left: maxValues }
+  const budget = maxValues === undefined ? undefined : { max: maxValues, used: 0 }
   const unsafe = valueProblem(body, '', budget)
   if (unsafe !== undefined) return unsafe
   const envelope = envelopeChecker.check(body, '')
@@ -109,7 +112,8 @@ export function decodeEvent (body: unknown, clock?: Clock, maxValues?: number): 
   } catch (err) {
     return fail('/detail/event', jsonFieldProblem(err))
   }
-  const unsafeInner = valueProblem(inner, '/detail/event')
+  // Sent as an object, its values were counted with the envelope's.
+  const unsafeInner = valueProblem(inner, '/detail/event', typeof env.detail.event === 'string' ? budget : undefined)
   if (unsafeInner !== undefined) return unsafeInner
   const checked = saasusEventChecker.check(inner, '/detail/event')
   if (!checked.ok) return { ok: false, problem: checked.problem }
@@ -122,7 +126,7 @@ export function decodeEvent (body: unknown, clock?: Clock, maxValues?: number): 
     } catch (err) {
       return fail(`/detail/event/${key}`, jsonFieldProblem(err))
     }
-    const unsafeBody = valueProblem(bodies[key], `/detail/event/${key}`)
+    const unsafeBody = valueProblem(bodies[key], `/detail/event/${key}`, typeof call[key] === 'string' ? budget : undefined)
     if (unsafeBody !== undefined) return unsafeBody
   }
 

@@ -11,10 +11,10 @@ export const MAX_DEPTH = 64
  */
 export const MAX_EVENT_VALUES = 10_000
 
-/** The values an event may hold (`max`) and still may (`left`, taken from as its JSON texts are checked). */
+/** The values an event may hold (`max`) and those counted so far (`used`, as its JSON texts are checked). */
 export interface ValueBudget {
   readonly max: number
-  left: number
+  used: number
 }
 
 export const tooManyValues = (max: number): string =>
@@ -77,7 +77,7 @@ function scalarProblem (value: unknown): string | undefined {
  * The first reason to refuse a parsed JSON value, or undefined: an array or object nested deeper than `max`
  * levels, a `__proto__` (or `constructor.prototype`) property, a number JSON.parse turned into Infinity
  * (`1e309`), or a string or name with an unpaired surrogate or U+0000; with a `budget`, more values than
- * it has left (the values are taken from it). Iterative, so that it cannot itself overflow the stack;
+ * it has left (the values are counted in it). Iterative, so that it cannot itself overflow the stack;
  * builds no pointer unless it fails.
  */
 export function jsonProblem (value: unknown, base: string, max: number = MAX_DEPTH, budget?: ValueBudget): JsonProblem | undefined {
@@ -92,7 +92,7 @@ export function jsonProblem (value: unknown, base: string, max: number = MAX_DEP
     const isArray = Array.isArray(node)
     const children: Frame[] = []
     const keys = Object.keys(node)
-    if (budget !== undefined && (budget.left -= keys.length) < 0) return { field: base, message: tooManyValues(budget.max) }
+    if (budget !== undefined && (budget.used += keys.length) > budget.max) return { field: base, message: tooManyValues(budget.max) }
     for (const key of keys) {
       const inner = node[key]
       const problem = (isArray ? undefined : keyProblem(key, inner)) ?? scalarProblem(inner)

@@ -87,4 +87,9 @@ t.test('with maxValues, an event holding more values, with those of its nested J
   const asObjects = makeEvent({ eventType: 'create_tenant', method: 'POST', uri: '/v1/auth/tenants', time, request: { name: 'n', attributes: attributes(60) }, response: { id: 't1', name: 'n' }, encoding: 'object' })
   t.match(decodeEvent(asObjects, undefined, 60), { ok: false, problem: { field: '', message: /more than 60 values/ } }, 'nested objects are the envelope\'s values')
   t.match(parseEvent(asObjects, undefined, 60), { ok: false })
+  // The same count whether the nested JSON is sent as strings or as objects.
+  let limit = 60
+  while (!decodeEvent(asStrings, undefined, limit).ok) limit++
+  t.ok(decodeEvent(asObjects, undefined, limit).ok, `${limit} values, as strings`)
+  t.notOk(decodeEvent(asObjects, undefined, limit - 1).ok, 'and as objects')
 })

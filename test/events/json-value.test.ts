@@ -40,10 +40,10 @@ t.test('strings and names that cannot be stored exactly are refused', async t =>
   t.ok(stringProblem('\ude00\ud83d'), 'a reversed pair is two unpaired halves')
 })
 
-t.test('a value budget is taken from as containers are visited, and refuses at the base when it runs out', async t => {
-  const budget = { max: 5, left: 5 }
+t.test('a value budget counts values as containers are visited, and refuses at the base when it runs out', async t => {
+  const budget = { max: 5, used: 0 }
   t.equal(jsonProblem({ a: [1, 2], b: {} }, '/x', undefined, budget), undefined)
-  t.equal(budget.left, 1, 'a, b and the two elements')
+  t.equal(budget.used, 4, 'a, b and the two elements')
   t.same(jsonProblem({ c: 1, d: 2 }, '/y', undefined, budget), { field: '/y', message: tooManyValues(5) })
   t.match(tooManyValues(5), /^holds more than 5 values/)
 })

@@ -2,6 +2,7 @@ import t from 'tap'
 import { createHash } from 'node:crypto'
 import { MAX_EVENT_VALUES } from '../../src/events/json-value.js'
 import { EXCERPT_BYTES } from '../../src/events/oversized.js'
+import { MAX_ATTRIBUTES, MAX_ROLE_NAMES } from '../../src/schemas/entries.js'
 import { buildApp, getJson, postEvent } from '../helpers/app.js'
 import { engineTest } from '../helpers/engines.js'
 import { events } from '../helpers/events.js'
@@ -356,4 +357,32 @@ engineTest(t, 'an event of more than MAX_EVENT_VALUES values is refused before p
   const excerpt = (await app.repository.quarantined()).map(q => (q.raw as { excerpt: string }).excerpt)[1]
   t.match(excerpt, /^\[REDACTED\] \(1024 characters that mention a secret\)$/, 'an excerpt that mentions a secret is not kept')
   t.equal((await getJson(app, '/tenants/o-1')).json().name, 'good')
+})
+
+engineTest(t, 'more than MAX_ATTRIBUTES attributes or MAX_ROLE_NAMES role names are refused; a batch of heavy events is written a few at a time', async (t, engine) => {
+  const { app } = await buildApp(t, {}, engine)
+  const attributes = (n: number): Record<string, number> => Object.fromEntries(Array.from({ length: n }, (_, i) => [`a${i}`, i]))
+  const over = await postEvent(app, events.createTenant('h-0', { name: 'h', attributes: attributes(MAX_ATTRIBUTES + 1) }, { time }))
+  t.equal(over.statusCode, 400)
+  t.match(over.json(), { field: /\/attributes$/, message: new RegExp(`no more than ${MAX_ATTRIBUTES} properties`) })
+  const roles = events.createTenantUserRoles('t1', 'u1', 1, Array.from({ length: MAX_ROLE_NAMES + 1 }, (_, i) => `r${i}`), { time })
+  t.match((await postEvent(app, roles)).json(), { statusCode: 400, field: '/detail/event/request_body/role_names' })
+
+  // Each of these writes MAX_ATTRIBUTES + 2 rows: two together would pass WRITE_WINDOW_ROWS.
+  let inFlight = 0
+  let most = 0
+  const record = app.repository.record.bind(app.repository)
+  app.repository.record = async (event, plan) => {
+    most = Math.max(most, ++inFlight)
+    try { return await record(event, plan) } finally { inFlight-- }
+  }
+  const heavy = Array.from({ length: 3 }, (_, i) => events.createTenant(`h-${i + 1}`, { name: 'h', attributes: attributes(MAX_ATTRIBUTES) }, { time }))
+  const light = Array.from({ length: 5 }, (_, i) => events.createTenant(`l-${i + 1}`, { name: 'l' }, { time }))
+  const res = await postEvent(app, heavy)
+  t.same(res.json().results.map((r: { outcome: string }) => r.outcome), ['applied', 'applied', 'applied'])
+  t.equal(most, 1, 'one heavy event in the write path at a time')
+  t.equal(Object.keys((await getJson(app, '/tenants/h-3')).json().attributes).length, MAX_ATTRIBUTES)
+  most = 0
+  t.equal((await postEvent(app, light)).statusCode, 200)
+  t.equal(most, 5, 'light events are not held back')
 })
