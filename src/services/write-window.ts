@@ -2,8 +2,8 @@ import type { Plan } from '../events/changes.js'
 import { MAX_ATTRIBUTES } from '../schemas/entries.js'
 
 /**
- * The rows one request may have in the write path at once: about two events at MAX_ATTRIBUTES. Light
- * events (a few rows each) are not held back; a batch of heavy ones is written a few events at a time.
+ * The rows one request may have in the write path at once: one event at MAX_ATTRIBUTES (1002 rows) at a
+ * time, or hundreds of light ones (a few rows each), which are not held back.
  */
 export const WRITE_WINDOW_ROWS = 2 * MAX_ATTRIBUTES
 
