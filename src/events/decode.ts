@@ -4,7 +4,8 @@ import { Checker, type ValidationProblem } from './checker.js'
 import { matchOperation, type Operation } from './operations.js'
 import { makeVersion, type Version } from './version.js'
 import { redactSecrets } from './redact.js'
-import { jsonProblem } from './json-value.js'
+import { jsonProblem, tooManyValues, type ValueBudget } from './json-value.js'
+import { scanJson } from './json-scan.js'
 import { instantProblem } from './instant.js'
 
 /** One EventBridge event, validated, with its double-encoded JSON decoded. Pure data: no I/O. */
@@ -31,15 +32,30 @@ export type Decoded = { ok: true, event: DecodedEvent } | { ok: false, problem: 
 const envelopeChecker = new Checker(Envelope)
 const saasusEventChecker = new Checker(SaasusEvent)
 
-class JsonFieldError extends Error {}
+class JsonFieldError extends Error {
+  constructor (message: string, readonly syntax = true) {
+    super(message)
+  }
+}
+
+/** The message for what decodeJsonField threw (only ever a JsonFieldError). */
+function jsonFieldProblem (err: unknown): string {
+  const { syntax, message } = err as JsonFieldError
+  return syntax ? `is not valid JSON: ${message}` : message
+}
 
 /**
  * A field that SaaSus may send as a JSON string or as the object itself. An empty string means no body.
- * JSON.parse makes `__proto__` an own property, never a prototype; jsonProblem then refuses it.
+ * JSON.parse makes `__proto__` an own property, never a prototype; jsonProblem then refuses it. A JSON
+ * string long enough to hold more values than `budget` has left is counted from its text before it is
+ * parsed (its values are added to the budget when the parsed value is checked).
  */
-function decodeJsonField (value: unknown): unknown {
+function decodeJsonField (value: unknown, budget: ValueBudget | undefined): unknown {
   if (typeof value !== 'string') return value
   if (value.trim() === '') return null
+  // n values take at least 2n - 1 characters ("1,1"): a shorter text cannot exceed the budget.
+  if (budget !== undefined && (value.length + 1) / 2 > budget.max - budget.used &&
+    budget.used + scanJson(Buffer.from(value)).values > budget.max) throw new JsonFieldError(tooManyValues(budget.max), false)
   try {
     return JSON.parse(value)
   } catch (err) {
@@ -55,8 +71,8 @@ function fail (field: string, message: string): Decoded {
  * A refusal for what no event may hold (checked before any recursive code sees it): nesting too deep,
  * `__proto__`, numbers beyond JSON's range, strings that cannot be stored exactly. Undefined when none.
  */
-function valueProblem (value: unknown, base: string): Decoded | undefined {
-  const problem = jsonProblem(value, base)
+function valueProblem (value: unknown, base: string, budget?: ValueBudget): Decoded | undefined {
+  const problem = jsonProblem(value, base, undefined, budget)
   return problem === undefined ? undefined : fail(problem.field, problem.message)
 }
 
@@ -68,9 +84,14 @@ export interface Clock {
   maxFutureSkewMs: number
 }
 
-/** Validates one event (a parsed JSON value) and decodes its nested JSON strings. */
-export function decodeEvent (body: unknown, clock?: Clock): Decoded {
-  const unsafe = valueProblem(body, '')
+/**
+ * Validates one event (a parsed JSON value) and decodes its nested JSON strings. With `maxValues` (intake;
+ * not rebuilds of stored events), an event holding more values than that, with those of its nested JSON,
+ * is refused.
+ */
+export function decodeEvent (body: unknown, clock?: Clock, maxValues?: number): Decoded {
+  const budget = maxValues === undefined ? undefined : { max: maxValues, used: 0 }
+  const unsafe = valueProblem(body, '', budget)
   if (unsafe !== undefined) return unsafe
   const envelope = envelopeChecker.check(body, '')
   if (!envelope.ok) return { ok: false, problem: envelope.problem }
@@ -87,11 +108,12 @@ export function decodeEvent (body: unknown, clock?: Clock): Decoded {
 
   let inner: unknown
   try {
-    inner = decodeJsonField(env.detail.event)
+    inner = decodeJsonField(env.detail.event, budget)
   } catch (err) {
-    return fail('/detail/event', `is not valid JSON: ${(err as Error).message}`)
+    return fail('/detail/event', jsonFieldProblem(err))
   }
-  const unsafeInner = valueProblem(inner, '/detail/event')
+  // Sent as an object, its values were counted with the envelope's.
+  const unsafeInner = valueProblem(inner, '/detail/event', typeof env.detail.event === 'string' ? budget : undefined)
   if (unsafeInner !== undefined) return unsafeInner
   const checked = saasusEventChecker.check(inner, '/detail/event')
   if (!checked.ok) return { ok: false, problem: checked.problem }
@@ -100,11 +122,11 @@ export function decodeEvent (body: unknown, clock?: Clock): Decoded {
   const bodies: Record<'request_body' | 'response_body', unknown> = { request_body: null, response_body: null }
   for (const key of ['request_body', 'response_body'] as const) {
     try {
-      bodies[key] = decodeJsonField(call[key] ?? null)
+      bodies[key] = decodeJsonField(call[key] ?? null, budget)
     } catch (err) {
-      return fail(`/detail/event/${key}`, `is not valid JSON: ${(err as Error).message}`)
+      return fail(`/detail/event/${key}`, jsonFieldProblem(err))
     }
-    const unsafeBody = valueProblem(bodies[key], `/detail/event/${key}`)
+    const unsafeBody = valueProblem(bodies[key], `/detail/event/${key}`, typeof call[key] === 'string' ? budget : undefined)
     if (unsafeBody !== undefined) return unsafeBody
   }
 

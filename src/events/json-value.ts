@@ -4,6 +4,22 @@
 /** Deeper than this is refused: SaaSus bodies are a few levels deep, and recursive code must not overflow. */
 export const MAX_DEPTH = 64
 
+/**
+ * The most values (object members and array elements, at any depth, with those of the JSON nested in its
+ * strings) one event may hold. SaaSus events hold tens; each value costs microseconds to parse, check,
+ * redact and store, all in one turn of the event loop, so 100,000 would stall every other request.
+ */
+export const MAX_EVENT_VALUES = 10_000
+
+/** The values an event may hold (`max`) and those counted so far (`used`, as its JSON texts are checked). */
+export interface ValueBudget {
+  readonly max: number
+  used: number
+}
+
+export const tooManyValues = (max: number): string =>
+  `holds more than ${max} values (object members and array elements, with the JSON nested in its strings): more than an event may hold (MAX_EVENT_VALUES)`
+
 /** Why a value is refused: `field` is a JSON pointer (below the caller's base) to the culprit. */
 export interface JsonProblem {
   field: string
@@ -60,10 +76,11 @@ function scalarProblem (value: unknown): string | undefined {
 /**
  * The first reason to refuse a parsed JSON value, or undefined: an array or object nested deeper than `max`
  * levels, a `__proto__` (or `constructor.prototype`) property, a number JSON.parse turned into Infinity
- * (`1e309`), or a string or name with an unpaired surrogate or U+0000. Iterative, so that it cannot itself
- * overflow the stack; builds no pointer unless it fails.
+ * (`1e309`), or a string or name with an unpaired surrogate or U+0000; with a `budget`, more values than
+ * it has left (the values are counted in it). Iterative, so that it cannot itself overflow the stack;
+ * builds no pointer unless it fails.
  */
-export function jsonProblem (value: unknown, base: string, max: number = MAX_DEPTH): JsonProblem | undefined {
+export function jsonProblem (value: unknown, base: string, max: number = MAX_DEPTH, budget?: ValueBudget): JsonProblem | undefined {
   const top = scalarProblem(value)
   if (top !== undefined) return { field: base, message: top }
   if (value === null || typeof value !== 'object') return undefined
@@ -74,7 +91,9 @@ export function jsonProblem (value: unknown, base: string, max: number = MAX_DEP
     const node = frame.node as Record<string, unknown>
     const isArray = Array.isArray(node)
     const children: Frame[] = []
-    for (const key of Object.keys(node)) {
+    const keys = Object.keys(node)
+    if (budget !== undefined && (budget.used += keys.length) > budget.max) return { field: base, message: tooManyValues(budget.max) }
+    for (const key of keys) {
       const inner = node[key]
       const problem = (isArray ? undefined : keyProblem(key, inner)) ?? scalarProblem(inner)
       if (problem !== undefined) return { field: pointerOf(frame, base, key), message: problem }

@@ -8,10 +8,11 @@ export type Parsed =
 
 /**
  * A request body to "this event, asking for these changes", or the reason it is refused. Pure: the clock
- * (for events dated in the future) is passed in; rebuilds of stored events pass none.
+ * (for events dated in the future) and the most values an event may hold are passed in; rebuilds of
+ * stored events pass neither.
  */
-export function parseEvent (body: unknown, clock?: Clock): Parsed {
-  const decoded = decodeEvent(body, clock)
+export function parseEvent (body: unknown, clock?: Clock, maxValues?: number): Parsed {
+  const decoded = decodeEvent(body, clock, maxValues)
   if (!decoded.ok) return decoded
   const planned = planEvent(decoded.event)
   if (!planned.ok) return planned

@@ -1,5 +1,10 @@
 import fp from 'fastify-plugin'
 import type { FastifyRequest } from 'fastify'
+import { isUtf8 } from 'node:buffer'
+import { scanJson } from '../events/json-scan.js'
+import { MAX_EVENT_VALUES } from '../events/json-value.js'
+import { OversizedEvent } from '../events/oversized.js'
+import { WorkSlice, nextTurn } from '../work-slice.js'
 
 /** A client error with its status, answered in the one error shape by plugins/errors.ts. */
 export class BodyError extends Error {
@@ -25,43 +30,56 @@ export function encodingProblem (request: Pick<FastifyRequest, 'headers'>): Body
   return undefined
 }
 
-const [OPEN_ARRAY, CLOSE_ARRAY, OPEN_OBJECT, CLOSE_OBJECT, COMMA, QUOTE, BACKSLASH] = [0x5b, 0x5d, 0x7b, 0x7d, 0x2c, 0x22, 0x5c]
-const isSpace = (byte: number): boolean => byte === 0x20 || byte === 0x0a || byte === 0x0d || byte === 0x09
+const invalidJson = (reason: string): BodyError => new BodyError(400, 'INVALID_JSON', `Body is not valid JSON: ${reason}`)
 
-/**
- * How many items `bytes` holds when it is a JSON array of more than `max` items (else undefined), found by
- * counting the commas of the
- * top level without parsing: a body of a million tiny items is refused before a million values exist. A
- * body that is not well-formed JSON may be counted wrongly; JSON.parse refuses it next anyway.
- */
-export function arrayLongerThan (bytes: Buffer, max: number): number | undefined {
-  let start = 0
-  while (start < bytes.length && isSpace(bytes[start])) start++
-  if (bytes[start] !== OPEN_ARRAY) return undefined
-  let depth = 0
-  let inString = false
-  let commas = 0
-  for (let i = start; i < bytes.length; i++) {
-    const byte = bytes[i]
-    if (inString) {
-      if (byte === BACKSLASH) i++
-      else if (byte === QUOTE) inString = false
-      continue
-    }
-    if (byte === QUOTE) inString = true
-    else if (byte === OPEN_ARRAY || byte === OPEN_OBJECT) depth++
-    else if (byte === CLOSE_ARRAY || byte === CLOSE_OBJECT) depth--
-    else if (byte === COMMA && depth === 1) commas++
+/** A JSON text to its value; `where` names an item of a batch in the message. */
+function parse (bytes: Uint8Array, where = ''): unknown {
+  try {
+    return JSON.parse(utf8.decode(bytes))
+  } catch (err) {
+    throw invalidJson(`${where}${(err as Error).message}`)
   }
-  // No comma: one item or none, never more than max (at least 1).
-  return commas > 0 && commas + 1 > max ? commas + 1 : undefined
 }
 
 /**
- * The JSON body parser of the authenticated routes (registered in their scope). A batch longer than
- * BATCH_MAX_ITEMS is refused with 413 before it is parsed. Bytes that are not UTF-8 are refused, not
- * replaced with U+FFFD; JSON.parse makes a `__proto__` key an own property (plain data, never a
- * prototype), so that each event of a batch is judged on its own by events/json-value.ts.
+ * A request body to its value: one event, or the array of a batch. What it holds is counted from its
+ * bytes first (events/json-scan.ts): a batch longer than `maxItems` is refused with 413, and an event
+ * holding more than MAX_EVENT_VALUES values is not parsed but becomes an OversizedEvent, refused and
+ * quarantined as a description (alone: 400; in a batch: that item only). A batch is parsed one item at a
+ * time, yielding to the event loop every few milliseconds; a malformed item refuses the whole body (400)
+ * before anything is recorded, like a malformed single event.
+ */
+export async function parseBody (bytes: Buffer, maxItems: number): Promise<unknown> {
+  if (bytes.length === 0) throw new BodyError(400, 'EMPTY_BODY', 'Body is empty: expected a JSON event or array of events')
+  const scan = scanJson(bytes, maxItems)
+  if (scan.itemCount > maxItems) {
+    throw new BodyError(413, 'TOO_MANY_ITEMS', `a batch holds at most ${maxItems} events (BATCH_MAX_ITEMS); this one has ${scan.itemCount}: nothing was recorded`)
+  }
+  // Refused, not replaced with U+FFFD.
+  if (!isUtf8(bytes)) throw new BodyError(400, 'INVALID_UTF8', 'Body is not valid UTF-8')
+  if (scan.items === undefined) {
+    if (scan.values > MAX_EVENT_VALUES) return new OversizedEvent(bytes, scan.values)
+    const value = parse(bytes)
+    // Parsing is a long step, and checking the event is the next: others get a turn in between.
+    await nextTurn()
+    return value
+  }
+  if (!scan.wellFormed) throw invalidJson('the array is not closed, or text follows it')
+  const slice = new WorkSlice()
+  const items: unknown[] = []
+  for (const [i, { start, end, values }] of scan.items.entries()) {
+    await slice.turn()
+    const text = bytes.subarray(start, end)
+    items.push(values > MAX_EVENT_VALUES ? new OversizedEvent(text, values) : parse(text, `item ${i}: `))
+  }
+  await nextTurn()
+  return items
+}
+
+/**
+ * The JSON body parser of the authenticated routes (registered in their scope): parseBody. JSON.parse
+ * makes a `__proto__` key an own property (plain data, never a prototype), so that each event of a batch
+ * is judged on its own by events/json-value.ts.
  */
 export default fp(async (fastify) => {
   const maxItems = fastify.config.BATCH_MAX_ITEMS
@@ -71,29 +89,5 @@ export default fp(async (fastify) => {
     return payload
   })
   fastify.removeAllContentTypeParsers()
-  fastify.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_request, body, done) => {
-    const bytes = body as Buffer
-    if (bytes.length === 0) { done(new BodyError(400, 'EMPTY_BODY', 'Body is empty: expected a JSON event or array of events'), undefined); return }
-    const items = arrayLongerThan(bytes, maxItems)
-    if (items !== undefined) {
-      done(new BodyError(413, 'TOO_MANY_ITEMS', `a batch holds at most ${maxItems} events (BATCH_MAX_ITEMS); this one has ${items}: nothing was recorded`), undefined)
-      return
-    }
-    let text: string
-    try {
-      text = utf8.decode(bytes)
-    } catch {
-      done(new BodyError(400, 'INVALID_UTF8', 'Body is not valid UTF-8'), undefined)
-      return
-    }
-    let parsed: unknown
-    try {
-      parsed = JSON.parse(text)
-    } catch (err) {
-      done(new BodyError(400, 'INVALID_JSON', `Body is not valid JSON: ${(err as Error).message}`), undefined)
-      return
-    }
-    // Parsing 2 MB is a long step, and checking the events is the next: others get a turn in between.
-    setImmediate(() => { done(null, parsed) })
-  })
+  fastify.addContentTypeParser('application/json', { parseAs: 'buffer' }, async (_request: FastifyRequest, body: Buffer) => await parseBody(body, maxItems))
 }, { name: 'json-body', dependencies: ['config'] })

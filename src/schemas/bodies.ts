@@ -1,10 +1,11 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { MAX_ID_LENGTH } from './ids.js'
+import { MAX_ATTRIBUTES, MAX_ROLE_NAMES } from './entries.js'
 
 // Request and response bodies of the calls this version projects (SaaSus Auth API v1.13.6).
 // Only what the projection reads is required; unknown fields are allowed.
 
-export const Attributes = Type.Record(Type.String(), Type.Unknown())
+export const Attributes = Type.Record(Type.String(), Type.Unknown(), { maxProperties: MAX_ATTRIBUTES })
 
 const Id = Type.String({ minLength: 1, maxLength: MAX_ID_LENGTH })
 
@@ -77,7 +78,7 @@ export const CreateTenantUserResponse = Type.Object({
 /** Request of POST /v1/auth/tenants/{tenant_id}/users: the attributes when the response has none. */
 export const CreateTenantUserRequest = Type.Object({ attributes: Type.Optional(Attributes) })
 
-export const CreateTenantUserRolesRequest = Type.Object({ role_names: Type.Array(Id) })
+export const CreateTenantUserRolesRequest = Type.Object({ role_names: Type.Array(Id, { maxItems: MAX_ROLE_NAMES }) })
 
 export const CreateRoleRequest = Type.Object({ role_name: Id, display_name: Type.String() })
 export const UpdateRoleRequest = Type.Object({ display_name: Type.String() })

@@ -1,6 +1,10 @@
 import type { FastifyBaseLogger } from 'fastify'
 import type { Metrics } from '../plugins/metrics.js'
-import { parseEvent } from '../events/parse.js'
+import { parseEvent, type Parsed } from '../events/parse.js'
+import { MAX_EVENT_VALUES } from '../events/json-value.js'
+import { OversizedEvent } from '../events/oversized.js'
+import { WorkSlice, nextTurn } from '../work-slice.js'
+import { WRITE_WINDOW_ROWS, WriteWindow, settlesWithin, writeWeight } from './write-window.js'
 import type { Clock } from '../events/decode.js'
 import type { ValidationProblem } from '../events/checker.js'
 import { redactUntrusted } from '../events/redact.js'
@@ -38,10 +42,18 @@ interface Refusal {
   item: unknown
 }
 
+/**
+ * An item (a parsed event, or an OversizedEvent the body parser did not parse) to an event or the reason
+ * it is refused.
+ */
+const parseItem = (item: unknown, clock: Clock): Parsed =>
+  item instanceof OversizedEvent ? { ok: false, problem: item.problem } : parseEvent(item, clock, MAX_EVENT_VALUES)
+
 function refusal (item: unknown, { field, message }: ValidationProblem): Refusal {
   const id = envelopeId(item)
+  const raw = item instanceof OversizedEvent ? item.quarantined : item
   return {
-    entry: { envelopeId: id, field, error: message, raw: redactUntrusted(item) ?? null },
+    entry: { envelopeId: id, field, error: message, raw: redactUntrusted(raw) ?? null },
     result: { id, outcome: 'rejected', error: { field, message: `body${field} ${message}` } },
     item
   }
@@ -73,7 +85,7 @@ function reportRecorded ({ log, metrics }: Receiver, id: string, type: string, o
 export async function receiveEvent (receiver: Receiver, item: unknown): Promise<Result> {
   const { repository, withinDeadline } = receiver
   const started = performance.now()
-  const parsed = parseEvent(item, receiver.clock())
+  const parsed = parseItem(item, receiver.clock())
   if (!parsed.ok) {
     // Checking, redacting and storing a large refused body are each a long step: others get turns between.
     await nextTurn()
@@ -89,26 +101,15 @@ export async function receiveEvent (receiver: Receiver, item: unknown): Promise<
   return { id: event.id, outcome }
 }
 
-const nextTurn = async (): Promise<void> => { await new Promise(resolve => setImmediate(resolve)) }
-
-/** Resolves true once `work` settles, or false when `ms` pass first. */
-async function settlesWithin (work: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined
-  const expired = new Promise<boolean>(resolve => { timer = setTimeout(() => resolve(false), Math.max(0, ms)) })
-  try {
-    return await Promise.race([work.then(() => true), expired])
-  } finally {
-    clearTimeout(timer)
-  }
-}
-
 const UNCONFIRMED = 'not confirmed before the answer (database unavailable or REQUEST_DEADLINE_MS passed); ' +
   'it may still be recorded: send it again (a recorded event is then answered duplicate)'
 
 /**
  * Takes the items of a batch, `chunkSize` at a time: each chunk is validated, its valid events submitted
  * to group commit and its invalid items quarantined in one transaction, then the event loop gets a turn
- * before the next chunk. Every item gets its own result, which never reports failure for work that was
+ * before the next chunk. At most WRITE_WINDOW_ROWS rows of the batch's events are in the write path at
+ * once (WriteWindow): the next event waits for earlier ones to commit, so that a batch of heavy events
+ * never makes one huge transaction. Every item gets its own result, which never reports failure for work that was
  * committed: what was not confirmed by the deadline (or when the database failed) is `unconfirmed`. Only
  * when nothing at all was committed does the error propagate (503: the whole batch is retried; a retry
  * adds no rows, as events are de-duplicated by id and the quarantine by content).
@@ -117,9 +118,11 @@ export async function receiveBatch (receiver: Receiver, items: unknown[], chunkS
   const { repository, remainingMs } = receiver
   const results: Array<Result | undefined> = new Array<Result | undefined>(items.length).fill(undefined)
   const recording: Array<Promise<void>> = []
+  const window = new WriteWindow(WRITE_WINDOW_ROWS)
   let failure: unknown
   let committed = false
-  for (let start = 0; start < items.length; start += chunkSize) {
+  let stopped = false
+  for (let start = 0; start < items.length && !stopped; start += chunkSize) {
     if (start > 0) {
       await nextTurn()
       // A write of the previous chunk may have failed, or the deadline passed, meanwhile.
@@ -127,21 +130,29 @@ export async function receiveBatch (receiver: Receiver, items: unknown[], chunkS
     }
     const clock = receiver.clock()
     const refused: Array<Refusal & { index: number }> = []
+    // Items of up to MAX_EVENT_VALUES values each: a chunk of large ones yields within itself too.
+    const slice = new WorkSlice()
     for (let i = start; i < Math.min(items.length, start + chunkSize); i++) {
+      await slice.turn()
       const started = performance.now()
-      const parsed = parseEvent(items[i], clock)
+      const parsed = parseItem(items[i], clock)
       if (!parsed.ok) {
         refused.push({ index: i, ...refusal(items[i], parsed.problem) })
         continue
       }
       const { event, plan } = parsed
-      recording.push(repository.record(event, plan).then(outcome => {
+      const rows = writeWeight(plan)
+      // The deadline passed while earlier events were still being written: this one stays unconfirmed.
+      if (!await window.room(rows, remainingMs)) { stopped = true; break }
+      const write = repository.record(event, plan).then(outcome => {
         committed = true
         results[i] = { id: event.id, outcome }
         reportRecorded(receiver, event.id, event.eventType, outcome, started)
-      }, err => { failure ??= err }))
+      }, err => { failure ??= err })
+      window.add(rows, write)
+      recording.push(write)
     }
-    if (refused.length === 0) continue
+    if (refused.length === 0 || stopped) continue
     const quarantined = repository.quarantine(refused.map(r => r.entry))
     try {
       if (!await settlesWithin(quarantined.catch(() => {}), remainingMs())) break

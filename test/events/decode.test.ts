@@ -68,3 +68,28 @@ t.test('parseEvent plans the changes an event asks for', async t => {
   t.notOk(refused.ok)
   if (!refused.ok) t.equal(refused.problem.field, '/detail/event/response_body/id')
 })
+
+t.test('with maxValues, an event holding more values, with those of its nested JSON, is refused where the budget ran out', async t => {
+  const attributes = (n: number): Record<string, number> => Object.fromEntries(Array.from({ length: n }, (_, i) => [`k${i}`, i]))
+  const time = '2026-05-19T02:22:58Z'
+  const asStrings = makeEvent({ eventType: 'create_tenant', method: 'POST', uri: '/v1/auth/tenants', time, request: { name: 'n', attributes: attributes(60) }, response: { id: 't1', name: 'n' } })
+  t.ok(decodeEvent(asStrings).ok, 'no limit without maxValues (rebuilds of stored events)')
+  t.ok(decodeEvent(asStrings, undefined, 200).ok, 'within the budget')
+  t.same(decodeEvent(asStrings, undefined, 60), {
+    ok: false,
+    problem: {
+      field: '/detail/event/request_body',
+      message: 'holds more than 60 values (object members and array elements, with the JSON nested in its strings): more than an event may hold (MAX_EVENT_VALUES)'
+    }
+  }, 'the request body, a JSON string, is counted before it is parsed')
+  t.match(decodeEvent(asStrings, undefined, 20), { ok: false, problem: { field: '/detail/event' } }, 'detail.event too')
+  t.match(decodeEvent(asStrings, undefined, 5), { ok: false, problem: { field: '' } }, 'and the envelope')
+  const asObjects = makeEvent({ eventType: 'create_tenant', method: 'POST', uri: '/v1/auth/tenants', time, request: { name: 'n', attributes: attributes(60) }, response: { id: 't1', name: 'n' }, encoding: 'object' })
+  t.match(decodeEvent(asObjects, undefined, 60), { ok: false, problem: { field: '', message: /more than 60 values/ } }, 'nested objects are the envelope\'s values')
+  t.match(parseEvent(asObjects, undefined, 60), { ok: false })
+  // The same count whether the nested JSON is sent as strings or as objects.
+  let limit = 60
+  while (!decodeEvent(asStrings, undefined, limit).ok) limit++
+  t.ok(decodeEvent(asObjects, undefined, limit).ok, `${limit} values, as strings`)
+  t.notOk(decodeEvent(asObjects, undefined, limit - 1).ok, 'and as objects')
+})

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { MAX_DEPTH, jsonProblem, stringProblem } from '../../src/events/json-value.js'
+import { MAX_DEPTH, jsonProblem, stringProblem, tooManyValues } from '../../src/events/json-value.js'
 
 const fieldOf = (value: unknown, base = '', max?: number): string | undefined => jsonProblem(value, base, max)?.field
 
@@ -38,4 +38,12 @@ t.test('strings and names that cannot be stored exactly are refused', async t =>
   t.match(jsonProblem('x\u0000', '/s'), { field: '/s', message: 'contains the character U+0000' })
   t.equal(stringProblem('\ud83d\ude00'), undefined, 'a surrogate pair is a character')
   t.ok(stringProblem('\ude00\ud83d'), 'a reversed pair is two unpaired halves')
+})
+
+t.test('a value budget counts values as containers are visited, and refuses at the base when it runs out', async t => {
+  const budget = { max: 5, used: 0 }
+  t.equal(jsonProblem({ a: [1, 2], b: {} }, '/x', undefined, budget), undefined)
+  t.equal(budget.used, 4, 'a, b and the two elements')
+  t.same(jsonProblem({ c: 1, d: 2 }, '/y', undefined, budget), { field: '/y', message: tooManyValues(5) })
+  t.match(tooManyValues(5), /^holds more than 5 values/)
 })

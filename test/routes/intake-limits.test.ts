@@ -1,4 +1,8 @@
 import t from 'tap'
+import { createHash } from 'node:crypto'
+import { MAX_EVENT_VALUES } from '../../src/events/json-value.js'
+import { EXCERPT_BYTES } from '../../src/events/oversized.js'
+import { MAX_ATTRIBUTES, MAX_ROLE_NAMES } from '../../src/schemas/entries.js'
 import { buildApp, getJson, postEvent } from '../helpers/app.js'
 import { engineTest } from '../helpers/engines.js'
 import { events } from '../helpers/events.js'
@@ -320,4 +324,65 @@ t.test('a POST without a body is refused and kept as null', async t => {
   t.equal(res.statusCode, 400)
   t.match(res.json(), { statusCode: 400, field: '' })
   t.same((await app.repository.quarantined()).map(q => q.raw), [null])
+})
+
+engineTest(t, 'an event of more than MAX_EVENT_VALUES values is refused before parsing, alone (400) or as one item of a batch, and quarantined as a description', async (t, engine) => {
+  const { app } = await buildApp(t, {}, engine)
+  const many = JSON.stringify(Object.fromEntries(Array.from({ length: MAX_EVENT_VALUES + 1 }, (_, i) => [`k${i}`, i])))
+  const alone = await postEvent(app, many)
+  t.equal(alone.statusCode, 400)
+  t.same(alone.json(), {
+    statusCode: 400,
+    error: 'Bad Request',
+    message: `body holds ${MAX_EVENT_VALUES + 1} values (object members and array elements): more than the ${MAX_EVENT_VALUES} an event may hold (MAX_EVENT_VALUES); refused before parsing`,
+    field: ''
+  })
+  const [kept] = await app.repository.quarantined()
+  t.same(kept.raw, {
+    not_parsed: 'more values than MAX_EVENT_VALUES',
+    bytes: Buffer.byteLength(many),
+    values: MAX_EVENT_VALUES + 1,
+    sha256: createHash('sha256').update(many).digest('hex'),
+    excerpt: many.slice(0, EXCERPT_BYTES)
+  })
+  t.equal((await postEvent(app, many)).statusCode, 400)
+  t.same((await app.repository.quarantined()).map(q => q.count), [2], 'the same bytes again are a repeat')
+
+  const secret = JSON.stringify({ password: 'hunter2-hunter2', ...JSON.parse(many) })
+  const good = events.createTenant('o-1', { name: 'good' }, { time })
+  const res = await postEvent(app, `[${JSON.stringify(good)},${secret}]`)
+  t.equal(res.statusCode, 200)
+  t.same(res.json().results.map((r: { outcome: string }) => r.outcome), ['applied', 'rejected'], 'the sibling is applied')
+  t.match(res.json().results[1].error, { field: '', message: /refused before parsing$/ })
+  const excerpt = (await app.repository.quarantined()).map(q => (q.raw as { excerpt: string }).excerpt)[1]
+  t.match(excerpt, /^\[REDACTED\] \(1024 characters that mention a secret\)$/, 'an excerpt that mentions a secret is not kept')
+  t.equal((await getJson(app, '/tenants/o-1')).json().name, 'good')
+})
+
+engineTest(t, 'more than MAX_ATTRIBUTES attributes or MAX_ROLE_NAMES role names are refused; a batch of heavy events is written a few at a time', async (t, engine) => {
+  const { app } = await buildApp(t, {}, engine)
+  const attributes = (n: number): Record<string, number> => Object.fromEntries(Array.from({ length: n }, (_, i) => [`a${i}`, i]))
+  const over = await postEvent(app, events.createTenant('h-0', { name: 'h', attributes: attributes(MAX_ATTRIBUTES + 1) }, { time }))
+  t.equal(over.statusCode, 400)
+  t.match(over.json(), { field: /\/attributes$/, message: new RegExp(`no more than ${MAX_ATTRIBUTES} properties`) })
+  const roles = events.createTenantUserRoles('t1', 'u1', 1, Array.from({ length: MAX_ROLE_NAMES + 1 }, (_, i) => `r${i}`), { time })
+  t.match((await postEvent(app, roles)).json(), { statusCode: 400, field: '/detail/event/request_body/role_names' })
+
+  // Each of these writes MAX_ATTRIBUTES + 2 rows: two together would pass WRITE_WINDOW_ROWS.
+  let inFlight = 0
+  let most = 0
+  const record = app.repository.record.bind(app.repository)
+  app.repository.record = async (event, plan) => {
+    most = Math.max(most, ++inFlight)
+    try { return await record(event, plan) } finally { inFlight-- }
+  }
+  const heavy = Array.from({ length: 3 }, (_, i) => events.createTenant(`h-${i + 1}`, { name: 'h', attributes: attributes(MAX_ATTRIBUTES) }, { time }))
+  const light = Array.from({ length: 5 }, (_, i) => events.createTenant(`l-${i + 1}`, { name: 'l' }, { time }))
+  const res = await postEvent(app, heavy)
+  t.same(res.json().results.map((r: { outcome: string }) => r.outcome), ['applied', 'applied', 'applied'])
+  t.equal(most, 1, 'one heavy event in the write path at a time')
+  t.equal(Object.keys((await getJson(app, '/tenants/h-3')).json().attributes).length, MAX_ATTRIBUTES)
+  most = 0
+  t.equal((await postEvent(app, light)).statusCode, 200)
+  t.equal(most, 5, 'light events are not held back')
 })

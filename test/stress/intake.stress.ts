@@ -26,6 +26,9 @@ const rssBytes = (pid: number): number => {
 interface Case { name: string, body: () => string, expect: number }
 
 const time = '2026-05-19T02:22:58Z'
+/** A valid create_tenant event with `n` attributes (in its request and its response body). */
+const heavy = (n: number, prefix = 'attribute_'): Record<string, unknown> =>
+  events.createTenant(`heavy-${randomUUID()}`, { name: 'h', attributes: Object.fromEntries(Array.from({ length: n }, (_, i) => [`${prefix}${i}`, i])) }, { time })
 const CASES: Case[] = [
   { name: 'a 2,000,001-byte array of a million zeros', body: () => `[${new Array(1_000_000).fill(0).join(',')}]`, expect: 413 },
   { name: '50k empty objects (150 KB)', body: () => JSON.stringify(new Array(50_000).fill({})), expect: 413 },
@@ -36,7 +39,12 @@ const CASES: Case[] = [
   { name: '100 valid + 900 invalid items', body: () => JSON.stringify([...Array.from({ length: 100 }, (_, i) => events.createTenant(`mix-${randomUUID()}`, { name: `t${i}` }, { time })), ...Array.from({ length: 900 }, (_, i) => ({ n: randomUUID(), i }))]), expect: 200 },
   { name: 'one 2 MB invalid event', body: () => JSON.stringify({ id: randomUUID(), time: 'never', pad: 'x'.repeat(BODY_LIMIT - 200) }), expect: 400 },
   { name: 'a 2 MB event of 1e309 numbers', body: () => `{"id":"${randomUUID()}","n":[${new Array(200_000).fill('1e309').join(',')}]}`, expect: 400 },
-  { name: 'a 1.6 MB object of 100k keys', body: () => JSON.stringify(Object.fromEntries(Array.from({ length: 100_000 }, (_, i) => [`k${i}`, i]))), expect: 400 }
+  { name: 'a 1.6 MB object of 100k keys', body: () => JSON.stringify(Object.fromEntries(Array.from({ length: 100_000 }, (_, i) => [`k${i}`, i]))), expect: 400 },
+  // Attributes are rows written in the event's transaction: MAX_ATTRIBUTES (1000) per object, and a batch of
+  // heavy events goes into the write path a few at a time (WRITE_WINDOW_ROWS).
+  { name: 'a valid event of 1000 attributes (MAX_ATTRIBUTES)', body: () => JSON.stringify(heavy(1000)), expect: 200 },
+  { name: 'an event of 4900 attributes', body: () => JSON.stringify(heavy(4900)), expect: 400 },
+  { name: '50 valid events of 1000 attributes each', body: () => JSON.stringify(Array.from({ length: 50 }, () => heavy(1000, 'a'))), expect: 200 }
 ]
 
 async function post (port: number, body: string): Promise<{ status: number, ms: number, bytes: number, text: string }> {
