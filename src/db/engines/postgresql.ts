@@ -6,6 +6,7 @@ import { postgresqlDatabaseClient, type DatabaseClient } from './client.js'
 import { applyMigrations, readMigrations } from '../migrations/migrate.js'
 import { postgresqlMigrationTarget } from '../migrations/postgresql-migration-target.js'
 import { postgresqlTarget } from './postgresql-url.js'
+import { withDriverAdapter } from './driver-adapter.js'
 
 export const POSTGRESQL_MIGRATIONS_DIR = fileURLToPath(new URL('../../../prisma/postgresql/migrations', import.meta.url))
 
@@ -51,5 +52,5 @@ export function openPostgresqlClient (options: PostgresqlOptions): DatabaseClien
     connectionTimeoutMillis: options.connectTimeoutMs,
     options: `-c search_path=${schema} -c statement_timeout=${options.statementTimeoutMs}`
   }, { schema, onPoolError: options.onPoolError })
-  return postgresqlDatabaseClient(new PrismaClient({ adapter }))
+  return postgresqlDatabaseClient(withDriverAdapter(adapter, factory => new PrismaClient({ adapter: factory })))
 }
