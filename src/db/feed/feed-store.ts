@@ -35,6 +35,11 @@ export interface FeedScope {
   /** All memberships, role assignments and membership attributes of these users, and of these tenants. */
   memberUsers: Set<string>
   memberTenants: Set<string>
+  /**
+   * Tenants of the memberships and role assignments the batch writes: read as parents, as the memberships
+   * written may make them parents after the write (their users are in memberUsers, read as parents too).
+   */
+  parentTenants: Set<string>
   roleNames: Set<string>
   envIds: Set<number>
 }
@@ -42,13 +47,15 @@ export interface FeedScope {
 /** The scope of a batch's collapsed rows and attribute owners. */
 export function scopeOf (rows: CollapsedRow[], attributeOwners: Array<{ scope: string, tenantId: string, userId: string }>): FeedScope {
   const scope: FeedScope = {
-    tenantIds: new Set(), userIds: new Set(), memberUsers: new Set(), memberTenants: new Set(), roleNames: new Set(), envIds: new Set()
+    tenantIds: new Set(), userIds: new Set(), memberUsers: new Set(), memberTenants: new Set(), parentTenants: new Set(), roleNames: new Set(), envIds: new Set()
   }
   for (const { entity, key } of rows) {
     if (entity === 'tenant') scope.tenantIds.add(key.id as string)
     else if (entity === 'user') scope.userIds.add(key.id as string)
-    else if (entity === 'tenant_user' || entity === 'tenant_user_role') scope.memberUsers.add(key.user_id as string)
-    else if (entity === 'role') scope.roleNames.add(key.role_name as string)
+    else if (entity === 'tenant_user' || entity === 'tenant_user_role') {
+      scope.memberUsers.add(key.user_id as string)
+      scope.parentTenants.add(key.tenant_id as string)
+    } else if (entity === 'role') scope.roleNames.add(key.role_name as string)
     else scope.envIds.add(key.id as number)
   }
   for (const a of attributeOwners) {
@@ -109,13 +116,13 @@ const TABLES = {
   env: { table: 'envs', columns: { id: P, live: BOOL, liveV: P, name: P, nameV: P, displayName: P, displayNameV: P } satisfies Columns<Env> },
   attribute: { table: 'attribute_values', columns: { scope: P, tenantId: P, userId: P, key: P, value: JSON_, v: P } satisfies Columns<AttributeValue> }
 } as const
-type TableName = keyof typeof TABLES
+export type TableName = keyof typeof TABLES
 
 /** The column behind a model field (the schemas map every field to its snake_case name). */
 const column = (field: string): string => field.replace(/[A-Z]/g, c => `_${c.toLowerCase()}`)
 
 /** A row of `name` as one JSON text with the model's field names, the same on both engines. */
-function rowJson (name: TableName, dialect: Dialect): Sql {
+export function rowJson (name: TableName, dialect: Dialect): Sql {
   const pairs = Object.entries(TABLES[name].columns).map(([field, kind]) => {
     const value = identifier(column(field))
     return sql`'${raw(field)}', ${dialect.name === 'sqlite' && kind === 'json' ? sql`json(${value})` : value}`
@@ -145,6 +152,7 @@ function scopedQuery (scope: FeedScope, dialect: Dialect): Sql {
   const mu = list('mu', scope.memberUsers, 'text')
   const mt = list('mt', scope.memberTenants, 'text')
   const ti = list('ti', scope.tenantIds, 'text')
+  const pt = list('pt', scope.parentTenants, 'text')
   const ui = list('ui', scope.userIds, 'text')
   const rn = list('rn', scope.roleNames, 'text')
   const ei = list('ei', scope.envIds, 'integer')
@@ -165,10 +173,12 @@ function scopedQuery (scope: FeedScope, dialect: Dialect): Sql {
   if (ti !== undefined) parts.push(select('attribute', dialect, table('attribute'), sql`"scope" = 'tenant' AND "tenant_id" IN ${ti}`))
   if (ui !== undefined) parts.push(select('attribute', dialect, table('attribute'), sql`"scope" = 'user' AND "tenant_id" = '' AND "user_id" IN ${ui}`))
   if (ti !== undefined || members) {
-    parts.push(select('tenant', dialect, table('tenant'), either(ti && sql`"id" IN ${ti}`, members ? sql`"id" IN (SELECT "tenant_id" FROM "m")` : undefined)))
+    parts.push(select('tenant', dialect, table('tenant'),
+      either(ti && sql`"id" IN ${ti}`, pt && sql`"id" IN ${pt}`, members ? sql`"id" IN (SELECT "tenant_id" FROM "m")` : undefined)))
   }
   if (ui !== undefined || members) {
-    parts.push(select('user', dialect, table('user'), either(ui && sql`"id" IN ${ui}`, members ? sql`"id" IN (SELECT "user_id" FROM "m")` : undefined)))
+    parts.push(select('user', dialect, table('user'),
+      either(ui && sql`"id" IN ${ui}`, mu && sql`"id" IN ${mu}`, members ? sql`"id" IN (SELECT "user_id" FROM "m")` : undefined)))
   }
   if (rn !== undefined) parts.push(select('role', dialect, table('role'), sql`"role_name" IN ${rn}`))
   if (ei !== undefined) parts.push(select('env', dialect, table('env'), sql`"id" IN ${ei}`))
@@ -184,13 +194,8 @@ const allQuery = (dialect: Dialect): Sql =>
  * every table. Tenants and users read only because memberships below them were come back as parents.
  */
 export async function loadFeedRows (db: Queryable, dialect: Dialect, scope: FeedScope | 'all'): Promise<FeedRows> {
-  const found = await db.$queryRaw<Array<{ kind: TableName, row: string }>>(scope === 'all' ? allQuery(dialect) : scopedQuery(scope, dialect))
-  const rows: Record<TableName, unknown[]> = { tenant: [], user: [], membership: [], assignment: [], role: [], env: [], attribute: [] }
-  for (const { kind, row } of found) {
-    const parsed = JSON.parse(row) as { live: unknown }
-    parsed.live = parsed.live === true || parsed.live === 1
-    rows[kind].push(parsed)
-  }
+  const found = await db.$queryRaw<StoredRow[]>(scope === 'all' ? allQuery(dialect) : scopedQuery(scope, dialect))
+  const rows = parseRows(found)
   const tenants = rows.tenant as Tenant[]
   const users = rows.user as User[]
   const own = <T extends { id: string }>(list: T[], ids: Set<string>): [T[], T[]] =>
@@ -207,6 +212,62 @@ export async function loadFeedRows (db: Queryable, dialect: Dialect, scope: Feed
     roles: rows.role as Role[],
     envs: rows.env as Env[],
     attributes: rows.attribute as AttributeValue[]
+  }
+}
+
+/** A row as loadFeedRows' statement and the guarded upserts' RETURNING give it: its table, and its JSON (rowJson). */
+export interface StoredRow { kind: TableName, row: string }
+
+function parseRows (found: StoredRow[]): Record<TableName, unknown[]> {
+  const rows: Record<TableName, unknown[]> = { tenant: [], user: [], membership: [], assignment: [], role: [], env: [], attribute: [] }
+  for (const { kind, row } of found) {
+    const parsed = JSON.parse(row) as { live: unknown }
+    if (kind !== 'attribute') parsed.live = parsed.live === true || parsed.live === 1
+    rows[kind].push(parsed)
+  }
+  return rows
+}
+
+/** The identity of a row within its table. */
+const ROW_KEY: Record<TableName, (row: any) => string> = {
+  tenant: r => r.id,
+  user: r => r.id,
+  membership: r => JSON.stringify([r.tenantId, r.userId]),
+  assignment: r => JSON.stringify([r.tenantId, r.userId, r.envId, r.roleName]),
+  role: r => r.roleName,
+  env: r => String(r.id),
+  attribute: r => JSON.stringify([r.scope, r.tenantId, r.userId, r.key])
+}
+
+/**
+ * The rows after a write, from the rows read before it (loadFeedRows, under the feed's lock) and the rows its
+ * guarded upserts returned (inserted or changed; whatever they did not return is as it was): no second read.
+ * Every row an upsert can touch is in the scope read before (scopeOf), as are the parents its memberships
+ * can gain (parentTenants, memberUsers).
+ */
+export function rowsAfter (before: FeedRows, written: StoredRow[]): FeedRows {
+  const rows = parseRows(written)
+  const merged = <T>(kind: TableName, list: T[]): T[] => {
+    if (rows[kind].length === 0) return list
+    const changed = new Map(rows[kind].map(r => [ROW_KEY[kind](r), r as T]))
+    const out = list.map(r => {
+      const key = ROW_KEY[kind](r)
+      const row = changed.get(key)
+      changed.delete(key)
+      return row ?? r
+    })
+    return [...out, ...changed.values()]
+  }
+  return {
+    tenants: merged('tenant', before.tenants),
+    users: merged('user', before.users),
+    parentTenants: before.parentTenants,
+    parentUsers: before.parentUsers,
+    memberships: merged('membership', before.memberships),
+    assignments: merged('assignment', before.assignments),
+    roles: merged('role', before.roles),
+    envs: merged('env', before.envs),
+    attributes: merged('attribute', before.attributes)
   }
 }
 
