@@ -7,10 +7,10 @@ import { migrateSqlite, openSqliteClient, sqliteFilePath } from '../../src/db/en
 import { migrateDatabase, openDatabase } from '../../src/db/engines/engine.js'
 import { sqliteDialect } from '../../src/db/engines/dialect.js'
 import {
-  adapterTransaction, asPrismaError, driverAdapterOf, TransactionLimitError, withDriverAdapter, type RawQueryable
+  adapterTransaction, asPrismaError, driverAdapterOf, statementName, TransactionLimitError, withDriverAdapter, type RawQueryable
 } from '../../src/db/engines/driver-adapter.js'
 import { isTransientDatabaseError } from '../../src/db/engines/transient.js'
-import { engineTest, sqlite, type Engine } from '../helpers/engines.js'
+import { engineTest, postgresql, sqlite, type Engine } from '../helpers/engines.js'
 import type { Teardown } from '../helpers/app.js'
 
 // The event write path's transactions on the Prisma driver adapter: committed or rolled back as Prisma's own
@@ -171,3 +171,15 @@ t.test('driverAdapterOf connects a client that has not connected yet, and refuse
   const other = new PrismaClient({ adapter: new PrismaBetterSqlite3({ url: `file:${sqliteFilePath(url)}` }) })
   await t.rejects(driverAdapterOf(other), /not opened with withDriverAdapter/)
 })
+
+engineTest(t, 'PostgreSQL: the write path\'s statements are prepared once per connection; other statements are not named', async (t, engine) => {
+  const { dialect, adapter } = await open(t, engine)
+  t.equal(statementName({ sql: 'SELECT 1', args: [], argTypes: [] }), undefined, 'a statement not from adapterTransaction')
+  const names = await adapterTransaction(adapter, dialect, LIMITS, async db => {
+    await db.$executeRaw(insertTenant('t-named'))
+    await db.$executeRaw(insertTenant('t-named-2'))
+    return (await db.$queryRaw<Array<{ name: string }>>(sql`SELECT "name" FROM pg_prepared_statements WHERE "name" LIKE 'w\_%'`)).map(r => r.name)
+  })
+  t.equal(names.length, 2, 'the insert, prepared once for its two uses, and this query')
+  for (const name of names) t.match(name, /^w_[0-9a-f]{40}$/)
+}, [postgresql])
