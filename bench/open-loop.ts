@@ -5,7 +5,9 @@ import type { Workload } from './workload.js'
 // back to back at the start of every second, then waits, so a "300 requests/s" run is a burst every
 // second. EventBridge spreads its deliveries over time. This driver sends request i at start + i / rate,
 // whether or not earlier ones were answered, and measures each latency from that scheduled instant
-// (a slow answer cannot hide the requests queued behind it).
+// (a slow answer cannot hide the requests queued behind it). `connectionPerRequest` opens a new connection for
+// every request and closes it after the answer, as EventBridge's API destinations do; otherwise connections
+// are kept alive and reused.
 
 export interface OpenLoopResult {
   requests: number
@@ -17,8 +19,11 @@ export interface OpenLoopResult {
   ok: Set<string>
 }
 
-export async function openLoop (url: string, rate: number, seconds: number, load: Workload, headers: Record<string, string>): Promise<OpenLoopResult> {
-  const agent = new Agent({ keepAlive: true, maxSockets: 256 })
+export async function openLoop (
+  url: string, rate: number, seconds: number, load: Workload, headers: Record<string, string>, connectionPerRequest = false
+): Promise<OpenLoopResult> {
+  // `agent: false`: a socket of its own per request, with `Connection: close`.
+  const agent = connectionPerRequest ? false : new Agent({ keepAlive: true, maxSockets: 256 })
   const target = new URL('/events', url)
   const total = Math.round(rate * seconds)
   const latencies: number[] = []
@@ -53,7 +58,7 @@ export async function openLoop (url: string, rate: number, seconds: number, load
     }
     tick()
   })
-  agent.destroy()
+  if (agent !== false) agent.destroy()
   latencies.sort((a, b) => a - b)
   return { requests: total, latencies, non2xx, errors, ok }
 }

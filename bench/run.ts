@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir, cpus, totalmem } from 'node:os'
+import { tmpdir, cpus, loadavg, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
@@ -11,10 +11,14 @@ import { openLoop, percentile } from './open-loop.js'
 import { postgresAdmin, schemaUrl, skippedMessage } from './postgresql.js'
 import { freePort } from '../test/helpers/process.js'
 
-// `npm run bench`: bare Fastify and the receiver, side by side on this machine, same payloads, same client.
-// Closed loop with 64 connections (autocannon) for throughput and p99, then a true open loop at
-// EventBridge's default 300 requests/s for latency (bench/open-loop.ts); peak RSS sampled from /proc. One
-// closed-loop run of the receiver without its database write (bench/ceiling.ts) shows what the rest costs.
+// `npm run bench`: bare Fastify, the naive receiver (bench/naive.ts, issue 17's yardstick) and the receiver,
+// side by side on this machine, same payloads, same client. Closed loop with 64 connections (autocannon) for
+// throughput and p99, then a true open loop at EventBridge's default 300 requests/s for latency
+// (bench/open-loop.ts): with kept-alive connections, and with one connection per request as EventBridge's API
+// destinations send. Every run reports the server process's CPU per request (utime + stime from /proc, over
+// the requests sent) and its RSS at the start and at peak (sampled from /proc). One closed-loop run of the
+// receiver without its database write (bench/ceiling.ts) shows what the rest costs, and one with the change
+// feed switched off (bench/feed-off.ts) what the feed costs.
 // Durations: BENCH_SECONDS (default 30) and BENCH_OPEN_SECONDS (default 15).
 // Results: a table on stdout and bench/results/latest.json.
 
@@ -82,6 +86,13 @@ async function stop (child: ChildProcess): Promise<void> {
   await exited
 }
 
+/** CPU time (user + system) the process has used so far, ms (clock ticks of 10 ms, Linux's USER_HZ of 100). */
+function cpuMs (pid: number): number {
+  // Fields after the command name, which is in parentheses and may hold spaces: utime and stime are 14 and 15.
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ')
+  return (Number(fields[11]) + Number(fields[12])) * 10
+}
+
 function rssMb (pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8')
   return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024
@@ -99,20 +110,31 @@ interface Measured {
   peakRssMb: number
   endRssMb: number
   distinctOk: number
+  /** Server CPU (user + system) per request sent, ms. */
+  cpuMsPerRequest: number
+  startRssMb: number
 }
 
 const HEADERS = { 'content-type': 'application/json; charset=utf-8', 'user-agent': 'Amazon/EventBridge/ApiDestinations', 'x-api-key': KEY }
 
-/** Closed loop (64 connections, autocannon), or open loop at `rate` requests/s. */
-async function drive (target: Started, seconds: number, rate?: number): Promise<Measured> {
+/**
+ * Closed loop (64 connections, autocannon), or open loop at `rate` requests/s, with kept-alive connections or
+ * one per request.
+ */
+async function drive (target: Started, seconds: number, rate?: number, connectionPerRequest = false): Promise<Measured> {
   const load = workload()
+  const pid = target.child.pid!
+  const startRssMb = rssMb(pid)
+  const cpuBefore = cpuMs(pid)
+  const cpu = (requests: number) => ({ cpuMsPerRequest: (cpuMs(pid) - cpuBefore) / Math.max(1, requests), startRssMb })
   let peak = 0
   const sampler = setInterval(() => { peak = Math.max(peak, rssMb(target.child.pid!)) }, 200)
   const memory = () => ({ peakRssMb: Math.max(peak, rssMb(target.child.pid!)), endRssMb: rssMb(target.child.pid!) })
   if (rate !== undefined) {
-    const result = await openLoop(target.url, rate, seconds, load, HEADERS)
+    const result = await openLoop(target.url, rate, seconds, load, HEADERS, connectionPerRequest)
     clearInterval(sampler)
     return {
+      ...cpu(result.requests),
       requests: result.requests,
       rps: result.requests / seconds,
       p50: percentile(result.latencies, 50),
@@ -142,6 +164,7 @@ async function drive (target: Started, seconds: number, rate?: number): Promise<
   } as any)
   clearInterval(sampler)
   return {
+    ...cpu(result.requests.total),
     requests: result.requests.total,
     rps: result.requests.average,
     p50: result.latency.p50,
@@ -158,14 +181,25 @@ const rows: Array<Record<string, string | number>> = []
 const record = (name: string, m: Measured, baselineRps: number) => {
   rows.push({
     target: name, 'req/s': Math.round(m.rps), 'p50 ms': Math.round(m.p50 * 10) / 10, 'p99 ms': Math.round(m.p99 * 10) / 10,
-    'vs bare': `${Math.round((m.rps / baselineRps) * 100)} %`, 'peak RSS MB': Math.round(m.peakRssMb), 'non-2xx': m.non2xx, errors: m.errors
+    'vs bare': `${Math.round((m.rps / baselineRps) * 100)} %`,
+    'CPU ms/req': Math.round(m.cpuMsPerRequest * 100) / 100,
+    'start RSS MB': Math.round(m.startRssMb),
+    'peak RSS MB': Math.round(m.peakRssMb),
+    'non-2xx': m.non2xx,
+    errors: m.errors
   })
 }
 
+/** Open loop at EventBridge's 300 requests/s, one connection per request: the rate that matters (issue 17). */
+const EVENTBRIDGE = 'EventBridge rate (300 req/s open loop, connection per request)'
+const OPEN_RATE = 300
+
 const baseline = await start(['--import=tsx', 'bench/baseline.ts'], {})
 const bare = await drive(baseline, SECONDS)
+const bareOpen = await drive(baseline, OPEN_SECONDS, OPEN_RATE, true)
 await stop(baseline.child)
 record('bare Fastify', bare, bare.rps)
+record(`bare Fastify, ${EVENTBRIDGE}`, bareOpen, bare.rps)
 
 /** Every envelope id answered 2xx must be recorded; the rest were in flight when the client stopped. */
 interface Check { target: string, acknowledged: number, recorded: number, missing: number }
@@ -175,17 +209,50 @@ const check = (target: string, runs: Measured[], recorded: Set<string>) => {
   checks.push({ target, acknowledged: acknowledged.size, recorded: recorded.size, missing: [...acknowledged].filter(id => !recorded.has(id)).length })
 }
 
+/** The receiver at the rate that matters and under saturation, against the naive receiver of the same run. */
+interface Comparison { target: string, naiveCpu: number, cpu: number, naiveP99: number, p99: number, naiveRps: number, rps: number }
+const comparisons: Comparison[] = []
+
 async function receiverRuns (name: string, env: Record<string, string>): Promise<Measured[]> {
   const receiver = await startReceiver(env)
-  const runs = [await drive(receiver, SECONDS), await drive(receiver, SECONDS), await drive(receiver, OPEN_SECONDS, 300)]
+  const runs = [
+    await drive(receiver, SECONDS), await drive(receiver, SECONDS), await drive(receiver, OPEN_SECONDS, OPEN_RATE),
+    await drive(receiver, OPEN_SECONDS, OPEN_RATE, true)
+  ]
   await stop(receiver.child)
   record(`receiver ${name}, run 1`, runs[0], bare.rps)
   record(`receiver ${name}, run 2`, runs[1], bare.rps)
   record(`receiver ${name}, 300 req/s open loop`, runs[2], bare.rps)
+  record(`receiver ${name}, ${EVENTBRIDGE}`, runs[3], bare.rps)
+  comparisons.push({
+    target: name, naiveCpu: naiveOpen.cpuMsPerRequest, cpu: runs[3].cpuMsPerRequest, naiveP99: naiveOpen.p99, p99: runs[3].p99,
+    naiveRps: naive.rps, rps: Math.max(runs[0].rps, runs[1].rps)
+  })
+  return runs
+}
+
+/** The receiver with its change feed switched off (bench/feed-off.ts): closed loop and the EventBridge rate. */
+async function feedOffRuns (name: string, env: Record<string, string>): Promise<Measured[]> {
+  const receiver = await startReceiver(env, ['--import=tsx', 'bench/feed-off.ts'])
+  const runs = [await drive(receiver, SECONDS), await drive(receiver, OPEN_SECONDS, OPEN_RATE, true)]
+  await stop(receiver.child)
+  record(`receiver ${name}, change feed off`, runs[0], bare.rps)
+  record(`receiver ${name}, change feed off, ${EVENTBRIDGE}`, runs[1], bare.rps)
   return runs
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'receiver-bench-'))
+
+// The naive receiver (bench/naive.ts) on a SQLite file of its own.
+const naiveServer = await start(['--import=tsx', 'bench/naive.ts'], { DATABASE_URL: `file:${join(dir, 'naive.db')}`, API_KEY: KEY, PORT: String(await freePort()) })
+const naive = await drive(naiveServer, SECONDS)
+const naiveOpen = await drive(naiveServer, OPEN_SECONDS, OPEN_RATE, true)
+await stop(naiveServer.child)
+record('naive receiver (SQLite FULL)', naive, bare.rps)
+record(`naive receiver, ${EVENTBRIDGE}`, naiveOpen, bare.rps)
+const naiveDb = new Database(join(dir, 'naive.db'), { readonly: true })
+check('naive receiver', [naive, naiveOpen], new Set((naiveDb.prepare('SELECT id FROM events').all() as Array<{ id: string }>).map(r => r.id)))
+naiveDb.close()
 
 // The receiver with its database write taken out (bench/ceiling.ts): how far the rest of the receiver lets
 // it go, whatever the database.
@@ -204,6 +271,11 @@ const sqliteRuns = await receiverRuns('SQLite (FULL)', { DATABASE_URL: `file:${f
 const db = new Database(file, { readonly: true })
 check('SQLite', sqliteRuns, new Set((db.prepare('SELECT id FROM events').all() as Array<{ id: string }>).map(r => r.id)))
 db.close()
+const feedOffFile = join(dir, 'feed-off.db')
+const feedOff = await feedOffRuns('SQLite (FULL)', { DATABASE_URL: `file:${feedOffFile}`, SQLITE_SYNCHRONOUS: 'FULL' })
+const feedOffDb = new Database(feedOffFile, { readonly: true })
+check('SQLite, change feed off', feedOff, new Set((feedOffDb.prepare('SELECT id FROM events').all() as Array<{ id: string }>).map(r => r.id)))
+feedOffDb.close()
 rmSync(dir, { recursive: true, force: true })
 
 // PostgreSQL when a server answers (synchronous_commit stays on: the server's default).
@@ -214,6 +286,11 @@ if (admin !== undefined) {
   const { rows } = await admin.query(`SELECT id FROM "${schema}".events`)
   check('PostgreSQL', pgRuns, new Set(rows.map((r: { id: string }) => r.id)))
   await admin.query(`DROP SCHEMA "${schema}" CASCADE`)
+  const offSchema = `bench_feed_off_${Date.now()}`
+  const pgFeedOff = await feedOffRuns('PostgreSQL', { DATABASE_URL: schemaUrl(offSchema) })
+  const { rows: offRows } = await admin.query(`SELECT id FROM "${offSchema}".events`)
+  check('PostgreSQL, change feed off', pgFeedOff, new Set(offRows.map((r: { id: string }) => r.id)))
+  await admin.query(`DROP SCHEMA "${offSchema}" CASCADE`)
   await admin.end()
 } else {
   console.log(skippedMessage())
@@ -226,10 +303,17 @@ for (const c of checks) {
   console.log(`correctness, ${c.target}: ${c.acknowledged} distinct event ids answered 2xx, ${c.missing} of them not recorded` +
     ` (${c.recorded - (c.acknowledged - c.missing)} recorded but unanswered: in flight when the client stopped)`)
 }
+// Issue 17's goal: at the EventBridge rate, CPU per request at most 0.45 × the naive receiver's and p99 no
+// worse; under saturation at least 7 × its throughput.
+for (const c of comparisons) {
+  console.log(`vs naive, ${c.target}: CPU per request ${(c.cpu / c.naiveCpu).toFixed(2)} × (goal ≤ 0.45), p99 ${c.p99.toFixed(1)}` +
+    ` vs ${c.naiveP99.toFixed(1)} ms, closed loop ${(c.rps / c.naiveRps).toFixed(1)} × (goal ≥ 7)`)
+}
+console.log(`load average: ${loadavg().map(l => l.toFixed(2)).join(', ')}`)
 console.log(`memory (SQLite): RSS ${Math.round(sqliteRuns[0].endRssMb)} MB after run 1, ${Math.round(sqliteRuns[1].endRssMb)} MB after run 2`)
 
 mkdirSync(join(root, 'bench/results'), { recursive: true })
 const date = new Date().toISOString()
-writeFileSync(join(root, 'bench/results/latest.json'), JSON.stringify({ machine, date, seconds: SECONDS, connections: CONNECTIONS, rows, checks }, null, 2) + '\n')
+writeFileSync(join(root, 'bench/results/latest.json'), JSON.stringify({ machine, date, seconds: SECONDS, connections: CONNECTIONS, rows, checks, comparisons, loadavg: loadavg() }, null, 2) + '\n')
 writeFileSync(join(root, 'bench/results/latest.svg'), chartSvg(rows, `${machine}; ${SECONDS} s per closed-loop run; ${date.slice(0, 10)}`))
 if (checks.some(c => c.missing > 0)) process.exitCode = 1

@@ -12,6 +12,7 @@ import { loadFeedRows, lockFeed, recordFeed } from './feed/feed-store.js'
 import { FEED_KEYS, type FeedEntity } from './feed/feed-views.js'
 import { Batcher } from './writing/batcher.js'
 import { IdleWalCheckpoint } from './engines/wal-checkpoint.js'
+import { adapterTransaction, driverAdapterOf } from './engines/driver-adapter.js'
 import { isTransientDatabaseError } from './engines/transient.js'
 import { tenantView, userView, type TenantView, type UserView } from './views.js'
 
@@ -166,14 +167,16 @@ export class Repository {
   /**
    * Writes a batch in one transaction now, without waiting for others. A transient failure (lock, deadlock,
    * serialization failure, lost connection, statement time-out) rolls the transaction back; it is tried
-   * again up to `limits.retries` times while the `timeoutMs` budget lasts, then thrown.
+   * again up to `limits.retries` times while the `timeoutMs` budget lasts, then thrown. The transaction runs
+   * on the driver adapter under the client (engines/driver-adapter.ts: the fixed cost per statement).
    */
   async writeNow (items: BatchItem[], receivedAt: Date = new Date()): Promise<Outcome[]> {
     let feed = new FeedWrite()
-    const outcomes = await this.transaction(async tx => {
+    const adapter = await driverAdapterOf(this.prisma)
+    const outcomes = await this.#retried(async timeoutMs => await adapterTransaction(adapter, this.dialect, { maxWaitMs: this.limits.maxWaitMs, timeoutMs }, async db => {
       feed = new FeedWrite() // a retried transaction records afresh
-      return await writeBatch(tx, this.dialect, items, receivedAt, this.limits.feed === false ? null : feed)
-    })
+      return await writeBatch(db, this.dialect, items, receivedAt, this.limits.feed === false ? null : feed)
+    }), this.limits.timeoutMs)
     this.#checkpoint?.written(items.length)
     this.feedCommitted(feed)
     return outcomes
@@ -195,10 +198,15 @@ export class Repository {
    * Whatever `work` throws that is not transient rolls back and is thrown at once.
    */
   async transaction<T> (work: (tx: Transaction) => Promise<T>, timeoutMs: number = this.limits.timeoutMs): Promise<T> {
+    return await this.#retried(async timeout => await this.prisma.$transaction(work, { maxWait: this.limits.maxWaitMs, timeout }), timeoutMs)
+  }
+
+  /** Runs `attempt` with the time left of `timeoutMs` (at least MIN_ATTEMPT_MS), again after a transient failure. */
+  async #retried<T> (attempt: (timeoutMs: number) => Promise<T>, timeoutMs: number): Promise<T> {
     const deadline = Date.now() + timeoutMs
     for (let retry = 0; ; retry++) {
       try {
-        return await this.prisma.$transaction(work, { maxWait: this.limits.maxWaitMs, timeout: Math.max(MIN_ATTEMPT_MS, deadline - Date.now()) })
+        return await attempt(Math.max(MIN_ATTEMPT_MS, deadline - Date.now()))
       } catch (err) {
         const pause = retryPauseMs(retry)
         if (retry >= this.limits.retries || !isTransientDatabaseError(err) || Date.now() + pause + MIN_ATTEMPT_MS > deadline) throw err
@@ -301,7 +309,7 @@ export class Repository {
     const result = await this.prisma.$transaction(async tx => {
       // The feed records the difference between the visible state before and after the whole rebuild.
       const last = await lockFeed(tx, this.dialect)
-      const before = await loadFeedRows(tx, 'all')
+      const before = await loadFeedRows(tx, this.dialect, 'all')
       for (const table of ['tenants', 'users', 'tenant_users', 'tenant_user_roles', 'roles', 'envs', 'attribute_values']) {
         await tx.$executeRawUnsafe(`DELETE FROM "${table}"`)
       }
@@ -330,7 +338,7 @@ export class Repository {
         const end = page[page.length - 1]
         cursor = { receivedAt: end.receivedAt, id: end.id }
       }
-      await recordFeed(tx, this.dialect, last, before, await loadFeedRows(tx, 'all'), () => ({ cause: 'rebuild' }), feed)
+      await recordFeed(tx, this.dialect, last, before, await loadFeedRows(tx, this.dialect, 'all'), () => ({ cause: 'rebuild' }), feed)
       return { events, unreadable }
     }, { maxWait: this.limits.maxWaitMs, timeout: timeoutMs })
     this.feedCommitted(feed)

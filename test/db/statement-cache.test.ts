@@ -36,6 +36,8 @@ t.test('a cached statement is prepared once and takes new arguments on every use
   }
   t.same(read(1), [['k1', 1], ['k2', 2]])
   t.same(read(2), [['k2', 2]], 'the second use sees its own argument, not the first one')
+  const first = (db.prepare(select) as any).columns()
+  t.equal((db.prepare(select) as any).columns(), first, 'the columns are read once per prepared statement')
   t.same(prepared.filter(sql => sql === insert).length, 1, 'the insert was prepared once for three uses')
   t.same(prepared.filter(sql => sql === select).length, 1)
 })

@@ -22,6 +22,8 @@ export interface Dialect {
   forShare: Sql
   /** Appended to a SELECT that must hold an exclusive row lock until the transaction ends (nothing on SQLite). */
   forUpdate: Sql
+  /** Appended to a SELECT of several tables: share-locks the rows of aliases `share`, locks those of `update` (nothing on SQLite). */
+  locking: (share: string, update: string) => Sql
 }
 
 /** The JSON parameter of `rows`: json and timestamp cells encoded, the others as they are. */
@@ -41,7 +43,8 @@ export const sqliteDialect: Dialect = {
   rows: (types, rows) => sql`SELECT ${raw(types.map((_, i) => `value ->> ${i}`).join(', '))}
     FROM json_each(${rowsParameter(types, rows, value => value.toISOString().replace('Z', '+00:00'))}) WHERE true`,
   forShare: raw(''),
-  forUpdate: raw('')
+  forUpdate: raw(''),
+  locking: () => raw('')
 }
 
 export const postgresqlDialect: Dialect = {
@@ -50,7 +53,8 @@ export const postgresqlDialect: Dialect = {
   rows: (types, rows) => sql`SELECT ${raw(types.map((t, i) => `(e.v ->> ${i})::${PG_TYPES[t]}`).join(', '))}
     FROM jsonb_array_elements(${rowsParameter(types, rows, value => value.toISOString())}::jsonb) WITH ORDINALITY AS e(v, n) ORDER BY e.n`,
   forShare: raw(' FOR SHARE'),
-  forUpdate: raw(' FOR UPDATE')
+  forUpdate: raw(' FOR UPDATE'),
+  locking: (share, update) => raw(` FOR SHARE OF "${share}" FOR UPDATE OF "${update}"`)
 }
 
 /** A SQL identifier from this code base's own constants (never from event data). */

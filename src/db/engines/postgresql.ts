@@ -6,6 +6,7 @@ import { postgresqlDatabaseClient, type DatabaseClient } from './client.js'
 import { applyMigrations, readMigrations } from '../migrations/migrate.js'
 import { postgresqlMigrationTarget } from '../migrations/postgresql-migration-target.js'
 import { postgresqlTarget } from './postgresql-url.js'
+import { statementName, withDriverAdapter } from './driver-adapter.js'
 
 export const POSTGRESQL_MIGRATIONS_DIR = fileURLToPath(new URL('../../../prisma/postgresql/migrations', import.meta.url))
 
@@ -50,6 +51,6 @@ export function openPostgresqlClient (options: PostgresqlOptions): DatabaseClien
     max: options.poolMax,
     connectionTimeoutMillis: options.connectTimeoutMs,
     options: `-c search_path=${schema} -c statement_timeout=${options.statementTimeoutMs}`
-  }, { schema, onPoolError: options.onPoolError })
-  return postgresqlDatabaseClient(new PrismaClient({ adapter }))
+  }, { schema, onPoolError: options.onPoolError, statementNameGenerator: statementName as (query: Parameters<typeof statementName>[0]) => string })
+  return postgresqlDatabaseClient(withDriverAdapter(adapter, factory => new PrismaClient({ adapter: factory })))
 }

@@ -6,6 +6,7 @@ import { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3'
 import { PrismaClient } from '../../generated/sqlite/client.js'
 import { applyMigrations, readMigrations } from '../migrations/migrate.js'
 import { withStatementCache } from './statement-cache.js'
+import { withDriverAdapter } from './driver-adapter.js'
 import { sqliteMigrationTarget } from '../migrations/sqlite-migration-target.js'
 
 export const SQLITE_MIGRATIONS_DIR = fileURLToPath(new URL('../../../prisma/sqlite/migrations', import.meta.url))
@@ -67,7 +68,7 @@ export async function migrateSqlite (options: SqliteOptions): Promise<string[]> 
 /** A Prisma client on the SQLite file, with the busy timeout and durability the configuration asks for. */
 export async function openSqliteClient (options: SqliteOptions): Promise<PrismaClient> {
   const adapter = new PrismaBetterSqlite3({ url: `file:${sqliteFilePath(options.url)}`, timeout: options.busyTimeoutMs })
-  const prisma = new PrismaClient({ adapter: withStatementCache(adapter) })
+  const prisma = withDriverAdapter(withStatementCache(adapter), factory => new PrismaClient({ adapter: factory }))
   // Per connection, so set on the adapter's own connection: FULL syncs the WAL on every commit.
   await openFile(sqliteFilePath(options.url), async () => await prisma.$executeRawUnsafe(`PRAGMA synchronous = ${options.synchronous}`))
   return prisma

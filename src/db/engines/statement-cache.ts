@@ -8,14 +8,22 @@ import type { SqlDriverAdapterFactory } from '@prisma/client/runtime/client'
 
 type Statement = Database.Statement<unknown[]>
 
+/**
+ * A prepared statement, and its result columns once asked for: the adapter asks on every query, and
+ * better-sqlite3 builds them anew each time, though they are fixed once the statement is prepared (the
+ * schema does not change under a running service: migrations run before it opens the database).
+ */
+interface Cached { statement: Statement, columns?: Database.ColumnDefinition[] }
+
 /** The statement surface the adapter uses: `reader`, `bind`, `run`, `columns`, `raw().all()`. */
 class Reused {
   #args: unknown[] = []
-  constructor (private readonly statement: Statement) {}
+  readonly statement: Statement
+  constructor (private readonly cached: Cached) { this.statement = cached.statement }
   get reader (): boolean { return this.statement.reader }
   bind (args: unknown[]): this { this.#args = args; return this }
   run (): Database.RunResult { return this.statement.run(...this.#args) }
-  columns (): Database.ColumnDefinition[] { return this.statement.columns() }
+  columns (): Database.ColumnDefinition[] { return (this.cached.columns ??= this.statement.columns()) }
   raw (): { all: () => unknown[] } {
     const statement = this.statement.raw(true)
     return { all: () => statement.all(...this.#args) }
@@ -25,17 +33,17 @@ class Reused {
 /** Makes `db.prepare` answer from a small LRU cache of prepared statements. */
 export function cacheStatements (db: Database.Database, size: number): void {
   const prepare = db.prepare.bind(db) as (sql: string) => Statement
-  const cache = new Map<string, Statement>()
+  const cache = new Map<string, Cached>()
   db.prepare = ((sql: string) => {
-    let statement = cache.get(sql)
-    if (statement === undefined) {
-      statement = prepare(sql)
+    let cached = cache.get(sql)
+    if (cached === undefined) {
+      cached = { statement: prepare(sql) }
       if (cache.size >= size) cache.delete(cache.keys().next().value!)
     } else {
       cache.delete(sql) // re-inserted below: most recently used last
     }
-    cache.set(sql, statement)
-    return new Reused(statement)
+    cache.set(sql, cached)
+    return new Reused(cached)
   }) as unknown as Database.Database['prepare']
 }
 

@@ -1,14 +1,18 @@
-import { sqltag as sql } from '@prisma/client/runtime/client'
-import type { PrismaClient } from '../../generated/sqlite/client.js'
+import { join, raw, sqltag as sql, type Sql } from '@prisma/client/runtime/client'
+import type { AttributeValue, Env, Role, Tenant, TenantUser, TenantUserRole, User } from '../../generated/sqlite/client.js'
 import type { CollapsedRow } from '../writing/collapse.js'
-import type { ColumnType, Dialect } from '../engines/dialect.js'
+import { identifier, type ColumnType, type Dialect } from '../engines/dialect.js'
+import type { RawQueryable } from '../engines/driver-adapter.js'
 import { feedChanges, visibleEntities, type FeedChange, type FeedEntity, type FeedRows } from './feed-views.js'
 
 // The change feed's SQL: the lock that orders writers, the rows a write's visible state depends on (read
 // before and after the guarded upserts), the entries, and reading and pruning them.
 
-/** The part of a Prisma client (or transaction) the write path uses. */
-export type Queryable = Pick<PrismaClient, '$executeRaw' | '$queryRaw' | 'tenant' | 'user' | 'tenantUser' | 'tenantUserRole' | 'role' | 'env' | 'attributeValue'>
+/**
+ * What the write path runs its statements on: raw tagged SQL, answered by a Prisma client or interactive
+ * transaction, or by a transaction on the driver adapter (engines/driver-adapter.ts), which event batches use.
+ */
+export type Queryable = RawQueryable
 
 /** The event behind an entry: its envelope id, type and time. */
 export interface EventRef {
@@ -31,6 +35,11 @@ export interface FeedScope {
   /** All memberships, role assignments and membership attributes of these users, and of these tenants. */
   memberUsers: Set<string>
   memberTenants: Set<string>
+  /**
+   * Tenants of the memberships and role assignments the batch writes: read as parents, as the memberships
+   * written may make them parents after the write (their users are in memberUsers, read as parents too).
+   */
+  parentTenants: Set<string>
   roleNames: Set<string>
   envIds: Set<number>
 }
@@ -38,13 +47,15 @@ export interface FeedScope {
 /** The scope of a batch's collapsed rows and attribute owners. */
 export function scopeOf (rows: CollapsedRow[], attributeOwners: Array<{ scope: string, tenantId: string, userId: string }>): FeedScope {
   const scope: FeedScope = {
-    tenantIds: new Set(), userIds: new Set(), memberUsers: new Set(), memberTenants: new Set(), roleNames: new Set(), envIds: new Set()
+    tenantIds: new Set(), userIds: new Set(), memberUsers: new Set(), memberTenants: new Set(), parentTenants: new Set(), roleNames: new Set(), envIds: new Set()
   }
   for (const { entity, key } of rows) {
     if (entity === 'tenant') scope.tenantIds.add(key.id as string)
     else if (entity === 'user') scope.userIds.add(key.id as string)
-    else if (entity === 'tenant_user' || entity === 'tenant_user_role') scope.memberUsers.add(key.user_id as string)
-    else if (entity === 'role') scope.roleNames.add(key.role_name as string)
+    else if (entity === 'tenant_user' || entity === 'tenant_user_role') {
+      scope.memberUsers.add(key.user_id as string)
+      scope.parentTenants.add(key.tenant_id as string)
+    } else if (entity === 'role') scope.roleNames.add(key.role_name as string)
     else scope.envIds.add(key.id as number)
   }
   for (const a of attributeOwners) {
@@ -81,42 +92,183 @@ export function widenForCascades (scope: FeedScope, batch: CollapsedRow[], rows:
   return widened
 }
 
-const list = <T>(set: Set<T>): T[] => [...set]
-const partition = <T>(items: T[], test: (item: T) => boolean): [T[], T[]] => [items.filter(test), items.filter(i => !test(i))]
+/** How a column travels in loadFeedRows' row JSON: as it is, as stored JSON, or as a boolean (SQLite: 0 or 1). */
+type Kind = 'plain' | 'json' | 'boolean'
+/** Every field of a model, with its kind: the compiler checks that none is left out. */
+type Columns<M> = { [K in keyof M]-?: Kind }
 
-/** The stored rows the visible state of the scope's entities depends on; 'all' reads every table. */
-export async function loadFeedRows (db: Queryable, scope: FeedScope | 'all'): Promise<FeedRows> {
-  if (scope === 'all') {
-    const [tenants, users, memberships, assignments, roles, envs, attributes] = [
-      await db.tenant.findMany(), await db.user.findMany(), await db.tenantUser.findMany(), await db.tenantUserRole.findMany(),
-      await db.role.findMany(), await db.env.findMany(), await db.attributeValue.findMany()
-    ]
-    return { tenants, users, parentTenants: [], parentUsers: [], memberships, assignments, roles, envs, attributes }
+const BOOL = 'boolean' as const
+const JSON_ = 'json' as const
+const P = 'plain' as const
+
+const TABLES = {
+  tenant: {
+    table: 'tenants',
+    columns: {
+      id: P, live: BOOL, liveV: P, deletedV: P, name: P, nameV: P, backOfficeStaffEmail: P, backOfficeStaffEmailV: P, planId: P, planIdV: P,
+      planHistories: JSON_, planHistoriesV: P, nextPlan: JSON_, nextPlanV: P, billingInfo: JSON_, billingInfoV: P
+    } satisfies Columns<Tenant>
+  },
+  user: { table: 'users', columns: { id: P, live: BOOL, liveV: P, deletedV: P, email: P, emailV: P, signInId: P, signInIdV: P } satisfies Columns<User> },
+  membership: { table: 'tenant_users', columns: { tenantId: P, userId: P, live: BOOL, liveV: P, deletedV: P } satisfies Columns<TenantUser> },
+  assignment: { table: 'tenant_user_roles', columns: { tenantId: P, userId: P, envId: P, roleName: P, live: BOOL, liveV: P } satisfies Columns<TenantUserRole> },
+  role: { table: 'roles', columns: { roleName: P, live: BOOL, liveV: P, displayName: P, displayNameV: P } satisfies Columns<Role> },
+  env: { table: 'envs', columns: { id: P, live: BOOL, liveV: P, name: P, nameV: P, displayName: P, displayNameV: P } satisfies Columns<Env> },
+  attribute: { table: 'attribute_values', columns: { scope: P, tenantId: P, userId: P, key: P, value: JSON_, v: P } satisfies Columns<AttributeValue> }
+} as const
+export type TableName = keyof typeof TABLES
+
+/** The column behind a model field (the schemas map every field to its snake_case name). */
+const column = (field: string): string => field.replace(/[A-Z]/g, c => `_${c.toLowerCase()}`)
+
+/** A row of `name` as one JSON text with the model's field names, the same on both engines. */
+export function rowJson (name: TableName, dialect: Dialect): Sql {
+  const pairs = Object.entries(TABLES[name].columns).map(([field, kind]) => {
+    const value = identifier(column(field))
+    return sql`'${raw(field)}', ${dialect.name === 'sqlite' && kind === 'json' ? sql`json(${value})` : value}`
+  })
+  return dialect.name === 'sqlite' ? sql`json_object(${join(pairs)})` : sql`json_build_object(${join(pairs)})::text`
+}
+
+const select = (name: TableName, dialect: Dialect, from: Sql, where?: Sql): Sql =>
+  sql`SELECT '${raw(name)}' AS "kind", ${rowJson(name, dialect)} AS "row" FROM ${from}${where === undefined ? sql`` : sql` WHERE ${where}`}`
+
+const table = (name: TableName): Sql => identifier(TABLES[name].table)
+
+/**
+ * The one statement that reads what loadFeedRows returns: each non-empty list of the scope bound as one
+ * JSON parameter (a CTE), memberships read once and their tenants and users read with them as parents.
+ * Only the parts a scope needs are in the statement (each costs even when it finds nothing); a scope is
+ * never empty (applyChanges reads none for a batch that writes nothing).
+ */
+function scopedQuery (scope: FeedScope, dialect: Dialect): Sql {
+  const lists: Sql[] = []
+  const list = (name: string, set: Set<string> | Set<number>, type: ColumnType): Sql | undefined => {
+    if (set.size === 0) return undefined
+    lists.push(sql`${identifier(name)}("id") AS (${dialect.rows([type], [...set].map(v => [v]))})`)
+    return sql`(SELECT "id" FROM ${identifier(name)})`
   }
-  const below = [
-    ...(scope.memberUsers.size > 0 ? [{ userId: { in: list(scope.memberUsers) } }] : []),
-    ...(scope.memberTenants.size > 0 ? [{ tenantId: { in: list(scope.memberTenants) } }] : [])
-  ]
-  const none = below.length === 0
-  const memberships = none ? [] : await db.tenantUser.findMany({ where: { OR: below } })
-  const assignments = none ? [] : await db.tenantUserRole.findMany({ where: { OR: below } })
-  const memberAttributes = none ? [] : await db.attributeValue.findMany({ where: { scope: 'tenant_user', OR: below } })
-  // Memberships show only below a live tenant and user: read those rows too (as parents only: which
-  // memberships exist may differ before and after the write, and with them which parents are read).
-  const tenantIds = new Set([...scope.tenantIds, ...memberships.map(m => m.tenantId)])
-  const userIds = new Set([...scope.userIds, ...memberships.map(m => m.userId)])
-  const allTenants = tenantIds.size === 0 ? [] : await db.tenant.findMany({ where: { id: { in: list(tenantIds) } } })
-  const allUsers = userIds.size === 0 ? [] : await db.user.findMany({ where: { id: { in: list(userIds) } } })
-  const [tenants, parentTenants] = partition(allTenants, t => scope.tenantIds.has(t.id))
-  const [users, parentUsers] = partition(allUsers, u => scope.userIds.has(u.id))
-  const owners = [
-    ...(scope.tenantIds.size > 0 ? [{ scope: 'tenant', tenantId: { in: list(scope.tenantIds) } }] : []),
-    ...(scope.userIds.size > 0 ? [{ scope: 'user', userId: { in: list(scope.userIds) } }] : [])
-  ]
-  const ownAttributes = owners.length === 0 ? [] : await db.attributeValue.findMany({ where: { OR: owners } })
-  const roles = scope.roleNames.size === 0 ? [] : await db.role.findMany({ where: { roleName: { in: list(scope.roleNames) } } })
-  const envs = scope.envIds.size === 0 ? [] : await db.env.findMany({ where: { id: { in: list(scope.envIds) } } })
-  return { tenants, users, parentTenants, parentUsers, memberships, assignments, roles, envs, attributes: [...ownAttributes, ...memberAttributes] }
+  const either = (...conditions: Array<Sql | undefined>): Sql => join(conditions.filter(c => c !== undefined), ' OR ')
+  const mu = list('mu', scope.memberUsers, 'text')
+  const mt = list('mt', scope.memberTenants, 'text')
+  const ti = list('ti', scope.tenantIds, 'text')
+  const pt = list('pt', scope.parentTenants, 'text')
+  const ui = list('ui', scope.userIds, 'text')
+  const rn = list('rn', scope.roleNames, 'text')
+  const ei = list('ei', scope.envIds, 'integer')
+  const parts: Sql[] = []
+  const members = mu !== undefined || mt !== undefined
+  if (members) {
+    const below = either(mu && sql`"user_id" IN ${mu}`, mt && sql`"tenant_id" IN ${mt}`)
+    lists.push(sql`"m" AS (SELECT * FROM "tenant_users" WHERE ${below})`)
+    parts.push(select('membership', dialect, raw('"m"')), select('assignment', dialect, table('assignment'), below))
+  }
+  // Attribute keys in parts that each read one index (one OR of them all reads every key of a scope).
+  // (`"scope" || ''`: not the primary key's scope prefix, which SQLite would pick, but user_id's index.)
+  if (mu !== undefined) parts.push(select('attribute', dialect, table('attribute'), sql`("scope" || '') = 'tenant_user' AND "user_id" IN ${mu}`))
+  if (mt !== undefined) {
+    const notAbove = mu === undefined ? sql`` : sql` AND "user_id" NOT IN ${mu}`
+    parts.push(select('attribute', dialect, table('attribute'), sql`"scope" = 'tenant_user' AND "tenant_id" IN ${mt}${notAbove}`))
+  }
+  if (ti !== undefined) parts.push(select('attribute', dialect, table('attribute'), sql`"scope" = 'tenant' AND "tenant_id" IN ${ti}`))
+  if (ui !== undefined) parts.push(select('attribute', dialect, table('attribute'), sql`"scope" = 'user' AND "tenant_id" = '' AND "user_id" IN ${ui}`))
+  if (ti !== undefined || members) {
+    parts.push(select('tenant', dialect, table('tenant'),
+      either(ti && sql`"id" IN ${ti}`, pt && sql`"id" IN ${pt}`, members ? sql`"id" IN (SELECT "tenant_id" FROM "m")` : undefined)))
+  }
+  if (ui !== undefined || members) {
+    parts.push(select('user', dialect, table('user'),
+      either(ui && sql`"id" IN ${ui}`, mu && sql`"id" IN ${mu}`, members ? sql`"id" IN (SELECT "user_id" FROM "m")` : undefined)))
+  }
+  if (rn !== undefined) parts.push(select('role', dialect, table('role'), sql`"role_name" IN ${rn}`))
+  if (ei !== undefined) parts.push(select('env', dialect, table('env'), sql`"id" IN ${ei}`))
+  return sql`WITH ${join(lists)} ${join(parts, ' UNION ALL ')}`
+}
+
+/** Every row of every table the feed compares. */
+const allQuery = (dialect: Dialect): Sql =>
+  join((Object.keys(TABLES) as TableName[]).map(name => select(name, dialect, table(name))), ' UNION ALL ')
+
+/**
+ * The stored rows the visible state of the scope's entities depends on, in one statement; 'all' reads
+ * every table. Tenants and users read only because memberships below them were come back as parents.
+ */
+export async function loadFeedRows (db: Queryable, dialect: Dialect, scope: FeedScope | 'all'): Promise<FeedRows> {
+  const found = await db.$queryRaw<StoredRow[]>(scope === 'all' ? allQuery(dialect) : scopedQuery(scope, dialect))
+  const rows = parseRows(found)
+  const tenants = rows.tenant as Tenant[]
+  const users = rows.user as User[]
+  const own = <T extends { id: string }>(list: T[], ids: Set<string>): [T[], T[]] =>
+    scope === 'all' ? [list, []] : [list.filter(r => ids.has(r.id)), list.filter(r => !ids.has(r.id))]
+  const [ownTenants, parentTenants] = own(tenants, scope === 'all' ? new Set() : scope.tenantIds)
+  const [ownUsers, parentUsers] = own(users, scope === 'all' ? new Set() : scope.userIds)
+  return {
+    tenants: ownTenants,
+    users: ownUsers,
+    parentTenants,
+    parentUsers,
+    memberships: rows.membership as TenantUser[],
+    assignments: rows.assignment as TenantUserRole[],
+    roles: rows.role as Role[],
+    envs: rows.env as Env[],
+    attributes: rows.attribute as AttributeValue[]
+  }
+}
+
+/** A row as loadFeedRows' statement and the guarded upserts' RETURNING give it: its table, and its JSON (rowJson). */
+export interface StoredRow { kind: TableName, row: string }
+
+function parseRows (found: StoredRow[]): Record<TableName, unknown[]> {
+  const rows: Record<TableName, unknown[]> = { tenant: [], user: [], membership: [], assignment: [], role: [], env: [], attribute: [] }
+  for (const { kind, row } of found) {
+    const parsed = JSON.parse(row) as { live: unknown }
+    if (kind !== 'attribute') parsed.live = parsed.live === true || parsed.live === 1
+    rows[kind].push(parsed)
+  }
+  return rows
+}
+
+/** The identity of a row within its table. */
+const ROW_KEY: Record<TableName, (row: any) => string> = {
+  tenant: r => r.id,
+  user: r => r.id,
+  membership: r => JSON.stringify([r.tenantId, r.userId]),
+  assignment: r => JSON.stringify([r.tenantId, r.userId, r.envId, r.roleName]),
+  role: r => r.roleName,
+  env: r => String(r.id),
+  attribute: r => JSON.stringify([r.scope, r.tenantId, r.userId, r.key])
+}
+
+/**
+ * The rows after a write, from the rows read before it (loadFeedRows, under the feed's lock) and the rows its
+ * guarded upserts returned (inserted or changed; whatever they did not return is as it was): no second read.
+ * Every row an upsert can touch is in the scope read before (scopeOf), as are the parents its memberships
+ * can gain (parentTenants, memberUsers).
+ */
+export function rowsAfter (before: FeedRows, written: StoredRow[]): FeedRows {
+  const rows = parseRows(written)
+  const merged = <T>(kind: TableName, list: T[]): T[] => {
+    if (rows[kind].length === 0) return list
+    const changed = new Map(rows[kind].map(r => [ROW_KEY[kind](r), r as T]))
+    const out = list.map(r => {
+      const key = ROW_KEY[kind](r)
+      const row = changed.get(key)
+      changed.delete(key)
+      return row ?? r
+    })
+    return [...out, ...changed.values()]
+  }
+  return {
+    tenants: merged('tenant', before.tenants),
+    users: merged('user', before.users),
+    parentTenants: before.parentTenants,
+    parentUsers: before.parentUsers,
+    memberships: merged('membership', before.memberships),
+    assignments: merged('assignment', before.assignments),
+    roles: merged('role', before.roles),
+    envs: merged('env', before.envs),
+    attributes: merged('attribute', before.attributes)
+  }
 }
 
 /**
@@ -163,8 +315,9 @@ export async function recordFeed (
     ("cursor", "entity", "key", "op", "fields", "cause", "event_id", "event_type", "event_time", "run_id", "recorded_at")
     ${dialect.rows(ENTRY_TYPES, rows)}`)
   const head = last + changes.length
-  await db.$executeRaw(sql`UPDATE "feed_head" SET "cursor" = ${head} WHERE "id" = 1`)
-  if (dialect.name === 'postgresql') await db.$executeRaw(sql`SELECT pg_notify(${FEED_CHANNEL} || current_schema(), ${String(head)})`)
+  // PostgreSQL: listeners are notified in the same statement (delivered when the transaction commits).
+  const notify = dialect.name === 'postgresql' ? sql` RETURNING pg_notify(${FEED_CHANNEL} || current_schema(), ${String(head)})` : sql``
+  await db.$executeRaw(sql`UPDATE "feed_head" SET "cursor" = ${head} WHERE "id" = 1${notify}`)
   write.head = head
   for (const change of changes) write.entries.push({ entity: change.entity, op: change.op })
 }

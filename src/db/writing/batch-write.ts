@@ -5,7 +5,7 @@ import { ENTITIES, type Entity } from '../../events/entities.js'
 import { collapse, type Winner } from './collapse.js'
 import type { ColumnType, Dialect } from '../engines/dialect.js'
 import { attributesUpsert, registerUpsert } from './guarded-upsert.js'
-import { FeedWrite, loadFeedRows, lockFeed, recordFeed, scopeOf, widenForCascades, type EntryCause, type EventRef, type Queryable } from '../feed/feed-store.js'
+import { FeedWrite, loadFeedRows, recordFeed, rowsAfter, scopeOf, widenForCascades, type EntryCause, type EventRef, type Queryable, type StoredRow } from '../feed/feed-store.js'
 import { subjectId, type FeedEntity } from '../feed/feed-views.js'
 
 export { FeedWrite, type EventRef, type Queryable } from '../feed/feed-store.js'
@@ -75,6 +75,16 @@ export async function versionFloor (db: Queryable, dialect: Dialect): Promise<st
 }
 
 /**
+ * The version floor (share-locked, as versionFloor) and the feed's lock with its newest cursor (feed-store.ts
+ * lockFeed), in one statement: one round trip less for every batch that records the feed.
+ */
+async function floorAndFeedHead (db: Queryable, dialect: Dialect): Promise<{ floor: string, last: number }> {
+  const rows = await db.$queryRaw<Array<{ version: string, cursor: bigint | number | string }>>(sql`SELECT "f"."version", "h"."cursor"
+    FROM "version_floor" AS "f", "feed_head" AS "h" WHERE "f"."id" = 1 AND "h"."id" = 1${dialect.locking('f', 'h')}`)
+  return { floor: rows[0].version, last: Number(rows[0].cursor) }
+}
+
+/**
  * Writes collapsed changes with one guarded statement per table; returns the indexes of the change lists
  * (events, or items of a reconciliation) that wrote at least one register or attribute key that is now
  * stored with their version. A change older than the version floor is stale: the snapshot that set the
@@ -84,19 +94,19 @@ export async function versionFloor (db: Queryable, dialect: Dialect): Promise<st
 export async function applyChanges (
   db: Queryable, dialect: Dialect, changes: Change[][], cause: WriteCause, feed: FeedWrite | null
 ): Promise<Set<number>> {
-  const floor = await versionFloor(db, dialect)
+  const { floor, last } = feed === null ? { floor: await versionFloor(db, dialect), last: 0 } : await floorAndFeedHead(db, dialect)
   const current = floor === '' ? changes : changes.map(list => list.filter(c => c.version >= floor))
   const { rows, attributes } = collapse(current)
   const applied = new Set<number>()
   if (rows.length === 0 && attributes.length === 0) return applied
 
-  // The change feed: the visible state of what the batch touches, read before and after its upserts under
-  // the feed's lock (feed-store.ts). `null` (a rebuild's pages) leaves the feed to the caller.
+  // The change feed: the visible state of what the batch touches, read before its upserts under the feed's
+  // lock (feed-store.ts), taken with the floor; the state after is that with the rows the upserts returned. `null` (a rebuild's pages) leaves the feed to the caller.
   const scope = scopeOf(rows, attributes)
-  const last = feed === null ? 0 : await lockFeed(db, dialect)
-  let before = feed === null ? undefined : await loadFeedRows(db, scope)
-  if (before !== undefined && widenForCascades(scope, rows, before)) before = await loadFeedRows(db, scope)
+  let before = feed === null ? undefined : await loadFeedRows(db, dialect, scope)
+  if (before !== undefined && widenForCascades(scope, rows, before)) before = await loadFeedRows(db, dialect, scope)
   const landed = new Map<string, Winner[]>()
+  const written: StoredRow[] = []
   const land = (id: string, winner: Winner): void => {
     applied.add(winner.owner)
     landed.set(id, [...(landed.get(id) ?? []), winner])
@@ -107,9 +117,10 @@ export async function applyChanges (
     const def = ENTITIES[entity]
     const list = sortedBy(rows.filter(row => row.entity === entity), row => rowId(def.keys.map(k => row.key[k])))
     if (list.length === 0) continue
-    const written = await db.$queryRaw<Array<Record<string, unknown>>>(registerUpsert(entity, list.map(r => r.item), dialect))
+    const returned = await db.$queryRaw<Array<Record<string, unknown> & StoredRow>>(registerUpsert(entity, list.map(r => r.item), dialect))
+    written.push(...returned)
     const byId = new Map(list.map(({ item, id }) => [id, item]))
-    for (const stored of written) {
+    for (const stored of returned) {
       const row = byId.get(rowId(def.keys.map(k => stored[k])))!
       const subject = subjectId(FEED_ENTITY[entity], Object.fromEntries(def.keys.map(k => [k, row.key[k]])))
       for (const [register, winner] of row.registers) if (stored[`${register}_v`] === winner.version) land(subject, winner)
@@ -119,9 +130,10 @@ export async function applyChanges (
 
   if (attributes.length > 0) {
     const list = sortedBy(attributes, a => rowId([a.scope, a.tenantId, a.userId, a.key]))
-    const written = await db.$queryRaw<Array<Record<string, unknown>>>(attributesUpsert(list.map(a => a.item), dialect))
+    const returned = await db.$queryRaw<Array<Record<string, unknown> & StoredRow>>(attributesUpsert(list.map(a => a.item), dialect))
+    written.push(...returned)
     const byId = new Map(list.map(({ item, id }) => [id, item]))
-    for (const stored of written) {
+    for (const stored of returned) {
       const a = byId.get(rowId([stored.scope, stored.tenant_id, stored.user_id, stored.key]))!
       const owner = ATTRIBUTE_OWNER[a.scope as keyof typeof ATTRIBUTE_OWNER]
       const subject = owner === 'membership' ? subjectId(owner, { tenant_id: a.tenantId, user_id: a.userId }) : subjectId(owner, { id: owner === 'tenant' ? a.tenantId : a.userId })
@@ -130,7 +142,7 @@ export async function applyChanges (
   }
 
   if (feed !== null && applied.size > 0) {
-    const after = await loadFeedRows(db, scope)
+    const after = rowsAfter(before!, written)
     await recordFeed(db, dialect, last, before!, after, change => entryCause(cause, landed, change), feed)
   }
   return applied

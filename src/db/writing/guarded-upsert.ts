@@ -2,7 +2,13 @@ import { join, raw, sqltag as sql, type Sql } from '@prisma/client/runtime/clien
 import { ENTITIES, type Entity, type EntityDef } from '../../events/entities.js'
 import { NO_VERSION } from '../../events/version.js'
 import type { CollapsedAttribute, CollapsedRow } from './collapse.js'
-import { identifier, type ColumnType, type Dialect } from '../engines/dialect.js'
+import { identifier, postgresqlDialect, sqliteDialect, type ColumnType, type Dialect } from '../engines/dialect.js'
+import { rowJson, type TableName } from '../feed/feed-store.js'
+
+/** The change feed's name for each entity's table (feed-store.ts TABLES). */
+const FEED_TABLE: Record<Entity, TableName> = {
+  tenant: 'tenant', user: 'user', tenant_user: 'membership', tenant_user_role: 'assignment', role: 'role', env: 'env'
+}
 
 interface Shape {
   /** `live` and every field, in column order. */
@@ -46,7 +52,7 @@ function shapeOf (entity: Entity, dialect: Dialect): Shape {
     head: sql`INSERT INTO ${t} (${join(columns.map(identifier))})`,
     tail: sql`ON CONFLICT (${join(def.keys.map(identifier))}) DO UPDATE SET ${join(assignments)}
     WHERE ${join(versions.map(newer), ' OR ')}
-    RETURNING ${join([...def.keys, ...versions].map(identifier))}`
+    RETURNING ${join([...def.keys, ...versions].map(identifier))}, '${raw(FEED_TABLE[entity])}' AS "kind", ${rowJson(FEED_TABLE[entity], dialect)} AS "row"`
   }
   shapes.set(`${dialect.name}:${entity}`, shape)
   return shape
@@ -57,7 +63,7 @@ function shapeOf (entity: Entity, dialect: Dialect): Shape {
  * and every field) whose stored version is older than the incoming one. Registers a row does not carry are
  * sent with the empty version, which is never newer, so they are left alone. Deletes of cascading entities
  * raise `deleted_v`. Returns the key and the versions of every row it inserted or changed; a row where
- * nothing was newer is not returned. No row may appear twice (collapse first). Rows are written in the
+ * nothing was newer is not returned; each with its whole row as the change feed reads it (`kind`, `row`). No row may appear twice (collapse first). Rows are written in the
  * order given.
  */
 export function registerUpsert (entity: Entity, rows: CollapsedRow[], dialect: Dialect): Sql {
@@ -76,9 +82,10 @@ export function registerUpsert (entity: Entity, rows: CollapsedRow[], dialect: D
 }
 
 const ATTRIBUTE_TYPES: ColumnType[] = ['text', 'text', 'text', 'text', 'json', 'text']
-const ATTRIBUTES_TAIL = raw(`ON CONFLICT ("scope", "tenant_id", "user_id", "key") DO UPDATE SET "value" = excluded."value", "v" = excluded."v"
+const attributesTail = (dialect: Dialect): Sql => sql`ON CONFLICT ("scope", "tenant_id", "user_id", "key") DO UPDATE SET "value" = excluded."value", "v" = excluded."v"
     WHERE excluded."v" > "attribute_values"."v"
-    RETURNING "scope", "tenant_id", "user_id", "key", "v"`)
+    RETURNING "scope", "tenant_id", "user_id", "key", "v", 'attribute' AS "kind", ${rowJson('attribute', dialect)} AS "row"`
+const ATTRIBUTES_TAIL = { sqlite: attributesTail(sqliteDialect), postgresql: attributesTail(postgresqlDialect) }
 
 /**
  * One statement for collapsed attribute keys: each key is written only where the incoming version is newer
@@ -87,5 +94,5 @@ const ATTRIBUTES_TAIL = raw(`ON CONFLICT ("scope", "tenant_id", "user_id", "key"
 export function attributesUpsert (attributes: CollapsedAttribute[], dialect: Dialect): Sql {
   const rows = attributes.map(a => [a.scope, a.tenantId, a.userId, a.key, a.winner.value, a.winner.version])
   return sql`INSERT INTO "attribute_values" ("scope", "tenant_id", "user_id", "key", "value", "v")
-    ${dialect.rows(ATTRIBUTE_TYPES, rows)} ${ATTRIBUTES_TAIL}`
+    ${dialect.rows(ATTRIBUTE_TYPES, rows)} ${ATTRIBUTES_TAIL[dialect.name]}`
 }
