@@ -1,4 +1,4 @@
-import type { CountRow } from '../db/console-reads.js'
+import type { CountRow } from '../db/console/console-reads.js'
 
 // The overview's chart, drawn here as SVG text (no chart library, no CDN): one horizontal bar per event
 // type, split by outcome. Colours come from the stylesheet's classes (`outcome-<name>`), so the strict

@@ -1,4 +1,4 @@
-import type { EventCursor, EventFilter } from '../db/console-reads.js'
+import type { EventCursor, EventFilter } from '../db/console/console-reads.js'
 import type { EventsQuery } from '../schemas/console.js'
 
 // The event list's query string, as the filter form sends it, into the repository's filter and cursor.

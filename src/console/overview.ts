@@ -1,5 +1,5 @@
 import type { Repository } from '../db/repository.js'
-import type { ConsoleReads, CountRow } from '../db/console-reads.js'
+import type { ConsoleReads, CountRow } from '../db/console/console-reads.js'
 import { ReconcileStore, type RunRecord } from '../db/reconcile-store.js'
 import { readMigrations } from '../db/migrations/migrate.js'
 import { SQLITE_MIGRATIONS_DIR } from '../db/engines/sqlite.js'

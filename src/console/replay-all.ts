@@ -1,4 +1,4 @@
-import type { ConsoleQuarantine } from '../db/console-quarantine.js'
+import type { ConsoleQuarantine } from '../db/console/console-quarantine.js'
 import { replayQuarantined, type Replayer, type ReplayResult } from './replay.js'
 
 /** Items read per page when replaying the whole quarantine. */

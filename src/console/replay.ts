@@ -2,7 +2,7 @@ import type { FastifyBaseLogger } from 'fastify'
 import { parseEvent } from '../events/parse.js'
 import type { Clock } from '../events/decode.js'
 import type { Outcome, Repository } from '../db/repository.js'
-import type { ConsoleQuarantine } from '../db/console-quarantine.js'
+import type { ConsoleQuarantine } from '../db/console/console-quarantine.js'
 
 // Replay of a quarantined item: today's validation decides again. An item that passes is recorded and
 // applied through the intake's own path (Repository.record: group commit, de-duplication, version guards,

@@ -1,5 +1,5 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
-import type { ConsoleSessions } from '../db/console-sessions.js'
+import type { ConsoleSessions } from '../db/console/console-sessions.js'
 
 // Sign-in, sessions and CSRF tokens of the operator console. A session is a random token: the browser
 // holds it in a signed cookie, the database only its SHA-256, so that sign-out (deleting the row) really

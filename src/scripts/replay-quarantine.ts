@@ -1,6 +1,6 @@
 import { ConfigError, loadConfig } from '../config.js'
 import { openRepository } from '../db/open.js'
-import { ConsoleQuarantine } from '../db/console-quarantine.js'
+import { ConsoleQuarantine } from '../db/console/console-quarantine.js'
 import { describeReplay } from '../console/replay.js'
 import { replayMany } from '../console/replay-all.js'
 import { parseReplayArgs, UsageError } from './replay-quarantine-args.js'

@@ -5,7 +5,7 @@ import { events } from '../helpers/events.js'
 import { runScript } from '../helpers/process.js'
 import { parseReplayArgs, UsageError } from '../../src/scripts/replay-quarantine-args.js'
 import { replayMany } from '../../src/console/replay-all.js'
-import { ConsoleQuarantine } from '../../src/db/console-quarantine.js'
+import { ConsoleQuarantine } from '../../src/db/console/console-quarantine.js'
 import { redactUntrusted } from '../../src/events/redact.js'
 import { loadConfig } from '../../src/config.js'
 

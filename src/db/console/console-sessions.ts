@@ -1,4 +1,4 @@
-import type { Repository } from './repository.js'
+import type { Repository } from '../repository.js'
 
 // The operator console's sessions, server-side so that signing out really ends one. A row is keyed by the
 // SHA-256 of the session token (the caller hashes): the token itself lives only in the browser's cookie.

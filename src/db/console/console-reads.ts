@@ -1,8 +1,8 @@
 import { empty, join, raw, sqltag as sql, type Sql } from '@prisma/client/runtime/client'
-import type { Tenant, TenantUser, TenantUserRole, User } from '../generated/sqlite/client.js'
-import { membershipVisible, tenantView, userView, type TenantView, type UserView } from './views.js'
-import type { Repository } from './repository.js'
-import { FEED_KEYS, type FeedEntity } from './feed/feed-views.js'
+import type { Tenant, TenantUser, TenantUserRole, User } from '../../generated/sqlite/client.js'
+import { membershipVisible, tenantView, userView, type TenantView, type UserView } from '../views.js'
+import type { Repository } from '../repository.js'
+import { FEED_KEYS, type FeedEntity } from '../feed/feed-views.js'
 
 // What the operator console reads (issue 15): counts for the overview, the event list with its filters,
 // what an event wrote, and searches and pages of tenants and users. Every list is paged with a keyset

@@ -1,4 +1,4 @@
-import type { Repository } from './repository.js'
+import type { Repository } from '../repository.js'
 
 // The quarantine as the operator console and `npm run replay-quarantine` see it: paged, one item at a
 // time, and the two outcomes of a replay (the item passes and is removed, or it stays with the new reason).
