@@ -21,6 +21,8 @@ const { default: app, serverOptions }: typeof import('../src/app.js') = await im
 const { loadConfig }: typeof import('../src/config.js') = await import(built('config.js'))
 
 const EVENT_RATE = Number(process.env.BENCH_EVENT_RATE ?? 50)
+/** Which engines to measure: `sqlite`, `postgresql` or both (comma-separated). */
+const TARGETS = (process.env.BENCH_TARGETS ?? 'sqlite,postgresql').split(',')
 const API_KEY = 'bench-key-0123456789abcdef'
 
 async function startStandIn (): Promise<{ url: string, stop: () => void }> {
@@ -121,14 +123,18 @@ async function bench (target: string, databaseUrl: string, standIn: string): Pro
 const standIn = await startStandIn()
 const rows: Row[] = []
 try {
-  const dir = mkdtempSync(join(tmpdir(), 'bench-reconcile-'))
-  try {
-    rows.push(...await bench('SQLite (FULL)', `file:${join(dir, 'receiver.db')}`, standIn.url))
-  } finally {
-    rmSync(dir, { recursive: true, force: true })
+  if (TARGETS.includes('sqlite')) {
+    const dir = mkdtempSync(join(tmpdir(), 'bench-reconcile-'))
+    try {
+      rows.push(...await bench('SQLite (FULL)', `file:${join(dir, 'receiver.db')}`, standIn.url))
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
   }
-  const admin = await postgresAdmin()
-  if (admin === undefined) process.stderr.write(`${skippedMessage()}\n`)
+  const admin = TARGETS.includes('postgresql') ? await postgresAdmin() : undefined
+  if (admin === undefined) {
+    if (TARGETS.includes('postgresql')) process.stderr.write(`${skippedMessage()}\n`)
+  }
   else {
     const schema = `bench_reconcile_${process.pid}`
     try {

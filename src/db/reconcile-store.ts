@@ -120,11 +120,17 @@ export class ReconcileStore {
     return (await this.#prisma.versionFloor.findUniqueOrThrow({ where: { id: 1 } })).version
   }
 
-  /** The keys of every live row of `entity` (deleted ones are tombstones, not live). */
-  async liveKeys (entity: Entity): Promise<Array<Record<string, string | number>>> {
+  /**
+   * Keys of live rows of `entity` (deleted ones are tombstones, not live) in key order, at most `limit`,
+   * after the key `after`: a page at a time, so that no read holds the database (or, on SQLite, the event
+   * loop) for the whole table.
+   */
+  async liveKeys (entity: Entity, limit: number, after?: Record<string, string | number>): Promise<Array<Record<string, string | number>>> {
     const def = ENTITIES[entity]
-    return await this.#prisma.$queryRaw<Array<Record<string, string | number>>>(sql`SELECT ${join(def.keys.map(identifier))}
-      FROM ${identifier(def.table)} WHERE "live" = ${true}`)
+    const columns = join(def.keys.map(identifier))
+    const from = after === undefined ? sql`` : sql` AND (${columns}) > (${join(def.keys.map(k => sql`${after[k]}`))})`
+    return await this.#prisma.$queryRaw<Array<Record<string, string | number>>>(sql`SELECT ${columns}
+      FROM ${identifier(def.table)} WHERE "live" = ${true}${from} ORDER BY ${columns} LIMIT ${limit}`)
   }
 
   /**

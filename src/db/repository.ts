@@ -132,6 +132,7 @@ export class Repository {
   readonly #batcher: Batcher<BatchItem, Outcome>
   readonly #checkpoint: IdleWalCheckpoint | undefined
   readonly #feedListeners: Array<(write: FeedWrite) => void> = []
+  #eventsWaiting = 0
 
   constructor (
     readonly prisma: DatabaseClient,
@@ -160,7 +161,17 @@ export class Repository {
    * the event a duplicate, which writes nothing.
    */
   async record (event: DecodedEvent, plan: Plan): Promise<Outcome> {
-    return await this.#batcher.submit({ event, plan })
+    this.#eventsWaiting++
+    try {
+      return await this.#batcher.submit({ event, plan })
+    } finally {
+      this.#eventsWaiting--
+    }
+  }
+
+  /** Events submitted to `record` and not yet answered: reconciliation gives way while there are any. */
+  get eventsWaiting (): number {
+    return this.#eventsWaiting
   }
 
   /**
