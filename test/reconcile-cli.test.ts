@@ -63,7 +63,8 @@ t.test('npm run reconcile: the drift report, --json, --dry-run, and one-line fai
 engineTest(t, 'two reconcile processes against one database: exactly one applies, the other reports skipped', async (t, engine) => {
   const api = await startSaasus(t, state())
   const config = testConfig(t, api.env, engine)
-  const env = { ...api.env, DATABASE_URL: config.DATABASE_URL, API_KEYS: config.API_KEYS[0] }
+  // The held request (below) lasts as long as the other process takes to start: no time-out meanwhile.
+  const env = { ...api.env, DATABASE_URL: config.DATABASE_URL, API_KEYS: config.API_KEYS[0], SAASUS_TIMEOUT_MS: '300000' }
   // The service's app migrates the database first: the two processes then only race for the lease.
   const { app } = await buildApp(t, {}, loadConfig({ ...env, LOG_LEVEL: 'silent', PRESSURE_MAX_EVENT_LOOP_DELAY_MS: '0' }))
   // Whichever process takes the lease is held at its first SaaSus request until the other has ended: the
@@ -75,7 +76,7 @@ engineTest(t, 'two reconcile processes against one database: exactly one applies
   const first = await Promise.race(runs)
   release()
   const [a, b] = await Promise.all(runs)
-  t.equal(first.code, 1, first.output)
+  t.equal(first.code, 1, 'the process that ended first exits 1')
   t.match(first.output, /"outcome":"skipped"/)
   t.match(first.output, /\nreconciliation skipped: another reconciliation holds the lease\n$/)
   const outcomes = [a, b].map(r => JSON.parse(r.output.split('\n')[0]).outcome).sort()
