@@ -46,6 +46,7 @@ class DryRun<T> extends Error {
 }
 
 const EPOCH = new Date(0)
+const PROJECTED_TABLES = ['tenants', 'users', 'tenant_users', 'tenant_user_roles', 'roles', 'envs', 'attribute_values']
 
 const runRecord = (r: ReconcileRun): RunRecord => ({
   id: r.id,
@@ -118,6 +119,20 @@ export class ReconcileStore {
 
   async floor (): Promise<string> {
     return (await this.#prisma.versionFloor.findUniqueOrThrow({ where: { id: 1 } })).version
+  }
+
+  /**
+   * Refreshes the query planner's statistics of the projected tables after a large load. Without them
+   * SQLite searches attribute_values by its scope (a third of the table) instead of the user_id index; an
+   * approximate analysis (analysis_limit) takes milliseconds. PostgreSQL samples anyway.
+   */
+  async analyze (): Promise<void> {
+    if (this.repository.dialect.name === 'sqlite') {
+      await this.#prisma.$queryRawUnsafe('PRAGMA analysis_limit = 1000')
+      await this.#prisma.$executeRawUnsafe('ANALYZE')
+    } else {
+      await this.#prisma.$executeRawUnsafe(`ANALYZE ${PROJECTED_TABLES.map(t => `"${t}"`).join(', ')}`)
+    }
   }
 
   /**

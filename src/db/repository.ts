@@ -132,7 +132,7 @@ export class Repository {
   readonly #batcher: Batcher<BatchItem, Outcome>
   readonly #checkpoint: IdleWalCheckpoint | undefined
   readonly #feedListeners: Array<(write: FeedWrite) => void> = []
-  #eventsWaiting = 0
+  readonly #events = { submitted: 0, answered: 0 }
 
   constructor (
     readonly prisma: DatabaseClient,
@@ -161,17 +161,22 @@ export class Repository {
    * the event a duplicate, which writes nothing.
    */
   async record (event: DecodedEvent, plan: Plan): Promise<Outcome> {
-    this.#eventsWaiting++
+    this.#events.submitted++
     try {
       return await this.#batcher.submit({ event, plan })
     } finally {
-      this.#eventsWaiting--
+      this.#events.answered++
     }
   }
 
-  /** Events submitted to `record` and not yet answered: reconciliation gives way while there are any. */
-  get eventsWaiting (): number {
-    return this.#eventsWaiting
+  /** Events ever submitted to `record`: with eventsAnswered, reconciliation lets those waiting go first. */
+  get eventsSubmitted (): number {
+    return this.#events.submitted
+  }
+
+  /** Events ever answered by `record` (written, or failed). */
+  get eventsAnswered (): number {
+    return this.#events.answered
   }
 
   /**

@@ -15,7 +15,7 @@ const CHUNK_TIMEOUT_MS = 30_000
  * Time budget of one chunk's transaction: about what an ordinary event batch takes, so that an event
  * waiting behind a chunk waits no longer than behind another batch.
  */
-const CHUNK_TARGET_MS = 25
+const CHUNK_TARGET_MS = 50
 
 /** The SaaSus credentials, when all three are configured (config.ts refuses some without the others). */
 export function saasusCredentials (config: Config): SaasusCredentials | undefined {
@@ -39,7 +39,10 @@ export function reconcilerFor (config: Config, repository: Repository, log: Reco
     marginMs: config.RECONCILE_MARGIN,
     chunkSize: config.RECONCILE_CHUNK_SIZE,
     chunkTargetMs: CHUNK_TARGET_MS,
-    intakeBusy: () => repository.eventsWaiting > 0,
+    intakeTurn: () => {
+      const submitted = repository.eventsSubmitted
+      return () => repository.eventsAnswered < submitted
+    },
     chunkTimeoutMs: CHUNK_TIMEOUT_MS,
     leaseMs: LEASE_MS,
     log,

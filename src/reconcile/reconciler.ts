@@ -32,8 +32,11 @@ export interface ReconcilerOptions {
   chunkSize: number
   /** Time budget of one chunk's transaction: chunks grow or shrink towards it (ms). */
   chunkTargetMs: number
-  /** Whether event intake has batches waiting or being written; chunks wait for them (up to MAX_GIVE_WAY_MS). */
-  intakeBusy?: () => boolean
+  /**
+   * Event intake's turn: called before each chunk, it answers whether the events submitted so far are
+   * still waiting to be written; the chunk waits for them (up to MAX_GIVE_WAY_MS), not for later ones.
+   */
+  intakeTurn?: () => () => boolean
   /** Longest time one chunk's transaction may take. */
   chunkTimeoutMs: number
   /** How long the lease lasts without renewal; renewed before every chunk and after every answer. */
@@ -191,12 +194,12 @@ export class Reconciler {
   }
 
   async #apply (snapshot: Snapshot, runId: string, version: Version, drift: Drift, dryRun: boolean, renew: (always: boolean) => Promise<void>): Promise<void> {
-    const { store, chunkSize, chunkTargetMs, chunkTimeoutMs, intakeBusy } = this.#options
+    const { store, chunkSize, chunkTargetMs, chunkTimeoutMs, intakeTurn } = this.#options
     const cause: WriteCause = { kind: 'reconcile', runId }
     const pacer = new Pacer(SLICE_MS)
     /** One chunk of `rows` snapshot rows: after the event batches waiting, in one transaction, timed for `sizer`. */
     const chunk = async (sizer: ChunkSizer, rows: number, work: (reader: ChunkReader) => Promise<PlannedItem[]>): Promise<void> => {
-      if (intakeBusy !== undefined) await giveWay(intakeBusy, GIVE_WAY_POLL_MS, MAX_GIVE_WAY_MS)
+      if (intakeTurn !== undefined) await giveWay(intakeTurn(), GIVE_WAY_POLL_MS, MAX_GIVE_WAY_MS)
       await renew(false)
       const started = performance.now()
       const outcomes = await store.chunk(cause, dryRun, chunkTimeoutMs, async reader => {
@@ -232,11 +235,14 @@ export class Reconciler {
       const ids = part.map(u => u.id)
       return planUsers(part, await reader.users(ids), await reader.attributes('user', ids), version)
     })
+    if (!dryRun) await store.analyze()
     await inChunks(await byUser(snapshot.memberships, pacer), part => async reader => {
       const userIds = unique(part.map(m => m.id))
       const [tenants, users, below] = [await reader.tenants(unique(part.map(m => m.tenant_id))), await reader.users(userIds), await reader.memberships(userIds)]
       return planMemberships(part, { tenants, users, ...below }, version)
     })
+    // The tables grew: fresh planner statistics keep the event path's reads on their indexes.
+    if (!dryRun) await store.analyze()
     const keys = await snapshotKeys(snapshot, pacer)
     for (const entity of DELETION_ORDER) {
       const sizer = new ChunkSizer(chunkTargetMs, chunkSize)

@@ -1,3 +1,5 @@
+import { createServer, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import t from 'tap'
 import { SaasusApiError, SaasusClient, retryAfterMs } from '../../src/saasus/client.js'
 import { authorization, signature, signatureMinute, signedUrlPart } from '../../src/saasus/signature.js'
@@ -125,4 +127,60 @@ t.test('an error body without type or message still gives the status', async t =
   const api = await startSaasus(t)
   api.faults.set('/v1/auth/tenants', { status: 502, body: '{}' })
   t.equal((await failure(client(api.url, { retries: 0 }).list('/tenants', 'tenants', SaasusTenant))).message, 'GET /v1/auth/tenants: HTTP 502 (after 1 attempts)')
+})
+
+t.test('a large answer is parsed as it streams in, giving the event loop turns, and equals the state', async t => {
+  const api = await startSaasus(t)
+  api.state.tenants = Array.from({ length: 3000 }, (_, i) => saasus.tenant(`t${i}`, { attributes: { n: i, tags: ['a', 'b'] } }))
+  let turns = 0
+  const ticker = setInterval(() => { turns++ }, 1)
+  const tenants = await client(api.url, { timeoutMs: 30_000 }).list('/tenants', 'tenants', SaasusTenant)
+  clearInterval(ticker)
+  t.same(tenants, api.state.tenants)
+  t.ok(turns > 0, 'timers ran while the answer was parsed')
+})
+
+t.test('the array must be there; bytes after the document are left unread', async t => {
+  const api = await startSaasus(t)
+  const c = client(api.url)
+  api.faults.set('/v1/auth/tenants', { body: '[1, 2]' })
+  t.equal((await failure(c.list('/tenants', 'tenants', SaasusTenant))).message, 'GET /v1/auth/tenants: malformed answer at /tenants: expected an array')
+  api.faults.set('/v1/auth/tenants', { body: '{"tenants": {"a": 1}}' })
+  t.match((await failure(c.list('/tenants', 'tenants', SaasusTenant))).message, /^GET \/v1\/auth\/tenants: malformed answer at \/tenants\/0: /, 'an object is no array')
+  api.faults.set('/v1/auth/tenants', { body: `{"tenants": [${JSON.stringify(saasus.tenant('t1'))}]}\n` })
+  t.same(await c.list('/tenants', 'tenants', SaasusTenant), [saasus.tenant('t1')])
+})
+
+/** A server answering every request with `respond` (raw: a body cut off, a stall). */
+async function rawServer (t: { teardown: (fn: () => unknown) => void }, respond: (res: ServerResponse) => void): Promise<string> {
+  const server = createServer((_req, res) => { respond(res) })
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(async () => { server.closeAllConnections(); await new Promise(resolve => server.close(resolve)) })
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+}
+
+t.test('an answer cut off or stalled mid-body is a network failure: retried, then a clear error', async t => {
+  const cut = await rawServer(t, res => {
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': '1000' })
+    res.write('{"tenants": [')
+    setTimeout(() => res.destroy(), 20)
+  })
+  const err = await failure(client(cut, { retries: 1 }).list('/tenants', 'tenants', SaasusTenant))
+  t.match(err.message, /^GET \/v1\/auth\/tenants: .+ \(after 2 attempts\)$/)
+  t.equal(err.retryable, true)
+
+  const stalled = await rawServer(t, res => {
+    res.writeHead(200, { 'content-type': 'application/json' })
+    res.write('{"tenants": [')
+  })
+  t.equal((await failure(client(stalled, { retries: 0, timeoutMs: 200 }).list('/tenants', 'tenants', SaasusTenant))).message,
+    'GET /v1/auth/tenants: no complete answer within 200 ms (after 1 attempts)')
+
+  const cutError = await rawServer(t, res => {
+    res.writeHead(500, { 'content-type': 'application/json', 'content-length': '1000' })
+    res.write('{"type": "')
+    setTimeout(() => res.destroy(), 20)
+  })
+  t.match((await failure(client(cutError, { retries: 0 }).list('/tenants', 'tenants', SaasusTenant))).message,
+    /^GET \/v1\/auth\/tenants: .+ \(after 1 attempts\)$/, 'an error answer cut off too')
 })
