@@ -16,6 +16,8 @@ const CHUNK_TIMEOUT_MS = 30_000
  * waiting behind a chunk waits no longer than behind another batch.
  */
 const CHUNK_TARGET_MS = 50
+/** How often a run refreshes the planner's statistics while it writes (an approximate ANALYZE: milliseconds). */
+const ANALYZE_EVERY_MS = 5000
 
 /** The SaaSus credentials, when all three are configured (config.ts refuses some without the others). */
 export function saasusCredentials (config: Config): SaasusCredentials | undefined {
@@ -39,6 +41,7 @@ export function reconcilerFor (config: Config, repository: Repository, log: Reco
     marginMs: config.RECONCILE_MARGIN,
     chunkSize: config.RECONCILE_CHUNK_SIZE,
     chunkTargetMs: CHUNK_TARGET_MS,
+    analyzeEveryMs: ANALYZE_EVERY_MS,
     intakeTurn: () => {
       const submitted = repository.eventsSubmitted
       return () => repository.eventsAnswered < submitted

@@ -37,6 +37,11 @@ export interface ReconcilerOptions {
    * still waiting to be written; the chunk waits for them (up to MAX_GIVE_WAY_MS), not for later ones.
    */
   intakeTurn?: () => () => boolean
+  /**
+   * How often a run that writes refreshes the planner's statistics while applying (ms), and once more after
+   * the memberships: the tables grow, and without fresh statistics SQLite reads attribute keys by scope.
+   */
+  analyzeEveryMs: number
   /** Longest time one chunk's transaction may take. */
   chunkTimeoutMs: number
   /** How long the lease lasts without renewal; renewed before every chunk and after every answer. */
@@ -194,9 +199,10 @@ export class Reconciler {
   }
 
   async #apply (snapshot: Snapshot, runId: string, version: Version, drift: Drift, dryRun: boolean, renew: (always: boolean) => Promise<void>): Promise<void> {
-    const { store, chunkSize, chunkTargetMs, chunkTimeoutMs, intakeTurn } = this.#options
+    const { store, chunkSize, chunkTargetMs, chunkTimeoutMs, intakeTurn, analyzeEveryMs } = this.#options
     const cause: WriteCause = { kind: 'reconcile', runId }
     const pacer = new Pacer(SLICE_MS)
+    let analyzed = performance.now()
     /** One chunk of `rows` snapshot rows: after the event batches waiting, in one transaction, timed for `sizer`. */
     const chunk = async (sizer: ChunkSizer, rows: number, work: (reader: ChunkReader) => Promise<PlannedItem[]>): Promise<void> => {
       if (intakeTurn !== undefined) await giveWay(intakeTurn(), GIVE_WAY_POLL_MS, MAX_GIVE_WAY_MS)
@@ -211,6 +217,11 @@ export class Reconciler {
         return planned.map(p => ({ ...p, kind: p.changes.length === 0 || applied.has(w++) ? p.kind : 'unchanged' as const }))
       })
       sizer.took(rows, performance.now() - started)
+      // The tables grow: fresh planner statistics keep the reads of chunks and event batches on their indexes.
+      if (!dryRun && performance.now() - analyzed > analyzeEveryMs) {
+        await store.analyze()
+        analyzed = performance.now()
+      }
       for (const p of outcomes) count(drift, p.entity, p.kind, p.id)
       // Event batches queued meanwhile get the database before the next chunk.
       await yieldToEvents()
@@ -235,13 +246,12 @@ export class Reconciler {
       const ids = part.map(u => u.id)
       return planUsers(part, await reader.users(ids), await reader.attributes('user', ids), version)
     })
-    if (!dryRun) await store.analyze()
     await inChunks(await byUser(snapshot.memberships, pacer), part => async reader => {
       const userIds = unique(part.map(m => m.id))
       const [tenants, users, below] = [await reader.tenants(unique(part.map(m => m.tenant_id))), await reader.users(userIds), await reader.memberships(userIds)]
       return planMemberships(part, { tenants, users, ...below }, version)
     })
-    // The tables grew: fresh planner statistics keep the event path's reads on their indexes.
+    // Statistics of the tables as the snapshot left them, for the deletions and the event batches after.
     if (!dryRun) await store.analyze()
     const keys = await snapshotKeys(snapshot, pacer)
     for (const entity of DELETION_ORDER) {
