@@ -18,11 +18,17 @@ export class Pacer {
   }
 }
 
-/** Rows in a chunk: starts small, then follows the measured time per row towards `targetMs`, within 1..max. */
+/**
+ * Rows in a chunk: follows the measured time per row towards `targetMs`, within `min`..`max`. The floor
+ * matters where a transaction has a large fixed cost (PostgreSQL's round trips): following the time alone
+ * would shrink chunks towards one row, each paying that cost.
+ */
 export class ChunkSizer {
   #size: number
-  constructor (readonly targetMs: number, readonly max: number, start = 32) {
-    this.#size = Math.max(1, Math.min(max, start))
+  readonly #min: number
+  constructor (readonly targetMs: number, readonly max: number, min = 64) {
+    this.#min = Math.max(1, Math.min(max, min))
+    this.#size = this.#min
   }
 
   get size (): number { return this.#size }
@@ -31,7 +37,7 @@ export class ChunkSizer {
   took (rows: number, ms: number): void {
     const fit = rows * this.targetMs / Math.max(ms, 0.1)
     const next = Math.max(Math.floor(rows / 2), Math.min(rows * 2, Math.floor(fit)))
-    this.#size = Math.max(1, Math.min(this.max, next))
+    this.#size = Math.max(this.#min, Math.min(this.max, next))
   }
 }
 

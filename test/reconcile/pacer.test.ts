@@ -13,8 +13,8 @@ t.test('the pacer gives the event loop a turn once a slice of work has passed, a
   t.ok(ran, 'a turn after it')
 })
 
-t.test('the sizer starts small and follows the time per row towards its budget, within bounds', async t => {
-  const sizer = new ChunkSizer(50, 1000)
+t.test('the sizer starts at its floor and follows the time per row towards its budget, within bounds', async t => {
+  const sizer = new ChunkSizer(50, 1000, 32)
   t.equal(sizer.size, 32)
   sizer.took(32, 5)
   t.equal(sizer.size, 64, 'fast rows: at most doubling')
@@ -24,11 +24,15 @@ t.test('the sizer starts small and follows the time per row towards its budget, 
   t.equal(sizer.size, 40, 'slow rows: at most halving')
   sizer.took(40, 0)
   t.equal(sizer.size, 80, 'a chunk too fast to time still only doubles')
+  sizer.took(80, 10_000)
+  sizer.took(40, 10_000)
+  t.equal(sizer.size, 32, 'never below the floor')
+  t.equal(new ChunkSizer(50, 1000).size, 64, 'the floor is 64 rows by default')
   const capped = new ChunkSizer(50, 10)
-  t.equal(capped.size, 10, 'never above the most rows')
+  t.equal(capped.size, 10, 'never above the most rows, even for the floor')
   capped.took(10, 1)
   t.equal(capped.size, 10)
-  const one = new ChunkSizer(50, 1000, 1)
+  const one = new ChunkSizer(50, 1000, 0)
   one.took(1, 500)
   t.equal(one.size, 1, 'never below one row')
 })
