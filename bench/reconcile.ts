@@ -21,6 +21,8 @@ const { default: app, serverOptions }: typeof import('../src/app.js') = await im
 const { loadConfig }: typeof import('../src/config.js') = await import(built('config.js'))
 
 const EVENT_RATE = Number(process.env.BENCH_EVENT_RATE ?? 50)
+/** Which engines to measure: `sqlite`, `postgresql` or both (comma-separated). */
+const TARGETS = (process.env.BENCH_TARGETS ?? 'sqlite,postgresql').split(',')
 const API_KEY = 'bench-key-0123456789abcdef'
 
 async function startStandIn (): Promise<{ url: string, stop: () => void }> {
@@ -41,7 +43,13 @@ const percentile = (sorted: number[], p: number) => sorted.length === 0 ? 0 : so
 
 interface Row { target: string, run: string, seconds: number, 'peak RSS MB': number, events: number, 'refused 503': number, 'event p99 ms': number, 'event max ms': number, 'loop delay max ms': number, drift: string }
 
-/** One reconcile while events arrive at EVENT_RATE; latencies of the events answered meanwhile. */
+/** Seconds of events alone before the runs: the peer the runs' event latencies compare with. */
+const BASELINE_SECONDS = Number(process.env.BENCH_BASELINE_SECONDS ?? 10)
+
+/**
+ * One reconcile (or, for the baseline, a pause of BASELINE_SECONDS) while events arrive at EVENT_RATE;
+ * latencies of the events answered meanwhile.
+ */
 async function measure (server: FastifyInstance, base: string, target: string, run: string): Promise<Row> {
   const load = workload()
   const latencies: number[] = []
@@ -68,17 +76,19 @@ async function measure (server: FastifyInstance, base: string, target: string, r
     }
   })()
   const started = performance.now()
-  const result = await server.reconciler!.run({ trigger: 'manual' })
+  const result = run === 'events only'
+    ? await new Promise<undefined>(resolve => setTimeout(() => resolve(undefined), BASELINE_SECONDS * 1000))
+    : await server.reconciler!.run({ trigger: 'manual' })
   const seconds = (performance.now() - started) / 1000
   sending = false
   await sender
   await Promise.all(inFlight)
   clearInterval(rss)
   loop.disable()
-  if (result.outcome !== 'succeeded') throw new Error(`${target} ${run}: ${result.outcome}: ${result.error ?? ''}`)
+  if (result !== undefined && result.outcome !== 'succeeded') throw new Error(`${target} ${run}: ${result.outcome}: ${result.error ?? ''}`)
   if (failures > 0) throw new Error(`${target} ${run}: ${failures} events failed`)
   const sorted = [...latencies].sort((a, b) => a - b)
-  const d = result.drift
+  const d = result?.drift
   return {
     target,
     run,
@@ -89,7 +99,7 @@ async function measure (server: FastifyInstance, base: string, target: string, r
     'event p99 ms': Number(percentile(sorted, 0.99).toFixed(1)),
     'event max ms': Number(sorted[sorted.length - 1].toFixed(1)),
     'loop delay max ms': Math.round(loop.max / 1e6),
-    drift: `${d.tenants.created + d.users.created + d.memberships.created + d.role_assignments.created} created, ${d.tenants.unchanged + d.users.unchanged + d.memberships.unchanged + d.role_assignments.unchanged} unchanged`
+    drift: d === undefined ? '-' : `${d.tenants.created + d.users.created + d.memberships.created + d.role_assignments.created} created, ${d.tenants.unchanged + d.users.unchanged + d.memberships.unchanged + d.role_assignments.unchanged} unchanged`
   }
 }
 
@@ -110,7 +120,11 @@ async function bench (target: string, databaseUrl: string, standIn: string): Pro
   await server.register(fp(app), { config })
   const base = await server.listen({ host: '127.0.0.1', port: 0 })
   try {
-    const rows = [await measure(server, base, target, 'first load'), await measure(server, base, target, 'no-op re-run')]
+    const rows = [
+      await measure(server, base, target, 'events only'),
+      await measure(server, base, target, 'first load'),
+      await measure(server, base, target, 'no-op re-run')
+    ]
     for (const row of rows) process.stderr.write(`${JSON.stringify(row)}\n`)
     return rows
   } finally {
@@ -121,14 +135,18 @@ async function bench (target: string, databaseUrl: string, standIn: string): Pro
 const standIn = await startStandIn()
 const rows: Row[] = []
 try {
-  const dir = mkdtempSync(join(tmpdir(), 'bench-reconcile-'))
-  try {
-    rows.push(...await bench('SQLite (FULL)', `file:${join(dir, 'receiver.db')}`, standIn.url))
-  } finally {
-    rmSync(dir, { recursive: true, force: true })
+  if (TARGETS.includes('sqlite')) {
+    const dir = mkdtempSync(join(tmpdir(), 'bench-reconcile-'))
+    try {
+      rows.push(...await bench('SQLite (FULL)', `file:${join(dir, 'receiver.db')}`, standIn.url))
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
   }
-  const admin = await postgresAdmin()
-  if (admin === undefined) process.stderr.write(`${skippedMessage()}\n`)
+  const admin = TARGETS.includes('postgresql') ? await postgresAdmin() : undefined
+  if (admin === undefined) {
+    if (TARGETS.includes('postgresql')) process.stderr.write(`${skippedMessage()}\n`)
+  }
   else {
     const schema = `bench_reconcile_${process.pid}`
     try {

@@ -1,7 +1,7 @@
 import { tmpdir } from 'node:os'
 import t from 'tap'
 import { buildApp, getJson, testConfig } from './helpers/app.js'
-import { sqlite } from './helpers/engines.js'
+import { engineTest, sqlite } from './helpers/engines.js'
 import { runScript } from './helpers/process.js'
 import { SAASUS, expectedReads, oneOfEach as state, startSaasus } from './helpers/saasus.js'
 import { reads } from './helpers/reads.js'
@@ -59,3 +59,31 @@ t.test('npm run reconcile: the drift report, --json, --dry-run, and one-line fai
   t.match(JSON.parse(failed.output.split('\n')[0]), { outcome: 'failed', error: /^incomplete snapshot, nothing written: GET \/v1\/auth\/envs: HTTP 500/ })
 })
 
+
+engineTest(t, 'two reconcile processes against one database: exactly one applies, the other reports skipped', async (t, engine) => {
+  const api = await startSaasus(t, state())
+  const config = testConfig(t, api.env, engine)
+  // The held request (below) lasts as long as the other process takes to start: no time-out meanwhile.
+  const env = { ...api.env, DATABASE_URL: config.DATABASE_URL, API_KEYS: config.API_KEYS[0], SAASUS_TIMEOUT_MS: '300000' }
+  // The service's app migrates the database first: the two processes then only race for the lease.
+  const { app } = await buildApp(t, {}, loadConfig({ ...env, LOG_LEVEL: 'silent', PRESSURE_MAX_EVENT_LOOP_DELAY_MS: '0' }))
+  // Whichever process takes the lease is held at its first SaaSus request until the other has ended: the
+  // two runs overlap whatever order the processes start in.
+  let release!: () => void
+  const held = new Promise<void>(resolve => { release = resolve })
+  api.onRequest = async () => { await held }
+  const runs = [runScript('reconcile', ['--json'], env), runScript('reconcile', ['--json'], env)]
+  const first = await Promise.race(runs)
+  release()
+  const [a, b] = await Promise.all(runs)
+  t.equal(first.code, 1, 'the process that ended first exits 1')
+  t.match(first.output, /"outcome":"skipped"/)
+  t.match(first.output, /\nreconciliation skipped: another reconciliation holds the lease\n$/)
+  const outcomes = [a, b].map(r => JSON.parse(r.output.split('\n')[0]).outcome).sort()
+  t.same(outcomes, ['skipped', 'succeeded'], 'exactly one applied')
+  const applied = [a, b].find(r => r.code === 0)!
+  t.match(JSON.parse(applied.output), { outcome: 'succeeded', drift: { tenants: { created: 1 }, memberships: { created: 1 } } })
+  t.same(await reads(app), expectedReads(api.state))
+  t.same((await getJson(app, '/reconcile/runs')).json().items.map((r: any) => r.outcome).sort(), ['skipped', 'succeeded'])
+  t.equal(api.calls.filter(c => c.path === '/v1/auth/tenants').length, 1, 'only the run holding the lease read the snapshot')
+})

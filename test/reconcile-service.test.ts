@@ -21,7 +21,7 @@ t.test('configuration: credentials all or none, durations, defaults', async t =>
   const config = loadConfig({})
   t.match(config, {
     SAASUS_SAAS_ID: '', SAASUS_API_URL_BASE: 'https://api.saasus.io', SAASUS_TIMEOUT_MS: 30000, SAASUS_RETRIES: 3,
-    RECONCILE_INTERVAL: 0, RECONCILE_MARGIN: 60_000, RECONCILE_START_DELAY_MS: 10000, RECONCILE_CHUNK_SIZE: 250
+    RECONCILE_INTERVAL: 0, RECONCILE_MARGIN: 60_000, RECONCILE_START_DELAY_MS: 10000, RECONCILE_CHUNK_SIZE: 1000
   })
   const full = { SAASUS_SAAS_ID: 'x', SAASUS_API_KEY: 'y', SAASUS_SECRET_KEY: 'z' }
   t.equal(loadConfig({ ...full, RECONCILE_INTERVAL: '6h' }).RECONCILE_INTERVAL, 6 * 3_600_000)

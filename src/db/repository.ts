@@ -133,6 +133,7 @@ export class Repository {
   readonly #batcher: Batcher<BatchItem, Outcome>
   readonly #checkpoint: IdleWalCheckpoint | undefined
   readonly #feedListeners: Array<(write: FeedWrite) => void> = []
+  readonly #events = { submitted: 0, answered: 0 }
 
   constructor (
     readonly prisma: DatabaseClient,
@@ -161,7 +162,22 @@ export class Repository {
    * the event a duplicate, which writes nothing.
    */
   async record (event: DecodedEvent, plan: Plan): Promise<Outcome> {
-    return await this.#batcher.submit({ event, plan })
+    this.#events.submitted++
+    try {
+      return await this.#batcher.submit({ event, plan })
+    } finally {
+      this.#events.answered++
+    }
+  }
+
+  /** Events ever submitted to `record`: with eventsAnswered, reconciliation lets those waiting go first. */
+  get eventsSubmitted (): number {
+    return this.#events.submitted
+  }
+
+  /** Events ever answered by `record` (written, or failed). */
+  get eventsAnswered (): number {
+    return this.#events.answered
   }
 
   /**

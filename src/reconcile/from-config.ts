@@ -11,6 +11,13 @@ const LEASE_MS = 10 * 60_000
 const MAX_RETRY_DELAY_MS = 60_000
 /** Longest transaction of one chunk: far longer than a chunk takes, short enough to notice a stuck one. */
 const CHUNK_TIMEOUT_MS = 30_000
+/**
+ * Time budget of one chunk's transaction: about what an ordinary event batch takes, so that an event
+ * waiting behind a chunk waits no longer than behind another batch.
+ */
+const CHUNK_TARGET_MS = 50
+/** How often a run refreshes the planner's statistics while it writes (an approximate ANALYZE: milliseconds). */
+const ANALYZE_EVERY_MS = 5000
 
 /** The SaaSus credentials, when all three are configured (config.ts refuses some without the others). */
 export function saasusCredentials (config: Config): SaasusCredentials | undefined {
@@ -33,6 +40,12 @@ export function reconcilerFor (config: Config, repository: Repository, log: Reco
     store: new ReconcileStore(repository),
     marginMs: config.RECONCILE_MARGIN,
     chunkSize: config.RECONCILE_CHUNK_SIZE,
+    chunkTargetMs: CHUNK_TARGET_MS,
+    analyzeEveryMs: ANALYZE_EVERY_MS,
+    intakeTurn: () => {
+      const submitted = repository.eventsSubmitted
+      return () => repository.eventsAnswered < submitted
+    },
     chunkTimeoutMs: CHUNK_TIMEOUT_MS,
     leaseMs: LEASE_MS,
     log,

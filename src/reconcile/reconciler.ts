@@ -5,14 +5,18 @@ import type { ChunkReader, ReconcileStore } from '../db/reconcile-store.js'
 import type { Entity } from '../events/entities.js'
 import { snapshotVersion, type Version } from '../events/version.js'
 import type { SaasusClient } from '../saasus/client.js'
+import type { SaasusTenantUser } from '../schemas/saasus-api.js'
 import { REPORT_ENTITIES, count, emptyDrift, type Drift } from './drift.js'
+import { ChunkSizer, giveWay, Pacer } from './pacer.js'
 import { planDeletions, planEnvs, planMemberships, planRoles, planTenants, planUsers, rowKey, type PlannedItem } from './plan.js'
 import { fetchSnapshot, type Snapshot } from './snapshot.js'
 
 // One reconciliation run: take the lease (one run at a time per database), record the run, read the
 // whole snapshot (any failure ends the run before anything is written), raise the version floor to the
 // snapshot's version, then apply the snapshot in chunks, each one short transaction through the guarded
-// write path, letting event batches in between, and finally delete what is live here but absent there.
+// write path, and finally delete what is live here but absent there, reading the live keys page by page.
+// Event intake goes first throughout: chunks are sized to a time budget, wait while event batches are
+// queued, and every long computation over the snapshot gives the event loop a turn every few ms.
 
 export interface ReconcileLog {
   info: (fields: object, message: string) => void
@@ -24,8 +28,20 @@ export interface ReconcilerOptions {
   store: ReconcileStore
   /** Subtracted from the start time to give the snapshot's version (clock skew, calls in flight). */
   marginMs: number
-  /** Snapshot rows per transaction. */
+  /** Most snapshot rows per transaction. */
   chunkSize: number
+  /** Time budget of one chunk's transaction: chunks grow or shrink towards it (ms). */
+  chunkTargetMs: number
+  /**
+   * Event intake's turn: called before each chunk, it answers whether the events submitted so far are
+   * still waiting to be written; the chunk waits for them (up to MAX_GIVE_WAY_MS), not for later ones.
+   */
+  intakeTurn?: () => () => boolean
+  /**
+   * How often a run that writes refreshes the planner's statistics while applying (ms), and once more after
+   * the memberships: the tables grow, and without fresh statistics SQLite reads attribute keys by scope.
+   */
+  analyzeEveryMs: number
   /** Longest time one chunk's transaction may take. */
   chunkTimeoutMs: number
   /** How long the lease lasts without renewal; renewed before every chunk and after every answer. */
@@ -60,21 +76,44 @@ const DELETION_ORDER: Entity[] = ['tenant_user_role', 'tenant_user', 'user', 'te
 
 class Stopped extends Error {}
 
-const slices = <T>(list: T[], size: number): T[][] =>
-  Array.from({ length: Math.ceil(list.length / size) }, (_, i) => list.slice(i * size, (i + 1) * size))
+/** Longest computation over the snapshot before the event loop gets a turn (ms). */
+const SLICE_MS = 5
+/** Longest a chunk waits for queued event batches before it goes anyway (ms): progress under constant load. */
+const MAX_GIVE_WAY_MS = 1000
+/** How often a waiting chunk looks again (ms). */
+const GIVE_WAY_POLL_MS = 2
+/** Live keys read per page when looking for rows absent from the snapshot. */
+const KEY_PAGE = 2000
 
-/** Keys of every row the snapshot holds, per entity. */
-function snapshotKeys (snapshot: Snapshot): Record<Entity, Set<string>> {
-  const roleAssignments = snapshot.memberships.flatMap(m => m.envs.flatMap(env => env.roles.map(r =>
-    rowKey('tenant_user_role', { tenant_id: m.tenant_id, user_id: m.id, env_id: env.id, role_name: r.role_name }))))
-  return {
-    tenant: new Set(snapshot.tenants.map(t => rowKey('tenant', { id: t.id }))),
-    user: new Set(snapshot.users.map(u => rowKey('user', { id: u.id }))),
-    tenant_user: new Set(snapshot.memberships.map(m => rowKey('tenant_user', { tenant_id: m.tenant_id, user_id: m.id }))),
-    tenant_user_role: new Set(roleAssignments),
-    role: new Set(snapshot.roles.map(r => rowKey('role', { role_name: r.role_name }))),
-    env: new Set(snapshot.envs.map(e => rowKey('env', { id: e.id })))
+/** Keys of every row the snapshot holds, per entity; built a slice at a time. */
+async function snapshotKeys (snapshot: Snapshot, pacer: Pacer): Promise<Record<Entity, Set<string>>> {
+  const keys: Record<Entity, Set<string>> = { tenant: new Set(), user: new Set(), tenant_user: new Set(), tenant_user_role: new Set(), role: new Set(), env: new Set() }
+  for (const t of snapshot.tenants) { keys.tenant.add(rowKey('tenant', { id: t.id })); await pacer.tick() }
+  for (const u of snapshot.users) { keys.user.add(rowKey('user', { id: u.id })); await pacer.tick() }
+  for (const m of snapshot.memberships) {
+    keys.tenant_user.add(rowKey('tenant_user', { tenant_id: m.tenant_id, user_id: m.id }))
+    for (const env of m.envs) {
+      for (const r of env.roles) keys.tenant_user_role.add(rowKey('tenant_user_role', { tenant_id: m.tenant_id, user_id: m.id, env_id: env.id, role_name: r.role_name }))
+    }
+    await pacer.tick()
   }
+  for (const r of snapshot.roles) keys.role.add(rowKey('role', { role_name: r.role_name }))
+  for (const e of snapshot.envs) keys.env.add(rowKey('env', { id: e.id }))
+  return keys
+}
+
+/** The memberships with each user's together (one read of a user's memberships then serves all of them). */
+async function byUser (memberships: SaasusTenantUser[], pacer: Pacer): Promise<SaasusTenantUser[]> {
+  const groups = new Map<string, SaasusTenantUser[]>()
+  for (const m of memberships) {
+    const group = groups.get(m.id)
+    if (group === undefined) groups.set(m.id, [m])
+    else group.push(m)
+    await pacer.tick()
+  }
+  const ordered: SaasusTenantUser[] = []
+  for (const group of groups.values()) { ordered.push(...group); await pacer.tick() }
+  return ordered
 }
 
 const unique = (values: string[]): string[] => [...new Set(values)]
@@ -113,13 +152,17 @@ export class Reconciler {
     }
     try {
       await store.startRun({ ...run, outcome: 'running' })
-      const renew = async (): Promise<void> => {
+      let renewed = performance.now()
+      /** Ends the run when stopping; renews the lease, before a chunk only once a quarter of it has passed. */
+      const renew = async (always = true): Promise<void> => {
         if (this.#stopping) throw new Stopped('stopped: the service is shutting down')
+        if (!always && performance.now() - renewed < leaseMs / 4) return
         if (!await store.renewLease(id, leaseUntil())) throw new Error('lost the reconciliation lease (a chunk took longer than the lease)')
+        renewed = performance.now()
       }
       let snapshot: Snapshot
       try {
-        snapshot = await fetchSnapshot(this.#options.client, renew)
+        snapshot = await fetchSnapshot(this.#options.client, async () => { await renew() })
       } catch (err) {
         return await finish('failed', `incomplete snapshot, nothing written: ${(err as Error).message}`)
       }
@@ -155,11 +198,16 @@ export class Reconciler {
     this.#options.onFinished?.(result)
   }
 
-  async #apply (snapshot: Snapshot, runId: string, version: Version, drift: Drift, dryRun: boolean, renew: () => Promise<void>): Promise<void> {
-    const { store, chunkSize, chunkTimeoutMs } = this.#options
+  async #apply (snapshot: Snapshot, runId: string, version: Version, drift: Drift, dryRun: boolean, renew: (always: boolean) => Promise<void>): Promise<void> {
+    const { store, chunkSize, chunkTargetMs, chunkTimeoutMs, intakeTurn, analyzeEveryMs } = this.#options
     const cause: WriteCause = { kind: 'reconcile', runId }
-    const chunk = async (work: (reader: ChunkReader) => Promise<PlannedItem[]>): Promise<void> => {
-      await renew()
+    const pacer = new Pacer(SLICE_MS)
+    let analyzed = performance.now()
+    /** One chunk of `rows` snapshot rows: after the event batches waiting, in one transaction, timed for `sizer`. */
+    const chunk = async (sizer: ChunkSizer, rows: number, work: (reader: ChunkReader) => Promise<PlannedItem[]>): Promise<void> => {
+      if (intakeTurn !== undefined) await giveWay(intakeTurn(), GIVE_WAY_POLL_MS, MAX_GIVE_WAY_MS)
+      await renew(false)
+      const started = performance.now()
       const outcomes = await store.chunk(cause, dryRun, chunkTimeoutMs, async reader => {
         const planned = await work(reader)
         const writes = planned.filter(p => p.changes.length > 0)
@@ -168,34 +216,59 @@ export class Reconciler {
         // A write the guards refused (a newer event here) leaves the row as it is: unchanged.
         return planned.map(p => ({ ...p, kind: p.changes.length === 0 || applied.has(w++) ? p.kind : 'unchanged' as const }))
       })
+      sizer.took(rows, performance.now() - started)
+      // The tables grow: fresh planner statistics keep the reads of chunks and event batches on their indexes.
+      if (!dryRun && performance.now() - analyzed > analyzeEveryMs) {
+        await store.analyze()
+        analyzed = performance.now()
+      }
       for (const p of outcomes) count(drift, p.entity, p.kind, p.id)
       // Event batches queued meanwhile get the database before the next chunk.
       await yieldToEvents()
     }
+    /** `items` in chunks sized to the time budget; `work` plans one part against the local rows it reads. */
+    const inChunks = async <T>(items: T[], work: (part: T[]) => (reader: ChunkReader) => Promise<PlannedItem[]>): Promise<void> => {
+      const sizer = new ChunkSizer(chunkTargetMs, chunkSize)
+      for (let at = 0; at < items.length;) {
+        const part = items.slice(at, at + sizer.size)
+        at += part.length
+        await chunk(sizer, part.length, work(part))
+      }
+    }
 
-    await chunk(async reader => planRoles(snapshot.roles, await reader.roles(), version))
-    await chunk(async reader => planEnvs(snapshot.envs, await reader.envs(), version))
-    for (const part of slices(snapshot.tenants, chunkSize)) {
+    await inChunks(snapshot.roles, part => async reader => planRoles(part, await reader.roles(), version))
+    await inChunks(snapshot.envs, part => async reader => planEnvs(part, await reader.envs(), version))
+    await inChunks(snapshot.tenants, part => async reader => {
       const ids = part.map(t => t.id)
-      await chunk(async reader => planTenants(part, await reader.tenants(ids), await reader.attributes('tenant', ids), version))
-    }
-    for (const part of slices(snapshot.users, chunkSize)) {
+      return planTenants(part, await reader.tenants(ids), await reader.attributes('tenant', ids), version)
+    })
+    await inChunks(snapshot.users, part => async reader => {
       const ids = part.map(u => u.id)
-      await chunk(async reader => planUsers(part, await reader.users(ids), await reader.attributes('user', ids), version))
-    }
-    // By user, so that one read of a user's memberships serves all of them.
-    const memberships = [...snapshot.memberships].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
-    for (const part of slices(memberships, chunkSize)) {
+      return planUsers(part, await reader.users(ids), await reader.attributes('user', ids), version)
+    })
+    await inChunks(await byUser(snapshot.memberships, pacer), part => async reader => {
       const userIds = unique(part.map(m => m.id))
-      await chunk(async reader => {
-        const [tenants, users, below] = [await reader.tenants(unique(part.map(m => m.tenant_id))), await reader.users(userIds), await reader.memberships(userIds)]
-        return planMemberships(part, { tenants, users, ...below }, version)
-      })
-    }
-    const keys = snapshotKeys(snapshot)
+      const [tenants, users, below] = [await reader.tenants(unique(part.map(m => m.tenant_id))), await reader.users(userIds), await reader.memberships(userIds)]
+      return planMemberships(part, { tenants, users, ...below }, version)
+    })
+    // Statistics of the tables as the snapshot left them, for the deletions and the event batches after.
+    if (!dryRun) await store.analyze()
+    const keys = await snapshotKeys(snapshot, pacer)
     for (const entity of DELETION_ORDER) {
-      const deletions = planDeletions(entity, await store.liveKeys(entity), keys[entity], version)
-      for (const part of slices(deletions, chunkSize)) await chunk(async () => part)
+      const sizer = new ChunkSizer(chunkTargetMs, chunkSize)
+      // Page by page in key order: deleting rows behind the cursor never moves it.
+      for (let after: Record<string, string | number> | undefined, full = true; full;) {
+        const page = await store.liveKeys(entity, KEY_PAGE, after)
+        full = page.length === KEY_PAGE
+        after = page[page.length - 1]
+        const deletions = planDeletions(entity, page, keys[entity], version)
+        await pacer.tick()
+        for (let at = 0; at < deletions.length;) {
+          const part = deletions.slice(at, at + sizer.size)
+          at += part.length
+          await chunk(sizer, part.length, async () => part)
+        }
+      }
     }
   }
 }

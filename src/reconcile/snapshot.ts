@@ -1,9 +1,6 @@
 import type { Static, TSchema } from '@sinclair/typebox'
 import type { SaasusClient } from '../saasus/client.js'
-import {
-  EnvsResponse, RolesResponse, SaasUsersResponse, TenantUsersResponse, TenantsResponse,
-  type SaasusEnv, type SaasusRole, type SaasusSaasUser, type SaasusTenant, type SaasusTenantUser
-} from '../schemas/saasus-api.js'
+import { SaasusEnv, SaasusRole, SaasusSaasUser, SaasusTenant, SaasusTenantUser } from '../schemas/saasus-api.js'
 
 /** SaaSus's whole Auth state, as five validated answers. Only a complete snapshot is ever applied. */
 export interface Snapshot {
@@ -21,15 +18,15 @@ export interface Snapshot {
  * renews its lease there).
  */
 export async function fetchSnapshot (client: SaasusClient, between: () => Promise<void>): Promise<Snapshot> {
-  const get = async <S extends TSchema>(path: string, schema: S): Promise<Static<S>> => {
-    const answer = await client.get(path, schema)
+  const list = async <S extends TSchema>(path: string, field: string, item: S): Promise<Array<Static<S>>> => {
+    const answer = await client.list(path, field, item)
     await between()
     return answer
   }
-  const { tenants } = await get('/tenants', TenantsResponse)
-  const { users } = await get('/users', SaasUsersResponse)
-  const { users: memberships } = await get('/tenants/all/users', TenantUsersResponse)
-  const { roles } = await get('/roles', RolesResponse)
-  const { envs } = await get('/envs', EnvsResponse)
+  const tenants = await list('/tenants', 'tenants', SaasusTenant)
+  const users = await list('/users', 'users', SaasusSaasUser)
+  const memberships = await list('/tenants/all/users', 'users', SaasusTenantUser)
+  const roles = await list('/roles', 'roles', SaasusRole)
+  const envs = await list('/envs', 'envs', SaasusEnv)
   return { tenants, users, memberships, roles, envs }
 }

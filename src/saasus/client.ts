@@ -1,4 +1,5 @@
-import { setTimeout as sleep } from 'node:timers/promises'
+import { setImmediate as yieldToEvents, setTimeout as sleep } from 'node:timers/promises'
+import { JSONParser } from '@streamparser/json'
 import type { Static, TSchema } from '@sinclair/typebox'
 import { Checker } from '../events/checker.js'
 import { authorization, type SaasusCredentials } from './signature.js'
@@ -6,6 +7,9 @@ import { authorization, type SaasusCredentials } from './signature.js'
 // A small signed client for the SaaSus Auth API: GET only (what a snapshot needs), a time-out per request,
 // bounded retries of 429 and 5xx (honouring Retry-After) and of network failures, and every answer
 // validated. Errors name the request and the credentials' variables, never the secret key or the API key.
+// A list answer is parsed as it streams in (@streamparser/json) and each item validated as it completes,
+// yielding to the event loop every few milliseconds: one JSON.parse of a 40 MB answer would stall the
+// service's event intake for about a second.
 
 export interface SaasusClientOptions {
   /** e.g. https://api.saasus.io; the Auth API is under /v1/auth. */
@@ -51,6 +55,11 @@ function reason (body: string): string {
   }
 }
 
+/** Longest stretch of parsing and validating before the event loop gets a turn (ms). */
+const SLICE_MS = 5
+/** Bytes handed to the parser at a time, so that a slice cannot run long on one network chunk. */
+const PIECE_BYTES = 16_384
+
 export class SaasusClient {
   readonly #options: SaasusClientOptions
   readonly #checkers = new Map<TSchema, Checker<TSchema>>()
@@ -59,15 +68,18 @@ export class SaasusClient {
     this.#options = options
   }
 
-  /** GET `path` (under /v1/auth) and validate the answer against `schema`; throws SaasusApiError. */
-  async get<S extends TSchema> (path: string, schema: S): Promise<Static<S>> {
+  /**
+   * GET `path` (under /v1/auth), whose answer is an object holding the array `field`, and the array's items,
+   * each validated against `item` (unknown fields kept); throws SaasusApiError.
+   */
+  async list<S extends TSchema> (path: string, field: string, item: S): Promise<Array<Static<S>>> {
     const url = new URL(`${this.#options.baseUrl.replace(/\/+$/, '')}/v1/auth${path}`)
     const name = `GET /v1/auth${path}`
     for (let attempt = 0; ; attempt++) {
       let failure: SaasusApiError
       let pause = backoffMs(attempt)
       try {
-        return await this.#once(url, name, schema)
+        return await this.#once(url, name, async body => await this.#items(body, name, field, this.#checker(item)))
       } catch (err) {
         if (!(err instanceof Retry)) throw err
         failure = err.error
@@ -80,47 +92,99 @@ export class SaasusClient {
     }
   }
 
-  async #once<S extends TSchema> (url: URL, name: string, schema: S): Promise<Static<S>> {
-    const now = this.#options.now?.() ?? new Date()
-    let status: number
-    let text: string
-    let retryAfter: string | null
-    try {
-      const response = await fetch(url, {
-        headers: { Authorization: authorization(this.#options.credentials, 'GET', url, '', now), Accept: 'application/json' },
-        signal: AbortSignal.timeout(this.#options.timeoutMs)
-      })
-      status = response.status
-      retryAfter = response.headers.get('retry-after')
-      text = await response.text()
-    } catch (err) {
-      const timedOut = (err as Error).name === 'TimeoutError'
-      throw new Retry(new SaasusApiError(timedOut
-        ? `${name}: no complete answer within ${this.#options.timeoutMs} ms`
-        : `${name}: ${(err as Error).message}`, true))
-    }
-    if (status === 401 || status === 403) {
-      throw new SaasusApiError(`${name}: SaaSus refused the credentials (HTTP ${status}${reason(text)}); ` +
-        `check SAASUS_SAAS_ID (${this.#options.credentials.saasId}), SAASUS_API_KEY and SAASUS_SECRET_KEY`, false)
-    }
-    if (status === 429 || status >= 500) {
-      throw new Retry(new SaasusApiError(`${name}: HTTP ${status}${reason(text)}`, true), retryAfterMs(retryAfter))
-    }
-    if (status < 200 || status >= 300) throw new SaasusApiError(`${name}: HTTP ${status}${reason(text)}`, false)
-    let body: unknown
-    try {
-      body = JSON.parse(text)
-    } catch {
-      throw new SaasusApiError(`${name}: the answer is not JSON`, false)
-    }
+  #checker<S extends TSchema> (schema: S): Checker<S> {
     let checker = this.#checkers.get(schema)
     if (checker === undefined) {
       checker = new Checker(schema)
       this.#checkers.set(schema, checker)
     }
-    const checked = checker.check(body, '')
-    if (!checked.ok) throw new SaasusApiError(`${name}: malformed answer at ${checked.problem.field || '/'}: ${checked.problem.message}`, false)
-    return checked.value as Static<S>
+    return checker as Checker<S>
+  }
+
+  /** One attempt: status handling, then `read` of the body of a 2xx answer. */
+  async #once<T> (url: URL, name: string, read: (body: AsyncIterable<Uint8Array>) => Promise<T>): Promise<T> {
+    const now = this.#options.now?.() ?? new Date()
+    const networkFailure = (err: unknown): Retry => new Retry(new SaasusApiError((err as Error).name === 'TimeoutError'
+      ? `${name}: no complete answer within ${this.#options.timeoutMs} ms`
+      : `${name}: ${(err as Error).message}`, true))
+    let response: Response
+    try {
+      response = await fetch(url, {
+        headers: { Authorization: authorization(this.#options.credentials, 'GET', url, '', now), Accept: 'application/json' },
+        signal: AbortSignal.timeout(this.#options.timeoutMs)
+      })
+    } catch (err) {
+      throw networkFailure(err)
+    }
+    const { status } = response
+    if (status < 200 || status >= 300) {
+      let text: string
+      try {
+        text = await response.text()
+      } catch (err) {
+        throw networkFailure(err)
+      }
+      if (status === 401 || status === 403) {
+        throw new SaasusApiError(`${name}: SaaSus refused the credentials (HTTP ${status}${reason(text)}); ` +
+          `check SAASUS_SAAS_ID (${this.#options.credentials.saasId}), SAASUS_API_KEY and SAASUS_SECRET_KEY`, false)
+      }
+      if (status === 429 || status >= 500) {
+        throw new Retry(new SaasusApiError(`${name}: HTTP ${status}${reason(text)}`, true), retryAfterMs(response.headers.get('retry-after')))
+      }
+      throw new SaasusApiError(`${name}: HTTP ${status}${reason(text)}`, false)
+    }
+    try {
+      // A 2xx answer always has a body stream (fetch gives an empty one for an empty body).
+      return await read(response.body!)
+    } catch (err) {
+      if (err instanceof SaasusApiError) throw err
+      throw networkFailure(err)
+    }
+  }
+
+  /**
+   * The items of the array `field` of the streamed answer, each checked as soon as it is complete. Only the
+   * items are kept (keepStack: false), and the parse gives the event loop a turn every SLICE_MS.
+   */
+  async #items<S extends TSchema> (body: AsyncIterable<Uint8Array>, name: string, field: string, checker: Checker<S>): Promise<Array<Static<S>>> {
+    const items: Array<Static<S>> = []
+    let container: unknown
+    let problem: string | undefined
+    const parser = new JSONParser({ paths: [`$.${field}.*`, `$.${field}`], keepStack: false })
+    parser.onValue = ({ value, stack }) => {
+      if (problem !== undefined) return
+      if (stack.length === 1) {
+        container = value
+        return
+      }
+      const checked = checker.check(value, `/${field}/${items.length}`)
+      if (checked.ok) items.push(checked.value)
+      else problem = `${checked.problem.field}: ${checked.problem.message}`
+    }
+    const malformed = (where: string): SaasusApiError => new SaasusApiError(`${name}: malformed answer at ${where}`, false)
+    // Whatever the parser throws means the body is not (complete) JSON; errors of the stream are the network's.
+    const parse = (step: () => void): void => {
+      try {
+        step()
+      } catch {
+        throw new SaasusApiError(`${name}: the answer is not JSON`, false)
+      }
+      if (problem !== undefined) throw malformed(problem)
+    }
+    let slice = performance.now()
+    for await (const chunk of body) {
+      // Bytes after the end of the document (a trailing newline) are left unread.
+      for (let at = 0; at < chunk.length && !parser.isEnded; at += PIECE_BYTES) {
+        parse(() => parser.write(chunk.subarray(at, at + PIECE_BYTES)))
+        if (performance.now() - slice > SLICE_MS) {
+          await yieldToEvents()
+          slice = performance.now()
+        }
+      }
+    }
+    if (!parser.isEnded) parse(() => parser.end())
+    if (!Array.isArray(container)) throw malformed(`/${field}: expected an array`)
+    return items
   }
 }
 

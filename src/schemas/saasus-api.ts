@@ -52,11 +52,8 @@ export type SaasusRole = Static<typeof SaasusRole>
 export const SaasusEnv = Type.Object({ id: Type.Integer({ minimum: 0 }), name: Type.String(), display_name: Type.Optional(NullableString) })
 export type SaasusEnv = Static<typeof SaasusEnv>
 
-export const TenantsResponse = Type.Object({ tenants: Type.Array(SaasusTenant) })
-export const SaasUsersResponse = Type.Object({ users: Type.Array(SaasusSaasUser) })
-export const TenantUsersResponse = Type.Object({ users: Type.Array(SaasusTenantUser) })
-export const RolesResponse = Type.Object({ roles: Type.Array(SaasusRole) })
-export const EnvsResponse = Type.Object({ envs: Type.Array(SaasusEnv) })
+// The answers are `{ tenants }`, `{ users }` (for /users and /tenants/all/users), `{ roles }` and `{ envs }`:
+// the client streams them and checks each item against the schemas above (SaasusClient.list).
 
 /** SaaSus's error body. */
 export const SaasusError = Type.Object({ type: Type.Optional(Type.String()), message: Type.Optional(Type.String()) })

@@ -1,7 +1,9 @@
+import { createServer, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import t from 'tap'
 import { SaasusApiError, SaasusClient, retryAfterMs } from '../../src/saasus/client.js'
 import { authorization, signature, signatureMinute, signedUrlPart } from '../../src/saasus/signature.js'
-import { TenantsResponse } from '../../src/schemas/saasus-api.js'
+import { SaasusTenant } from '../../src/schemas/saasus-api.js'
 import { freePort } from '../helpers/process.js'
 import { SAASUS, saasus, startSaasus } from '../helpers/saasus.js'
 
@@ -56,7 +58,7 @@ const noSecrets = (t: { notMatch: (found: string, wanted: string, message: strin
 t.test('a signed GET is answered and validated; unknown fields are kept', async t => {
   const api = await startSaasus(t)
   api.state.tenants = [{ ...saasus.tenant('t1'), brand_new_field: 1 }]
-  const { tenants } = await client(`${api.url}/`).get('/tenants', TenantsResponse)
+  const tenants = await client(`${api.url}/`).list('/tenants', 'tenants', SaasusTenant)
   t.same(tenants, [{ ...saasus.tenant('t1'), brand_new_field: 1 }])
   t.same(api.calls, [{ path: '/v1/auth/tenants', status: 200 }])
 })
@@ -64,14 +66,14 @@ t.test('a signed GET is answered and validated; unknown fields are kept', async 
 t.test('refused credentials: a clear error naming the variables, not the secrets, and no retry', async t => {
   const api = await startSaasus(t)
   for (const credentials of [{ ...SAASUS, secretKey: 'wrong-secret' }, { ...SAASUS, apiKey: 'another-key' }]) {
-    const err = await failure(client(api.url, { credentials }).get('/tenants', TenantsResponse))
+    const err = await failure(client(api.url, { credentials }).list('/tenants', 'tenants', SaasusTenant))
     t.match(err.message, /GET \/v1\/auth\/tenants: SaaSus refused the credentials \(HTTP 401: invalid_signature signature mismatch\); check SAASUS_SAAS_ID \(test-saas-id-0001\), SAASUS_API_KEY and SAASUS_SECRET_KEY/)
     t.equal(err.retryable, false)
     noSecrets(t, err.message)
     t.notMatch(err.message, 'wrong-secret')
   }
   api.faults.set('/v1/auth/tenants', { status: 403, body: 'not json' })
-  const err = await failure(client(api.url).get('/tenants', TenantsResponse))
+  const err = await failure(client(api.url).list('/tenants', 'tenants', SaasusTenant))
   t.match(err.message, /refused the credentials \(HTTP 403\)/)
   t.equal(api.calls.length, 3, 'each refusal was asked once')
 })
@@ -81,12 +83,12 @@ t.test('429 and 5xx are retried with a pause honouring Retry-After, a bounded nu
   api.faults.set('/v1/auth/tenants', { status: 429, retryAfter: '0', times: 1 })
   api.faults.set('/v1/auth/roles', { status: 503, times: 2 })
   const c = client(api.url)
-  t.same(await c.get('/tenants', TenantsResponse), { tenants: [] })
+  t.same(await c.list('/tenants', 'tenants', SaasusTenant), [])
   t.same(api.calls.map(c => c.status), [429, 200])
 
   api.faults.set('/v1/auth/roles', { status: 503 })
   const started = Date.now()
-  const err = await failure(c.get('/roles', TenantsResponse))
+  const err = await failure(c.list('/roles', 'tenants', SaasusTenant))
   t.equal(err.message, 'GET /v1/auth/roles: HTTP 503: error HTTP 503 (after 3 attempts)')
   t.ok(Date.now() - started < 2000, 'pauses are capped by maxRetryDelayMs')
   t.equal(api.calls.filter(c => c.path === '/v1/auth/roles').length, 3)
@@ -95,13 +97,13 @@ t.test('429 and 5xx are retried with a pause honouring Retry-After, a bounded nu
 t.test('a time-out per request, retried, then a clear error', async t => {
   const api = await startSaasus(t)
   api.faults.set('/v1/auth/tenants', { delayMs: 500 })
-  const err = await failure(client(api.url, { timeoutMs: 100, retries: 1 }).get('/tenants', TenantsResponse))
+  const err = await failure(client(api.url, { timeoutMs: 100, retries: 1 }).list('/tenants', 'tenants', SaasusTenant))
   t.equal(err.message, 'GET /v1/auth/tenants: no complete answer within 100 ms (after 2 attempts)')
 })
 
 t.test('an unreachable API is retried, then a clear error', async t => {
   const port = await freePort()
-  const err = await failure(client(`http://127.0.0.1:${port}`, { retries: 1 }).get('/tenants', TenantsResponse))
+  const err = await failure(client(`http://127.0.0.1:${port}`, { retries: 1 }).list('/tenants', 'tenants', SaasusTenant))
   t.match(err.message, /^GET \/v1\/auth\/tenants: fetch failed \(after 2 attempts\)$/)
 })
 
@@ -109,13 +111,13 @@ t.test('malformed answers are errors, not retried', async t => {
   const api = await startSaasus(t)
   const c = client(api.url)
   api.faults.set('/v1/auth/tenants', { body: '{"tenants": [' })
-  t.equal((await failure(c.get('/tenants', TenantsResponse))).message, 'GET /v1/auth/tenants: the answer is not JSON')
+  t.equal((await failure(c.list('/tenants', 'tenants', SaasusTenant))).message, 'GET /v1/auth/tenants: the answer is not JSON')
   api.faults.set('/v1/auth/tenants', { body: JSON.stringify({ tenants: [{ id: 't1' }] }) })
-  t.match((await failure(c.get('/tenants', TenantsResponse))).message, /^GET \/v1\/auth\/tenants: malformed answer at \/tenants\/0/)
+  t.match((await failure(c.list('/tenants', 'tenants', SaasusTenant))).message, /^GET \/v1\/auth\/tenants: malformed answer at \/tenants\/0/)
   api.faults.set('/v1/auth/tenants', { body: JSON.stringify({ items: [] }) })
-  t.match((await failure(c.get('/tenants', TenantsResponse))).message, /malformed answer at \/tenants: /)
+  t.match((await failure(c.list('/tenants', 'tenants', SaasusTenant))).message, /malformed answer at \/tenants: /)
   api.faults.set('/v1/auth/tenants', { status: 404 })
-  const notFound = await failure(c.get('/tenants', TenantsResponse))
+  const notFound = await failure(c.list('/tenants', 'tenants', SaasusTenant))
   t.equal(notFound.message, 'GET /v1/auth/tenants: HTTP 404: error HTTP 404')
   t.equal(notFound.retryable, false)
   t.equal(api.calls.length, 4, 'none was retried')
@@ -124,5 +126,61 @@ t.test('malformed answers are errors, not retried', async t => {
 t.test('an error body without type or message still gives the status', async t => {
   const api = await startSaasus(t)
   api.faults.set('/v1/auth/tenants', { status: 502, body: '{}' })
-  t.equal((await failure(client(api.url, { retries: 0 }).get('/tenants', TenantsResponse))).message, 'GET /v1/auth/tenants: HTTP 502 (after 1 attempts)')
+  t.equal((await failure(client(api.url, { retries: 0 }).list('/tenants', 'tenants', SaasusTenant))).message, 'GET /v1/auth/tenants: HTTP 502 (after 1 attempts)')
+})
+
+t.test('a large answer is parsed as it streams in, giving the event loop turns, and equals the state', async t => {
+  const api = await startSaasus(t)
+  api.state.tenants = Array.from({ length: 3000 }, (_, i) => saasus.tenant(`t${i}`, { attributes: { n: i, tags: ['a', 'b'] } }))
+  let turns = 0
+  const ticker = setInterval(() => { turns++ }, 1)
+  const tenants = await client(api.url, { timeoutMs: 30_000 }).list('/tenants', 'tenants', SaasusTenant)
+  clearInterval(ticker)
+  t.same(tenants, api.state.tenants)
+  t.ok(turns > 0, 'timers ran while the answer was parsed')
+})
+
+t.test('the array must be there; bytes after the document are left unread', async t => {
+  const api = await startSaasus(t)
+  const c = client(api.url)
+  api.faults.set('/v1/auth/tenants', { body: '[1, 2]' })
+  t.equal((await failure(c.list('/tenants', 'tenants', SaasusTenant))).message, 'GET /v1/auth/tenants: malformed answer at /tenants: expected an array')
+  api.faults.set('/v1/auth/tenants', { body: '{"tenants": {"a": 1}}' })
+  t.match((await failure(c.list('/tenants', 'tenants', SaasusTenant))).message, /^GET \/v1\/auth\/tenants: malformed answer at \/tenants\/0: /, 'an object is no array')
+  api.faults.set('/v1/auth/tenants', { body: `{"tenants": [${JSON.stringify(saasus.tenant('t1'))}]}\n` })
+  t.same(await c.list('/tenants', 'tenants', SaasusTenant), [saasus.tenant('t1')])
+})
+
+/** A server answering every request with `respond` (raw: a body cut off, a stall). */
+async function rawServer (t: { teardown: (fn: () => unknown) => void }, respond: (res: ServerResponse) => void): Promise<string> {
+  const server = createServer((_req, res) => { respond(res) })
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(async () => { server.closeAllConnections(); await new Promise(resolve => server.close(resolve)) })
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+}
+
+t.test('an answer cut off or stalled mid-body is a network failure: retried, then a clear error', async t => {
+  const cut = await rawServer(t, res => {
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': '1000' })
+    res.write('{"tenants": [')
+    setTimeout(() => res.destroy(), 20)
+  })
+  const err = await failure(client(cut, { retries: 1 }).list('/tenants', 'tenants', SaasusTenant))
+  t.match(err.message, /^GET \/v1\/auth\/tenants: .+ \(after 2 attempts\)$/)
+  t.equal(err.retryable, true)
+
+  const stalled = await rawServer(t, res => {
+    res.writeHead(200, { 'content-type': 'application/json' })
+    res.write('{"tenants": [')
+  })
+  t.equal((await failure(client(stalled, { retries: 0, timeoutMs: 200 }).list('/tenants', 'tenants', SaasusTenant))).message,
+    'GET /v1/auth/tenants: no complete answer within 200 ms (after 1 attempts)')
+
+  const cutError = await rawServer(t, res => {
+    res.writeHead(500, { 'content-type': 'application/json', 'content-length': '1000' })
+    res.write('{"type": "')
+    setTimeout(() => res.destroy(), 20)
+  })
+  t.match((await failure(client(cutError, { retries: 0 }).list('/tenants', 'tenants', SaasusTenant))).message,
+    /^GET \/v1\/auth\/tenants: .+ \(after 1 attempts\)$/, 'an error answer cut off too')
 })

@@ -1,0 +1,52 @@
+import { setImmediate as yieldToEvents, setTimeout as sleep } from 'node:timers/promises'
+
+// Reconciliation shares the event loop and the database with event intake, and must never hold either
+// longer than an ordinary write batch. Three small tools for that: a pacer that gives the event loop a turn
+// during long computations, a sizer that keeps each chunk's transaction near a time budget whatever a row
+// costs on this engine and machine, and a wait that lets queued event batches go first.
+
+/** Gives the event loop a turn whenever `sliceMs` of work have passed since the last one. */
+export class Pacer {
+  #since = performance.now()
+  constructor (readonly sliceMs: number) {}
+
+  /** Call often inside a long loop; cheap when no turn is due. */
+  async tick (): Promise<void> {
+    if (performance.now() - this.#since < this.sliceMs) return
+    await yieldToEvents()
+    this.#since = performance.now()
+  }
+}
+
+/**
+ * Rows in a chunk: follows the measured time per row towards `targetMs`, within `min`..`max`. The floor
+ * matters where a transaction has a large fixed cost (PostgreSQL's round trips): following the time alone
+ * would shrink chunks towards one row, each paying that cost.
+ */
+export class ChunkSizer {
+  #size: number
+  readonly #min: number
+  constructor (readonly targetMs: number, readonly max: number, min = 64) {
+    this.#min = Math.max(1, Math.min(max, min))
+    this.#size = this.#min
+  }
+
+  get size (): number { return this.#size }
+
+  /** After a chunk of `rows` rows took `ms`: the next size, at most doubling or halving at once. */
+  took (rows: number, ms: number): void {
+    const fit = rows * this.targetMs / Math.max(ms, 0.1)
+    const next = Math.max(Math.floor(rows / 2), Math.min(rows * 2, Math.floor(fit)))
+    this.#size = Math.max(this.#min, Math.min(this.max, next))
+  }
+}
+
+/**
+ * Waits while `busy()` says event intake has work waiting (queued or running event batches), polling every
+ * `pollMs`, for at most `maxMs`: the reconciliation yields, but is never starved for good. The time waited.
+ */
+export async function giveWay (busy: () => boolean, pollMs: number, maxMs: number): Promise<number> {
+  const started = performance.now()
+  while (busy() && performance.now() - started < maxMs) await sleep(pollMs)
+  return performance.now() - started
+}
