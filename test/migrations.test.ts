@@ -103,6 +103,9 @@ t.test('schema.prisma and the migrated database agree on every model field', asy
       t.equal(column.pk > 0, field.id, `${model.name}.${field.name} primary key`)
     }
   }
+  const indexes = db.prepare('SELECT name FROM sqlite_master WHERE type = \'index\' AND tbl_name = \'events\' ORDER BY 1').all()
+  t.same(indexes, ['events_event_type_received_at_idx', 'events_log_id_key', 'events_outcome_received_at_idx', 'events_received_at_idx',
+    'events_tenant_id_received_at_idx', 'events_user_id_received_at_idx', 'sqlite_autoindex_events_1'].map(name => ({ name })), 'the events\' indexes')
 })
 
 const readSchema = (engine: 'sqlite' | 'postgresql') => readFileSync(new URL(`../prisma/${engine}/schema.prisma`, import.meta.url), 'utf8')
@@ -208,8 +211,10 @@ engineTest(t, 'schema.prisma and the migrated database agree on every model fiel
       t.equal(column.type, field.nativeType === undefined ? pgType[field.type] : nativeType[field.nativeType], `${model.name}.${field.name} type`)
       t.equal(column.is_nullable === 'NO', !field.optional, `${model.name}.${field.name} nullability`)
       t.equal(column.pk, field.id, `${model.name}.${field.name} primary key`)
-      // Versions and ids are compared as text: byte order, whatever the server's default collation.
-      const compared = field.type === 'String' && (field.id || field.column.endsWith('_v') || field.column === 'v' || /(^|_)version$/.test(field.column))
+      // Versions and ids are compared as text: byte order, whatever the server's default collation; so are the
+      // tenant and user ids an event names, like the tenants' and users' own.
+      const subject = model.table === 'events' && ['tenant_id', 'user_id'].includes(field.column)
+      const compared = field.type === 'String' && (field.id || subject || field.column.endsWith('_v') || field.column === 'v' || /(^|_)version$/.test(field.column))
       t.equal(column.collation_name, compared ? 'C' : null, `${model.name}.${field.name} collation`)
     }
   }
@@ -217,7 +222,8 @@ engineTest(t, 'schema.prisma and the migrated database agree on every model fiel
   t.same(indexes.map(i => i.indexname), [
     '_prisma_migrations_pkey', 'attribute_values_pkey', 'attribute_values_user_id_idx', 'console_sessions_expires_at_idx',
     'console_sessions_pkey', 'envs_pkey', 'events_event_type_received_at_idx', 'events_log_id_key',
-    'events_outcome_received_at_idx', 'events_pkey', 'events_received_at_idx', 'feed_entries_event_id_idx',
+    'events_outcome_received_at_idx', 'events_pkey', 'events_received_at_idx', 'events_tenant_id_received_at_idx',
+    'events_user_id_received_at_idx', 'feed_entries_event_id_idx',
     'feed_entries_pkey', 'feed_entries_recorded_at_idx', 'feed_entries_tenant_idx', 'feed_entries_user_idx', 'feed_head_pkey',
     'quarantine_hash_key', 'quarantine_last_seen_at_idx', 'quarantine_pkey', 'reconcile_lease_pkey',
     'reconcile_runs_pkey', 'reconcile_runs_started_at_idx', 'roles_pkey', 'tenant_user_roles_pkey',

@@ -8,6 +8,7 @@ import { CONSOLE_PASSWORD, csrfOf, links, mainText, page, postForm, signIn } fro
 import { ReconcileStore } from '../../src/db/reconcile-store.js'
 import { emptyDrift } from '../../src/reconcile/drift.js'
 import { redactUntrusted } from '../../src/events/redact.js'
+import { ConsoleReads, type EventCursor, type EventFilter } from '../../src/db/console/console-reads.js'
 
 // The console's pages on real data, on SQLite and PostgreSQL: the overview, the event list's filters and
 // pages, an event's page, the quarantine with replay, tenants and users.
@@ -95,7 +96,7 @@ engineTest(t, 'events: newest first, filters by type, outcome, tenant, user and 
   const filteredPage = await page(app, '/console/events?tenant=t-2', cookie)
   t.match(filteredPage.body, /<input name="tenant" value="t-2"/, 'the form shows the filter')
   t.match((await page(app, '/console/events?outcome=applied', cookie)).body, '<option selected>applied</option>')
-  t.match(mainText(filteredPage.body), 'finds the events that changed it')
+  t.match(mainText(filteredPage.body), 'finds every event about it, whatever its outcome')
 
   // An event's page: the envelope and the inner event as stored (redacted), the outcome, the rows it wrote.
   const one = await page(app, `/console/events/${encodeURIComponent(memberEvent.id)}`, cookie)
@@ -139,6 +140,57 @@ engineTest(t, 'events: newest first, filters by type, outcome, tenant, user and 
   t.same(new Set([...firstIds, ...secondIds]).size, 55, 'no event twice, none left out')
   t.match(second.body, '<a href="/console/events?type=create_env">Newest</a>', 'a link back to the newest')
   t.same(links(second.body, /after=/), [], 'the last page has no next')
+})
+
+engineTest(t, 'events: a tenant or user filter finds every stored event about it, whatever its outcome, and the cascades the feed recorded', async (t, engine) => {
+  const { app } = await buildApp(t, env, engine)
+  const cookie = await signIn(app)
+  const created = events.createTenant('t-x', { name: 'X' }, { time: at(10) })
+  const stale = events.updateTenant('t-x', { name: 'Older' }, { time: at(1) })
+  const failed = events.updateTenant('t-x', { name: 'Refused' }, { time: at(11), httpStatus: 403 })
+  const member = events.createTenantUser('t-x', 'u-x', {}, [{ id: 1, roles: ['admin'] }], { time: at(12) })
+  const other = events.createTenant('t-y', { name: 'Y' }, { time: at(13) })
+  const otherMember = events.createTenantUser('t-y', 'u-y', {}, [], { time: at(14) })
+  const userGone = events.deleteUser('u-x', { time: at(15) })
+  const outcomes = []
+  for (const e of [created, stale, failed, member, other, otherMember, userGone]) outcomes.push(await deliver(app, e))
+  t.same(outcomes, ['applied', 'stale', 'ignored', 'applied', 'applied', 'applied', 'applied'])
+
+  const ids = (html: string) => links(html, /^\/console\/events\/[^?]/).map(l => decodeURIComponent(l.slice('/console/events/'.length)))
+  const filtered = async (query: string) => ids((await page(app, `/console/events?${query}`, cookie)).body).sort()
+  const sorted = (...list: Array<Record<string, any>>) => list.map(e => e.id as string).sort()
+  t.same(await filtered('tenant=t-x'), sorted(created, stale, failed, member, userGone),
+    'the stale and the ignored event, the membership, and the user delete that hid the membership (through the feed)')
+  t.same(await filtered('tenant=t-x&outcome=stale'), sorted(stale))
+  t.same(await filtered('tenant=t-x&outcome=ignored'), sorted(failed))
+  t.same(await filtered('user=u-x'), sorted(member, userGone), 'the membership event under its user too')
+  t.same(await filtered('tenant=t-x&user=u-x'), sorted(member, userGone))
+  t.same(await filtered('tenant=t-y'), sorted(other, otherMember), 'no event about another tenant')
+  t.same(await filtered('tenant=t-x&type=update_tenant'), sorted(stale, failed))
+
+  // A row stored before the subjects were recorded is still found through its change feed entries.
+  await app.repository.prisma.$executeRaw`UPDATE "events" SET "tenant_id" = NULL, "user_id" = NULL WHERE "id" = ${member.id}`
+  t.same(await filtered('tenant=t-x'), sorted(created, stale, failed, member, userGone))
+  t.same(await filtered('user=u-x'), sorted(member, userGone))
+
+  // Keyset pages through both matches: every event once, newest first, as the unpaged list.
+  const reads = new ConsoleReads(app.repository)
+  const walk = async (filter: EventFilter, limit: number) => {
+    const seen: string[] = []
+    let cursor: EventCursor | undefined
+    for (let i = 0; i < 10; i++) {
+      const { items, next } = await reads.events(filter, limit, cursor)
+      seen.push(...items.map(e => e.id))
+      if (next === null) return seen
+      cursor = next
+    }
+    throw new Error('pages never end')
+  }
+  const whole = await walk({ tenant: 't-x' }, 50)
+  t.equal(whole.length, 5)
+  t.same(await walk({ tenant: 't-x' }, 2), whole, 'two at a time')
+  t.same(await walk({ tenant: 't-x' }, 1), whole, 'one at a time')
+  t.same(await walk({ tenant: 't-x', user: 'u-x' }, 1), await walk({ tenant: 't-x', user: 'u-x' }, 50))
 })
 
 engineTest(t, 'quarantine: list and pages, an item\'s field and reason, replay (CSRF-checked): recorded and removed, or kept with the new reason', async (t, engine) => {
@@ -190,6 +242,7 @@ engineTest(t, 'quarantine: list and pages, an item\'s field and reason, replay (
   t.equal(await app.repository.prisma.quarantinedEvent.count(), 1)
   t.match(await app.repository.tenant('t-9'), { name: 'Replayed Tenant' }, 'applied')
   t.match(mainText((await page(app, `/console/events/${valid.id}`, cookie)).body), 'tenant id=t-9 upsert')
+  t.match(await app.repository.prisma.event.findUnique({ where: { id: valid.id } }), { tenantId: 't-9', userId: null }, 'stored with the tenant it names')
   const again = await postForm(app, `${validItem}/replay`, { csrf }, cookie)
   t.equal(again.statusCode, 404, 'replayed already: gone')
   t.equal((await page(app, validItem, cookie)).statusCode, 404)

@@ -11,9 +11,9 @@ import { FEED_KEYS, type FeedEntity } from '../feed/feed-views.js'
 export interface EventFilter {
   type?: string
   outcome?: string
-  /** Events that changed this tenant (or a membership or role in it), as the change feed recorded. */
+  /** Events about this tenant: naming it (src/events/subjects.ts), or that changed it or a membership or role in it (the change feed). */
   tenant?: string
-  /** Events that changed this user (or a membership or role of it), as the change feed recorded. */
+  /** Events about this user: naming it, or that changed it or a membership or role of it (the change feed). */
   user?: string
   /** Received at or after / before. */
   from?: Date
@@ -105,7 +105,13 @@ export class ConsoleReads {
     return refused === 0 ? counts : [...counts, { event_type: REFUSED, outcome: 'rejected', count: refused }]
   }
 
-  /** Newest first, `limit` at most, after `cursor`; `next` is where the following page starts. */
+  /**
+   * Newest first, `limit` at most, after `cursor`; `next` is where the following page starts. An event is
+   * about a tenant (or user) when its row names it (every event stored since migration
+   * 20261202140000_event_subjects, whatever its outcome) or when its change feed entries concern it (cascades,
+   * such as the memberships a user's delete hid, and events stored before that migration, within the feed's
+   * retention). The first such filter reads two keyset pages, one through each index, merged: no full scan.
+   */
   async events (filter: EventFilter, limit: number, cursor?: EventCursor): Promise<{ items: EventRow[], next: EventCursor | null }> {
     const owner = FEED_OWNER[this.repository.dialect.name]
     const conditions: Sql[] = []
@@ -113,16 +119,31 @@ export class ConsoleReads {
     if (filter.outcome !== undefined) conditions.push(sql`"outcome" = ${filter.outcome}`)
     if (filter.from !== undefined) conditions.push(sql`"received_at" >= ${filter.from}`)
     if (filter.to !== undefined) conditions.push(sql`"received_at" < ${filter.to}`)
-    for (const [kind, id] of [['tenant', filter.tenant], ['user', filter.user]] as const) {
-      if (id === undefined) continue
-      conditions.push(sql`"id" IN (SELECT "event_id" FROM "feed_entries" WHERE ${raw(owner[kind])} = ${id} AND "cause" = 'event')`)
-    }
     if (cursor !== undefined) {
       conditions.push(sql`("received_at" < ${cursor.receivedAt} OR ("received_at" = ${cursor.receivedAt} AND "id" < ${cursor.id}))`)
     }
-    const where = conditions.length === 0 ? empty : sql`WHERE ${join(conditions, ' AND ')}`
-    const ids = await this.#prisma.$queryRaw<Array<{ id: string }>>(sql`SELECT "id" FROM "events" ${where}
-      ORDER BY "received_at" DESC, "id" DESC LIMIT ${limit + 1}`)
+    const subjects = (['tenant', 'user'] as const).flatMap(kind => {
+      const id = filter[kind]
+      return id === undefined
+        ? []
+        : [{
+            named: sql`${raw(`"${kind}_id"`)} = ${id}`,
+            fed: sql`"id" IN (SELECT "event_id" FROM "feed_entries" WHERE ${raw(owner[kind])} = ${id} AND "cause" = 'event')`
+          }]
+    })
+    const page = (more: Sql[]): Sql => {
+      const all = [...conditions, ...more]
+      return sql`SELECT "id", "received_at" FROM "events" ${all.length === 0 ? empty : sql`WHERE ${join(all, ' AND ')}`}
+        ORDER BY "received_at" DESC, "id" DESC LIMIT ${limit + 1}`
+    }
+    let query = page([])
+    if (subjects.length > 0) {
+      const [first, ...rest] = subjects
+      const others = rest.map(s => sql`(${s.named} OR ${s.fed})`)
+      query = sql`SELECT "id" FROM (SELECT * FROM (${page([first.named, ...others])}) AS "named"
+        UNION SELECT * FROM (${page([first.fed, ...others])}) AS "fed") AS "matched" ORDER BY "received_at" DESC, "id" DESC LIMIT ${limit + 1}`
+    }
+    const ids = await this.#prisma.$queryRaw<Array<{ id: string }>>(query)
     const rows = await this.#prisma.event.findMany({
       where: { id: { in: ids.slice(0, limit).map(r => r.id) } },
       select: { id: true, eventType: true, time: true, receivedAt: true, outcome: true }

@@ -1,6 +1,7 @@
 import { sqltag as sql } from '@prisma/client/runtime/client'
 import type { DecodedEvent } from '../../events/decode.js'
 import type { Change, Plan } from '../../events/changes.js'
+import { eventSubjects } from '../../events/subjects.js'
 import { ENTITIES, type Entity } from '../../events/entities.js'
 import { collapse, type Winner } from './collapse.js'
 import type { ColumnType, Dialect } from '../engines/dialect.js'
@@ -148,12 +149,13 @@ export async function applyChanges (
   return applied
 }
 
-const EVENT_TYPES: ColumnType[] = ['text', 'text', 'timestamp', 'text', 'text', 'text', 'text', 'integer', 'timestamp', 'text', 'json']
+const EVENT_TYPES: ColumnType[] = ['text', 'text', 'timestamp', 'text', 'text', 'text', 'text', 'integer', 'timestamp', 'text', 'json', 'text', 'text']
 
 /**
  * Records a batch of events and applies their changes, inside the caller's transaction. Every event's inbox
  * row goes in with one statement; an envelope id or SaaSus log_id already there (or earlier in the batch)
- * makes it a duplicate, which writes nothing. Outcomes come back in the batch's order.
+ * makes it a duplicate, which writes nothing. Each row names the tenant and user the call is about
+ * (events/subjects.ts), whatever its outcome, for the console's filters. Outcomes come back in the batch's order.
  */
 export async function writeBatch (db: Queryable, dialect: Dialect, items: BatchItem[], receivedAt: Date, feed: FeedWrite | null): Promise<Outcome[]> {
   // An envelope id or log_id seen earlier in the batch is a duplicate of that earlier event (arrival order).
@@ -165,12 +167,13 @@ export async function writeBatch (db: Queryable, dialect: Dialect, items: BatchI
     logIds.add(event.logId)
     return isFirst
   })
-  const rows = sortedBy(items.filter((_, i) => first[i]), item => item.event.id).map(({ item: { event, plan } }) => [
-    event.id, event.eventType, event.time, event.logId, event.traceId, event.uri, event.method,
-    event.httpStatus, receivedAt, plan.kind === 'ignored' ? 'ignored' : 'applied', event.redacted
-  ])
+  const rows = sortedBy(items.filter((_, i) => first[i]), item => item.event.id).map(({ item: { event, plan } }) => {
+    const { tenantId, userId } = eventSubjects(event, plan)
+    return [event.id, event.eventType, event.time, event.logId, event.traceId, event.uri, event.method,
+      event.httpStatus, receivedAt, plan.kind === 'ignored' ? 'ignored' : 'applied', event.redacted, tenantId, userId]
+  })
   const returned = await db.$queryRaw<Array<{ id: string }>>(sql`INSERT INTO "events"
-    ("id", "event_type", "time", "log_id", "trace_id", "uri", "method", "http_status", "received_at", "outcome", "raw")
+    ("id", "event_type", "time", "log_id", "trace_id", "uri", "method", "http_status", "received_at", "outcome", "raw", "tenant_id", "user_id")
     ${dialect.rows(EVENT_TYPES, rows)} ON CONFLICT DO NOTHING RETURNING "id"`)
   const inserted = new Set(returned.map(({ id }) => id))
   const recorded = items.map(({ event }, i) => first[i] && inserted.has(event.id))
