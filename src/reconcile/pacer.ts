@@ -1,22 +1,9 @@
-import { setImmediate as yieldToEvents, setTimeout as sleep } from 'node:timers/promises'
+import { setTimeout as sleep } from 'node:timers/promises'
 
 // Reconciliation shares the event loop and the database with event intake, and must never hold either
-// longer than an ordinary write batch. Three small tools for that: a pacer that gives the event loop a turn
-// during long computations, a sizer that keeps each chunk's transaction near a time budget whatever a row
-// costs on this engine and machine, and a wait that lets queued event batches go first.
-
-/** Gives the event loop a turn whenever `sliceMs` of work have passed since the last one. */
-export class Pacer {
-  #since = performance.now()
-  constructor (readonly sliceMs: number) {}
-
-  /** Call often inside a long loop; cheap when no turn is due. */
-  async tick (): Promise<void> {
-    if (performance.now() - this.#since < this.sliceMs) return
-    await yieldToEvents()
-    this.#since = performance.now()
-  }
-}
+// longer than an ordinary write batch. Long computations give the event loop turns with work-slice.ts, as
+// intake does; two more tools here: a sizer that keeps each chunk's transaction near a time budget whatever
+// a row costs on this engine and machine, and a wait that lets queued event batches go first.
 
 /**
  * Rows in a chunk: follows the measured time per row towards `targetMs`, within `min`..`max`. The floor

@@ -7,7 +7,8 @@ import { snapshotVersion, type Version } from '../events/version.js'
 import type { SaasusClient } from '../saasus/client.js'
 import type { SaasusTenantUser } from '../schemas/saasus-api.js'
 import { REPORT_ENTITIES, count, emptyDrift, type Drift } from './drift.js'
-import { ChunkSizer, giveWay, Pacer } from './pacer.js'
+import { WorkSlice } from '../work-slice.js'
+import { ChunkSizer, giveWay } from './pacer.js'
 import { planDeletions, planEnvs, planMemberships, planRoles, planTenants, planUsers, rowKey, type PlannedItem } from './plan.js'
 import { fetchSnapshot, type Snapshot } from './snapshot.js'
 
@@ -86,16 +87,16 @@ const GIVE_WAY_POLL_MS = 2
 const KEY_PAGE = 2000
 
 /** Keys of every row the snapshot holds, per entity; built a slice at a time. */
-async function snapshotKeys (snapshot: Snapshot, pacer: Pacer): Promise<Record<Entity, Set<string>>> {
+async function snapshotKeys (snapshot: Snapshot, slice: WorkSlice): Promise<Record<Entity, Set<string>>> {
   const keys: Record<Entity, Set<string>> = { tenant: new Set(), user: new Set(), tenant_user: new Set(), tenant_user_role: new Set(), role: new Set(), env: new Set() }
-  for (const t of snapshot.tenants) { keys.tenant.add(rowKey('tenant', { id: t.id })); await pacer.tick() }
-  for (const u of snapshot.users) { keys.user.add(rowKey('user', { id: u.id })); await pacer.tick() }
+  for (const t of snapshot.tenants) { keys.tenant.add(rowKey('tenant', { id: t.id })); await slice.turn() }
+  for (const u of snapshot.users) { keys.user.add(rowKey('user', { id: u.id })); await slice.turn() }
   for (const m of snapshot.memberships) {
     keys.tenant_user.add(rowKey('tenant_user', { tenant_id: m.tenant_id, user_id: m.id }))
     for (const env of m.envs) {
       for (const r of env.roles) keys.tenant_user_role.add(rowKey('tenant_user_role', { tenant_id: m.tenant_id, user_id: m.id, env_id: env.id, role_name: r.role_name }))
     }
-    await pacer.tick()
+    await slice.turn()
   }
   for (const r of snapshot.roles) keys.role.add(rowKey('role', { role_name: r.role_name }))
   for (const e of snapshot.envs) keys.env.add(rowKey('env', { id: e.id }))
@@ -103,16 +104,16 @@ async function snapshotKeys (snapshot: Snapshot, pacer: Pacer): Promise<Record<E
 }
 
 /** The memberships with each user's together (one read of a user's memberships then serves all of them). */
-async function byUser (memberships: SaasusTenantUser[], pacer: Pacer): Promise<SaasusTenantUser[]> {
+async function byUser (memberships: SaasusTenantUser[], slice: WorkSlice): Promise<SaasusTenantUser[]> {
   const groups = new Map<string, SaasusTenantUser[]>()
   for (const m of memberships) {
     const group = groups.get(m.id)
     if (group === undefined) groups.set(m.id, [m])
     else group.push(m)
-    await pacer.tick()
+    await slice.turn()
   }
   const ordered: SaasusTenantUser[] = []
-  for (const group of groups.values()) { ordered.push(...group); await pacer.tick() }
+  for (const group of groups.values()) { ordered.push(...group); await slice.turn() }
   return ordered
 }
 
@@ -201,7 +202,7 @@ export class Reconciler {
   async #apply (snapshot: Snapshot, runId: string, version: Version, drift: Drift, dryRun: boolean, renew: (always: boolean) => Promise<void>): Promise<void> {
     const { store, chunkSize, chunkTargetMs, chunkTimeoutMs, intakeTurn, analyzeEveryMs } = this.#options
     const cause: WriteCause = { kind: 'reconcile', runId }
-    const pacer = new Pacer(SLICE_MS)
+    const slice = new WorkSlice(SLICE_MS)
     let analyzed = performance.now()
     /** One chunk of `rows` snapshot rows: after the event batches waiting, in one transaction, timed for `sizer`. */
     const chunk = async (sizer: ChunkSizer, rows: number, work: (reader: ChunkReader) => Promise<PlannedItem[]>): Promise<void> => {
@@ -246,14 +247,14 @@ export class Reconciler {
       const ids = part.map(u => u.id)
       return planUsers(part, await reader.users(ids), await reader.attributes('user', ids), version)
     })
-    await inChunks(await byUser(snapshot.memberships, pacer), part => async reader => {
+    await inChunks(await byUser(snapshot.memberships, slice), part => async reader => {
       const userIds = unique(part.map(m => m.id))
       const [tenants, users, below] = [await reader.tenants(unique(part.map(m => m.tenant_id))), await reader.users(userIds), await reader.memberships(userIds)]
       return planMemberships(part, { tenants, users, ...below }, version)
     })
     // Statistics of the tables as the snapshot left them, for the deletions and the event batches after.
     if (!dryRun) await store.analyze()
-    const keys = await snapshotKeys(snapshot, pacer)
+    const keys = await snapshotKeys(snapshot, slice)
     for (const entity of DELETION_ORDER) {
       const sizer = new ChunkSizer(chunkTargetMs, chunkSize)
       // Page by page in key order: deleting rows behind the cursor never moves it.
@@ -262,7 +263,7 @@ export class Reconciler {
         full = page.length === KEY_PAGE
         after = page[page.length - 1]
         const deletions = planDeletions(entity, page, keys[entity], version)
-        await pacer.tick()
+        await slice.turn()
         for (let at = 0; at < deletions.length;) {
           const part = deletions.slice(at, at + sizer.size)
           at += part.length

@@ -1,7 +1,8 @@
-import { setImmediate as yieldToEvents, setTimeout as sleep } from 'node:timers/promises'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { JSONParser } from '@streamparser/json'
 import type { Static, TSchema } from '@sinclair/typebox'
 import { Checker } from '../events/checker.js'
+import { WorkSlice } from '../work-slice.js'
 import { authorization, type SaasusCredentials } from './signature.js'
 
 // A small signed client for the SaaSus Auth API: GET only (what a snapshot needs), a time-out per request,
@@ -171,15 +172,12 @@ export class SaasusClient {
       }
       if (problem !== undefined) throw malformed(problem)
     }
-    let slice = performance.now()
+    const slice = new WorkSlice(SLICE_MS)
     for await (const chunk of body) {
       // Bytes after the end of the document (a trailing newline) are left unread.
       for (let at = 0; at < chunk.length && !parser.isEnded; at += PIECE_BYTES) {
         parse(() => parser.write(chunk.subarray(at, at + PIECE_BYTES)))
-        if (performance.now() - slice > SLICE_MS) {
-          await yieldToEvents()
-          slice = performance.now()
-        }
+        await slice.turn()
       }
     }
     if (!parser.isEnded) parse(() => parser.end())
