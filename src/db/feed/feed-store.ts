@@ -4,9 +4,10 @@ import type { CollapsedRow } from '../writing/collapse.js'
 import { identifier, type ColumnType, type Dialect } from '../engines/dialect.js'
 import type { RawQueryable } from '../engines/driver-adapter.js'
 import { feedChanges, visibleEntities, type FeedChange, type FeedEntity, type FeedRows } from './feed-views.js'
+import { FeedLocks, parentKeys, scopeKeys } from './feed-locks.js'
 
-// The change feed's SQL: the lock that orders writers, the rows a write's visible state depends on (read
-// before and after the guarded upserts), the entries, and reading and pruning them.
+// The change feed's SQL: the rows a write's visible state depends on (read before the guarded upserts, under
+// the locks of feed-locks.ts), and the entries, numbered at the end of the transaction.
 
 /**
  * What the write path runs its statements on: raw tagged SQL, answered by a Prisma client or interactive
@@ -21,11 +22,22 @@ export interface EventRef {
   time: Date
 }
 
-/** What one transaction recorded, for whoever is told after it commits (waiting readers, metrics). */
+/**
+ * What one write recorded, for whoever is told after it commits (waiting readers, metrics), and its locks
+ * (PostgreSQL), which outlive a transaction rolled back to be tried again.
+ */
 export class FeedWrite {
   /** The newest cursor given out, when entries were recorded. */
   head: number | undefined
   readonly entries: Array<{ entity: FeedEntity, op: 'upsert' | 'delete' }> = []
+  readonly locks = new FeedLocks()
+
+  /** A new attempt of the write's transaction: it records afresh and holds no lock yet. */
+  restart (): void {
+    this.head = undefined
+    this.entries.length = 0
+    this.locks.restart()
+  }
 }
 
 /** The entities a write touches, and whose memberships (with roles and attributes) to read in full. */
@@ -215,6 +227,21 @@ export async function loadFeedRows (db: Queryable, dialect: Dialect, scope: Feed
   }
 }
 
+/**
+ * The rows before a batch's write (`batch`, of `scope`), read under the locks of everything they concern:
+ * read, widen the scope for cascades (widenForCascades), take the keys of the tenants and users above the
+ * memberships read (FeedLocks.grow: may throw FeedLockConflict), and read again while either added
+ * something. On an engine with one writer (or with the feed's lock exclusive) only cascades widen.
+ */
+export async function loadLockedFeedRows (db: Queryable, dialect: Dialect, scope: FeedScope, batch: CollapsedRow[], locks: FeedLocks): Promise<FeedRows> {
+  for (;;) {
+    const rows = await loadFeedRows(db, dialect, scope)
+    const widened = widenForCascades(scope, batch, rows)
+    const grown = dialect.concurrentWriters && await locks.grow(db, [...scopeKeys(scope), ...parentKeys(rows)])
+    if (!widened && !grown) return rows
+  }
+}
+
 /** A row as loadFeedRows' statement and the guarded upserts' RETURNING give it: its table, and its JSON (rowJson). */
 export interface StoredRow { kind: TableName, row: string }
 
@@ -240,7 +267,7 @@ const ROW_KEY: Record<TableName, (row: any) => string> = {
 }
 
 /**
- * The rows after a write, from the rows read before it (loadFeedRows, under the feed's lock) and the rows its
+ * The rows after a write, from the rows read before it (loadLockedFeedRows, under the locks of what they concern) and the rows its
  * guarded upserts returned (inserted or changed; whatever they did not return is as it was): no second read.
  * Every row an upsert can touch is in the scope read before (scopeOf), as are the parents its memberships
  * can gain (parentTenants, memberUsers).
@@ -271,17 +298,6 @@ export function rowsAfter (before: FeedRows, written: StoredRow[]): FeedRows {
   }
 }
 
-/**
- * Takes the feed's lock: the one row every transaction that may record entries locks first and holds
- * until it commits (PostgreSQL; SQLite has one writer anyway). Writers that change the projected state
- * therefore run one at a time, so what each reads before and after its upserts is exactly what it changed,
- * and cursors are given out in commit order. Returns the newest cursor given out so far.
- */
-export async function lockFeed (db: Queryable, dialect: Dialect): Promise<number> {
-  const rows = await db.$queryRaw<Array<{ cursor: bigint | number }>>(sql`SELECT "cursor" FROM "feed_head" WHERE "id" = 1${dialect.forUpdate}`)
-  return Number(rows[0].cursor)
-}
-
 /** The cause columns of an entry: event, reconcile or rebuild, and the event or run behind it. */
 export interface EntryCause {
   cause: 'event' | 'reconcile' | 'rebuild'
@@ -290,15 +306,18 @@ export interface EntryCause {
 }
 
 const ENTRY_TYPES: ColumnType[] = ['bigint', 'text', 'json', 'text', 'json', 'text', 'text', 'text', 'timestamp', 'text', 'timestamp']
+const ENTRY_COLUMNS = sql`"cursor", "entity", "key", "op", "fields", "cause", "event_id", "event_type", "event_time", "run_id", "recorded_at"`
 
 /**
- * Records the changes between two visible states after cursor `last` (taken with lockFeed), each with its
- * cause, moves the head and, on PostgreSQL, notifies listeners (delivered when the transaction commits).
+ * Records the changes between two visible states, each with its cause. The entries are numbered here, at
+ * the end of the transaction: the head row is locked from this statement to the commit, so the next writer
+ * takes its numbers only once this one has committed (or rolled back, giving them back). Cursors are thus
+ * given out in commit order and what readers see is always the whole prefix 1..n. On PostgreSQL the head's
+ * move, the entries and the notification of listeners (delivered at commit) are one statement.
  */
 export async function recordFeed (
   db: Queryable,
   dialect: Dialect,
-  last: number,
   before: FeedRows,
   after: FeedRows,
   causeOf: (change: FeedChange & { id: string }) => EntryCause,
@@ -306,18 +325,28 @@ export async function recordFeed (
 ): Promise<void> {
   const changes = feedChanges(visibleEntities(before), visibleEntities(after))
   if (changes.length === 0) return
+  const n = changes.length
   const now = new Date()
+  // Each entry's number within the transaction's (1..n): its cursor is the head before it plus that.
   const rows = changes.map((change, i) => {
     const { cause, event, runId } = causeOf(change)
-    return [last + i + 1, change.entity, change.key, change.op, change.fields, cause, event?.id ?? null, event?.type ?? null, event?.time ?? null, runId ?? null, now]
+    return [i + 1, change.entity, change.key, change.op, change.fields, cause, event?.id ?? null, event?.type ?? null, event?.time ?? null, runId ?? null, now]
   })
-  await db.$executeRaw(sql`INSERT INTO "feed_entries"
-    ("cursor", "entity", "key", "op", "fields", "cause", "event_id", "event_type", "event_time", "run_id", "recorded_at")
-    ${dialect.rows(ENTRY_TYPES, rows)}`)
-  const head = last + changes.length
-  // PostgreSQL: listeners are notified in the same statement (delivered when the transaction commits).
-  const notify = dialect.name === 'postgresql' ? sql` RETURNING pg_notify(${FEED_CHANNEL} || current_schema(), ${String(head)})` : sql``
-  await db.$executeRaw(sql`UPDATE "feed_head" SET "cursor" = ${head} WHERE "id" = 1${notify}`)
+  let head: number
+  if (dialect.name === 'postgresql') {
+    const [moved] = await db.$queryRaw<Array<{ cursor: bigint | number | string }>>(sql`WITH "h" AS (UPDATE "feed_head" SET "cursor" = "cursor" + ${n} WHERE "id" = 1
+        RETURNING "cursor", pg_notify(${FEED_CHANNEL} || current_schema(), "cursor"::text)),
+      "e" AS (INSERT INTO "feed_entries" (${ENTRY_COLUMNS}) SELECT "h"."cursor" - ${n} + "v"."n", "v"."entity", "v"."key", "v"."op", "v"."fields",
+        "v"."cause", "v"."event_id", "v"."event_type", "v"."event_time", "v"."run_id", "v"."recorded_at"
+        FROM "h", (${dialect.rows(ENTRY_TYPES, rows)}) AS "v" ("n", "entity", "key", "op", "fields", "cause", "event_id", "event_type", "event_time", "run_id", "recorded_at"))
+      SELECT "cursor" FROM "h"`)
+    head = Number(moved.cursor)
+  } else {
+    const [moved] = await db.$queryRaw<Array<{ cursor: bigint | number }>>(sql`UPDATE "feed_head" SET "cursor" = "cursor" + ${n} WHERE "id" = 1 RETURNING "cursor"`)
+    head = Number(moved.cursor)
+    for (const row of rows) row[0] = head - n + (row[0] as number)
+    await db.$executeRaw(sql`INSERT INTO "feed_entries" (${ENTRY_COLUMNS}) ${dialect.rows(ENTRY_TYPES, rows)}`)
+  }
   write.head = head
   for (const change of changes) write.entries.push({ entity: change.entity, op: change.op })
 }
