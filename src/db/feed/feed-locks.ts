@@ -19,8 +19,8 @@ import type { FeedScope } from './feed-store.js'
 //   wait for each other in one global order and never deadlock. A write whose scope is every row (a
 //   rebuild), or that needs more than MAX_KEYS keys (a reconciliation chunk: PostgreSQL's lock table is
 //   small, max_locks_per_transaction × max_connections), takes `*` exclusively instead and nothing else.
-// - A write learns some keys only from its read: the tenants and users of the memberships it read (their
-//   rows decide what is visible below them). It takes those with pg_try_advisory_xact_lock, which never
+// - A write learns some keys only from its read: the tenants and users of the memberships it read below a
+//   tenant or user it writes (their rows decide what is visible below them: parentKeys). It takes those with pg_try_advisory_xact_lock, which never
 //   waits (so no deadlock), and reads again (what it read before holding them may be stale), until its
 //   read needs no new key. When one is held by another transaction it throws FeedLockConflict: the whole
 //   transaction rolls back and runs again (Repository) with the keys learned taken first, in order. After
@@ -53,13 +53,20 @@ export function scopeKeys (scope: FeedScope): string[] {
   ]
 }
 
-/** The keys of the tenants and users above the memberships, role assignments and membership attributes read. */
-export function parentKeys (rows: FeedRows): string[] {
+/**
+ * The keys of the tenants and users above the memberships (with their role assignments and attributes) read
+ * whose tenant's or user's row the batch writes: what the batch shows of them before and after depends on
+ * those parents' rows. A membership read that the batch writes itself has both parents locked from the start
+ * (scopeOf); one neither written nor below a row written shows the same before and after, whatever its
+ * parents hold, and records nothing.
+ */
+export function parentKeys (scope: FeedScope, rows: FeedRows): string[] {
   const keys: string[] = []
-  for (const r of [...rows.memberships, ...rows.assignments]) keys.push(`tenant:${r.tenantId}`, `user:${r.userId}`)
-  for (const a of rows.attributes) if (a.scope === 'tenant_user') keys.push(`tenant:${a.tenantId}`, `user:${a.userId}`)
-  for (const t of rows.parentTenants) keys.push(`tenant:${t.id}`)
-  for (const u of rows.parentUsers) keys.push(`user:${u.id}`)
+  const below = (tenantId: string, userId: string): void => {
+    if (scope.tenantIds.has(tenantId) || scope.userIds.has(userId)) keys.push(`tenant:${tenantId}`, `user:${userId}`)
+  }
+  for (const r of [...rows.memberships, ...rows.assignments]) below(r.tenantId, r.userId)
+  for (const a of rows.attributes) if (a.scope === 'tenant_user') below(a.tenantId, a.userId)
   return keys
 }
 
@@ -91,7 +98,7 @@ export class FeedLocks {
     for (const key of keys) this.#held.add(key)
     for (const key of this.#learned) this.#held.add(key)
     if (this.#held.size > MAX_KEYS) this.#exclusive = true
-    if (this.#exclusive) return sql`pg_advisory_xact_lock(${ALL})`
+    if (this.#exclusive) return sql`(SELECT count(*) FROM (SELECT pg_advisory_xact_lock(${ALL})) AS "l")`
     // The sorted subquery is not flattened (ORDER BY): the locks are taken row by row in its order, each
     // waiting for its holder; `*` comes first (n = 0), shared.
     return sql`(SELECT count(*) FROM (SELECT CASE WHEN "n" = 0 THEN pg_advisory_xact_lock_shared("k") ELSE pg_advisory_xact_lock("k") END
@@ -122,5 +129,5 @@ export class FeedLocks {
 
 /** Takes the feed's lock exclusively (a rebuild: every row is its own); nothing on an engine with one writer. */
 export async function lockWholeFeed (db: RawQueryable, dialect: Dialect): Promise<void> {
-  if (dialect.concurrentWriters) await db.$queryRaw(sql`SELECT pg_advisory_xact_lock(${ALL})::text`)
+  if (dialect.concurrentWriters) await db.$queryRaw(sql`SELECT count(*) FROM (SELECT pg_advisory_xact_lock(${ALL})) AS "l"`)
 }

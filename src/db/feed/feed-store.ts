@@ -73,7 +73,11 @@ export function scopeOf (rows: CollapsedRow[], attributeOwners: Array<{ scope: s
   for (const a of attributeOwners) {
     if (a.scope === 'tenant') scope.tenantIds.add(a.tenantId)
     else if (a.scope === 'user') scope.userIds.add(a.userId)
-    else scope.memberUsers.add(a.userId)
+    else {
+      // A membership's attributes: read with the user's memberships, below the tenant (locked from the start).
+      scope.memberUsers.add(a.userId)
+      scope.parentTenants.add(a.tenantId)
+    }
   }
   return scope
 }
@@ -237,7 +241,7 @@ export async function loadLockedFeedRows (db: Queryable, dialect: Dialect, scope
   for (;;) {
     const rows = await loadFeedRows(db, dialect, scope)
     const widened = widenForCascades(scope, batch, rows)
-    const grown = dialect.concurrentWriters && await locks.grow(db, [...scopeKeys(scope), ...parentKeys(rows)])
+    const grown = dialect.concurrentWriters && await locks.grow(db, [...scopeKeys(scope), ...parentKeys(scope, rows)])
     if (!widened && !grown) return rows
   }
 }
