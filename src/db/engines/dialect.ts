@@ -21,6 +21,12 @@ export interface Dialect {
   /** Appended to a SELECT that must hold a shared row lock until the transaction ends (nothing on SQLite, whose writer is alone anyway). */
   forShare: Sql
   /**
+   * `IN (<select>)` as the engine finds it with its indexes: on PostgreSQL `= ANY(ARRAY(<select>))`, the
+   * list computed once and each value looked up in the index, where `IN (<select>)`, OR'd with others,
+   * became a hashed subplan filtering a whole table.
+   */
+  inSet: (select: Sql) => Sql
+  /**
    * Whether writing transactions run at once (PostgreSQL), so that each must lock what it reads and writes
    * (feed/feed-locks.ts), or one at a time (SQLite's one writer).
    */
@@ -44,6 +50,7 @@ export const sqliteDialect: Dialect = {
   rows: (types, rows) => sql`SELECT ${raw(types.map((_, i) => `value ->> ${i}`).join(', '))}
     FROM json_each(${rowsParameter(types, rows, value => value.toISOString().replace('Z', '+00:00'))}) WHERE true`,
   forShare: raw(''),
+  inSet: select => sql`IN (${select})`,
   concurrentWriters: false
 }
 
@@ -53,6 +60,7 @@ export const postgresqlDialect: Dialect = {
   rows: (types, rows) => sql`SELECT ${raw(types.map((t, i) => `(e.v ->> ${i})::${PG_TYPES[t]}`).join(', '))}
     FROM jsonb_array_elements(${rowsParameter(types, rows, value => value.toISOString())}::jsonb) WITH ORDINALITY AS e(v, n) ORDER BY e.n`,
   forShare: raw(' FOR SHARE'),
+  inSet: select => sql`= ANY(ARRAY(${select}))`,
   concurrentWriters: true
 }
 

@@ -162,9 +162,8 @@ function scopedQuery (scope: FeedScope, dialect: Dialect): Sql {
   const list = (name: string, set: Set<string> | Set<number>, type: ColumnType): Sql | undefined => {
     if (set.size === 0) return undefined
     lists.push(sql`${identifier(name)}("id") AS (${dialect.rows([type], [...set].map(v => [v]))})`)
-    return sql`(SELECT "id" FROM ${identifier(name)})`
+    return sql`SELECT "id" FROM ${identifier(name)}`
   }
-  const either = (...conditions: Array<Sql | undefined>): Sql => join(conditions.filter(c => c !== undefined), ' OR ')
   const mu = list('mu', scope.memberUsers, 'text')
   const mt = list('mt', scope.memberTenants, 'text')
   const ti = list('ti', scope.tenantIds, 'text')
@@ -175,29 +174,29 @@ function scopedQuery (scope: FeedScope, dialect: Dialect): Sql {
   const parts: Sql[] = []
   const members = mu !== undefined || mt !== undefined
   if (members) {
-    const below = either(mu && sql`"user_id" IN ${mu}`, mt && sql`"tenant_id" IN ${mt}`)
-    lists.push(sql`"m" AS (SELECT * FROM "tenant_users" WHERE ${below})`)
-    parts.push(select('membership', dialect, raw('"m"')), select('assignment', dialect, table('assignment'), below))
+    // Rows below the users, and below the tenants: a UNION of two index lookups (an OR of them reads the table).
+    const below = (name: TableName): Sql => {
+      const from = sql`SELECT * FROM ${table(name)} WHERE `
+      return join([mu && sql`${from}"user_id" ${dialect.inSet(mu)}`, mt && sql`${from}"tenant_id" ${dialect.inSet(mt)}`].filter(s => s !== undefined), ' UNION ')
+    }
+    lists.push(sql`"m" AS (${below('membership')})`, sql`"a" AS (${below('assignment')})`)
+    parts.push(select('membership', dialect, raw('"m"')), select('assignment', dialect, raw('"a"')))
   }
   // Attribute keys in parts that each read one index (one OR of them all reads every key of a scope).
-  // (`"scope" || ''`: not the primary key's scope prefix, which SQLite would pick, but user_id's index.)
-  if (mu !== undefined) parts.push(select('attribute', dialect, table('attribute'), sql`("scope" || '') = 'tenant_user' AND "user_id" IN ${mu}`))
+  // (`"scope" || ''`: not the primary key's scope prefix, which both engines would pick, but user_id's index.)
+  if (mu !== undefined) parts.push(select('attribute', dialect, table('attribute'), sql`("scope" || '') = 'tenant_user' AND "user_id" ${dialect.inSet(mu)}`))
   if (mt !== undefined) {
-    const notAbove = mu === undefined ? sql`` : sql` AND "user_id" NOT IN ${mu}`
-    parts.push(select('attribute', dialect, table('attribute'), sql`"scope" = 'tenant_user' AND "tenant_id" IN ${mt}${notAbove}`))
+    const notAbove = mu === undefined ? sql`` : sql` AND NOT ("user_id" ${dialect.inSet(mu)})`
+    parts.push(select('attribute', dialect, table('attribute'), sql`"scope" = 'tenant_user' AND "tenant_id" ${dialect.inSet(mt)}${notAbove}`))
   }
-  if (ti !== undefined) parts.push(select('attribute', dialect, table('attribute'), sql`"scope" = 'tenant' AND "tenant_id" IN ${ti}`))
-  if (ui !== undefined) parts.push(select('attribute', dialect, table('attribute'), sql`"scope" = 'user' AND "tenant_id" = '' AND "user_id" IN ${ui}`))
-  if (ti !== undefined || members) {
-    parts.push(select('tenant', dialect, table('tenant'),
-      either(ti && sql`"id" IN ${ti}`, pt && sql`"id" IN ${pt}`, members ? sql`"id" IN (SELECT "tenant_id" FROM "m")` : undefined)))
-  }
-  if (ui !== undefined || members) {
-    parts.push(select('user', dialect, table('user'),
-      either(ui && sql`"id" IN ${ui}`, mu && sql`"id" IN ${mu}`, members ? sql`"id" IN (SELECT "user_id" FROM "m")` : undefined)))
-  }
-  if (rn !== undefined) parts.push(select('role', dialect, table('role'), sql`"role_name" IN ${rn}`))
-  if (ei !== undefined) parts.push(select('env', dialect, table('env'), sql`"id" IN ${ei}`))
+  if (ti !== undefined) parts.push(select('attribute', dialect, table('attribute'), sql`"scope" = 'tenant' AND "tenant_id" ${dialect.inSet(ti)}`))
+  if (ui !== undefined) parts.push(select('attribute', dialect, table('attribute'), sql`("scope" || '') = 'user' AND "tenant_id" = '' AND "user_id" ${dialect.inSet(ui)}`))
+  // Tenants and users by one list of ids each (a UNION of the lists that name them): one index lookup per id.
+  const ids = (...sources: Array<Sql | undefined>): Sql => sql`"id" ${dialect.inSet(join(sources.filter(s => s !== undefined), ' UNION '))}`
+  if (ti !== undefined || members) parts.push(select('tenant', dialect, table('tenant'), ids(ti, pt, members ? sql`SELECT "tenant_id" FROM "m"` : undefined)))
+  if (ui !== undefined || members) parts.push(select('user', dialect, table('user'), ids(ui, mu, members ? sql`SELECT "user_id" FROM "m"` : undefined)))
+  if (rn !== undefined) parts.push(select('role', dialect, table('role'), sql`"role_name" ${dialect.inSet(rn)}`))
+  if (ei !== undefined) parts.push(select('env', dialect, table('env'), sql`"id" ${dialect.inSet(ei)}`))
   return sql`WITH ${join(lists)} ${join(parts, ' UNION ALL ')}`
 }
 
