@@ -156,15 +156,15 @@ engineTest(t, 'large writes and repeated conflicts take the feed\'s lock exclusi
     const take = locks.take(['tenant:a'])
     await tx.query(`SELECT ${take.text} AS "n"`, take.values)
     t.equal(locks.exclusive, false, `attempt ${k} takes its keys one by one`)
-    t.equal(await locks.grow(db, ['tenant:a', `user:free${k}`]), true, 'a free key is taken')
-    t.equal(await locks.grow(db, [`user:free${k}`]), false, 'a key held already is not taken again')
+    t.same(await locks.grow(db, ['tenant:a', `user:free${k}`]), [`user:free${k}`], 'a free key is taken')
+    t.same(await locks.grow(db, [`user:free${k}`]), [], 'a key held already is not taken again')
     await t.rejects(locks.grow(db, [`user:busy${k}`]), FeedLockConflict, 'a key held elsewhere is a conflict')
     await tx.query('ROLLBACK')
     await other.query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', busy(k))
   }
   t.equal(locks.exclusive, true, `after ${MAX_CONFLICTS} conflicts retried, the next attempt takes the feed's lock exclusively`)
   t.match(locks.take([]).text, /^\(SELECT count\(\*\) FROM \(SELECT pg_advisory_xact_lock\(/)
-  t.equal(await locks.grow(db, ['user:anything']), false, 'and needs no other')
+  t.same(await locks.grow(db, ['user:anything']), [], 'and needs no other')
 
   const many = new FeedLocks()
   await t.rejects(many.grow(db, Array.from({ length: MAX_KEYS + 1 }, (_, k) => `user:m${k}`)), FeedLockConflict, 'too many keys to take one by one')

@@ -107,19 +107,19 @@ export class FeedLocks {
   }
 
   /**
-   * Takes the keys of `needed` not held yet, without waiting: true when there were any (the caller reads
-   * again), false when all were held. Throws FeedLockConflict (after noting them for the next attempt)
+   * Takes the keys of `needed` not held yet, without waiting, and returns them (none: all were held; the
+   * caller reads again what they protect). Throws FeedLockConflict (after noting them for the next attempt)
    * when another transaction holds one, or when there are too many for one by one.
    */
-  async grow (db: RawQueryable, needed: string[]): Promise<boolean> {
-    if (this.#exclusive) return false
+  async grow (db: RawQueryable, needed: string[]): Promise<string[]> {
+    if (this.#exclusive) return []
     const missing = [...new Set(needed)].filter(key => !this.#held.has(key))
-    if (missing.length === 0) return false
+    if (missing.length === 0) return []
     for (const key of missing) this.#held.add(key)
     if (this.#held.size <= MAX_KEYS) {
       const [{ taken }] = await db.$queryRaw<Array<{ taken: boolean }>>(sql`SELECT bool_and(pg_try_advisory_xact_lock(${advisoryKey(sql`"x"`)})) AS "taken"
         FROM json_array_elements_text(${JSON.stringify(missing)}::json) AS "x"`)
-      if (taken) return true
+      if (taken) return missing
     }
     for (const key of this.#held) this.#learned.add(key)
     if (this.#learned.size > MAX_KEYS || ++this.#conflicts > MAX_CONFLICTS) this.#exclusive = true

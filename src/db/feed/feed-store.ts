@@ -232,16 +232,41 @@ export async function loadFeedRows (db: Queryable, dialect: Dialect, scope: Feed
 
 /**
  * The rows before a batch's write (`batch`, of `scope`), read under the locks of everything they concern:
- * read, widen the scope for cascades (widenForCascades), take the keys of the tenants and users above the
- * memberships read (FeedLocks.grow: may throw FeedLockConflict), and read again while either added
- * something. On an engine with one writer (or with the feed's lock exclusive) only cascades widen.
+ * read, widen the scope for cascades (widenForCascades: read again), and take the keys of the tenants and
+ * users above the memberships read below a row the batch writes (FeedLocks.grow: may throw
+ * FeedLockConflict), whose rows, read before they were locked, are then read again. Everything else read
+ * was under the write's locks already: the memberships of its users and tenants cannot change meanwhile,
+ * so no new parent appears. On an engine with one writer (or with the feed's lock exclusive) only cascades
+ * widen.
  */
 export async function loadLockedFeedRows (db: Queryable, dialect: Dialect, scope: FeedScope, batch: CollapsedRow[], locks: FeedLocks): Promise<FeedRows> {
   for (;;) {
     const rows = await loadFeedRows(db, dialect, scope)
     const widened = widenForCascades(scope, batch, rows)
-    const grown = dialect.concurrentWriters && await locks.grow(db, [...scopeKeys(scope), ...parentKeys(scope, rows)])
-    if (!widened && !grown) return rows
+    const taken = dialect.concurrentWriters ? await locks.grow(db, [...scopeKeys(scope), ...parentKeys(scope, rows)]) : []
+    if (widened) continue
+    return taken.length === 0 ? rows : await withParentsReread(db, dialect, scope, rows, taken)
+  }
+}
+
+/** `rows` with the tenants and users of `keys` (`tenant:<id>`, `user:<id>`) read again. */
+async function withParentsReread (db: Queryable, dialect: Dialect, scope: FeedScope, rows: FeedRows, keys: string[]): Promise<FeedRows> {
+  const ids = (prefix: string): string[] => keys.filter(k => k.startsWith(prefix)).map(k => k.slice(prefix.length))
+  const tenantIds = ids('tenant:')
+  const userIds = ids('user:')
+  const byId = (list: string[]): Sql => sql`"id" ${dialect.inSet(dialect.rows(['text'], list.map(id => [id])))}`
+  const parts: Sql[] = []
+  if (tenantIds.length > 0) parts.push(select('tenant', dialect, table('tenant'), byId(tenantIds)))
+  if (userIds.length > 0) parts.push(select('user', dialect, table('user'), byId(userIds)))
+  const fresh = parseRows(await db.$queryRaw<StoredRow[]>(join(parts, ' UNION ALL ')))
+  const replace = <T extends { id: string }>(list: T[], reread: string[], found: T[], own: Set<string>, mine: boolean): T[] =>
+    [...list.filter(r => !reread.includes(r.id)), ...found.filter(r => own.has(r.id) === mine)]
+  return {
+    ...rows,
+    tenants: replace(rows.tenants, tenantIds, fresh.tenant as Tenant[], scope.tenantIds, true),
+    parentTenants: replace(rows.parentTenants, tenantIds, fresh.tenant as Tenant[], scope.tenantIds, false),
+    users: replace(rows.users, userIds, fresh.user as User[], scope.userIds, true),
+    parentUsers: replace(rows.parentUsers, userIds, fresh.user as User[], scope.userIds, false)
   }
 }
 
