@@ -20,11 +20,11 @@ import type { FeedScope } from './feed-store.js'
 //   rebuild), or that needs more than MAX_KEYS keys (a reconciliation chunk: PostgreSQL's lock table is
 //   small, max_locks_per_transaction × max_connections), takes `*` exclusively instead and nothing else.
 // - A write learns some keys only from its read: the tenants and users of the memberships it read below a
-//   tenant or user it writes (their rows decide what is visible below them: parentKeys). It takes those with pg_try_advisory_xact_lock, which never
-//   waits (so no deadlock), and reads again (what it read before holding them may be stale), until its
-//   read needs no new key. When one is held by another transaction it throws FeedLockConflict: the whole
-//   transaction rolls back and runs again (Repository) with the keys learned taken first, in order. After
-//   MAX_CONFLICTS such retries it takes `*` exclusively, which always succeeds.
+//   tenant or user it writes (their rows decide what is visible below them: parentKeys). It takes those with
+//   pg_try_advisory_xact_lock, which never waits (so no deadlock), and reads their rows again (read before
+//   it held them, they may be stale). When one is held by another transaction it throws FeedLockConflict:
+//   the whole transaction rolls back and runs again (Repository) with the keys learned taken first, in
+//   order. After MAX_CONFLICTS such retries it takes `*` exclusively, which always succeeds.
 
 /** Most keys a write takes one by one; past it, the feed's lock exclusively. */
 export const MAX_KEYS = 256
