@@ -157,10 +157,10 @@ export class ReconcileStore {
    */
   async chunk<T> (cause: WriteCause, dryRun: boolean, timeoutMs: number, work: (reader: ChunkReader) => Promise<T>): Promise<T> {
     const { dialect } = this.repository
-    let feed = new FeedWrite()
+    const feed = new FeedWrite()
     try {
       const result = await this.repository.transaction(async tx => {
-        feed = new FeedWrite() // a retried transaction records afresh
+        feed.restart() // a retried transaction records afresh
         const result = await work(reader(tx, dialect, async (db, changes) => await applyChanges(db, dialect, changes, cause, feed)))
         if (dryRun) throw new DryRun(result)
         return result

@@ -8,7 +8,8 @@ import type { Change, Plan } from '../events/changes.js'
 import { parseEvent } from '../events/parse.js'
 import type { ColumnType, Dialect } from './engines/dialect.js'
 import { applyChanges, FeedWrite, writeBatch, type BatchItem, type Outcome, type Queryable } from './writing/batch-write.js'
-import { loadFeedRows, lockFeed, recordFeed } from './feed/feed-store.js'
+import { loadFeedRows, recordFeed } from './feed/feed-store.js'
+import { FeedLockConflict, lockWholeFeed } from './feed/feed-locks.js'
 import { FEED_KEYS, type FeedEntity } from './feed/feed-views.js'
 import { Batcher } from './writing/batcher.js'
 import { IdleWalCheckpoint } from './engines/wal-checkpoint.js'
@@ -187,10 +188,10 @@ export class Repository {
    * on the driver adapter under the client (engines/driver-adapter.ts: the fixed cost per statement).
    */
   async writeNow (items: BatchItem[], receivedAt: Date = new Date()): Promise<Outcome[]> {
-    let feed = new FeedWrite()
+    const feed = new FeedWrite()
     const adapter = await driverAdapterOf(this.prisma)
     const outcomes = await this.#retried(async timeoutMs => await adapterTransaction(adapter, this.dialect, { maxWaitMs: this.limits.maxWaitMs, timeoutMs }, async db => {
-      feed = new FeedWrite() // a retried transaction records afresh
+      feed.restart() // a retried transaction records afresh: the inbox rows too, rolled back with the rest
       return await writeBatch(db, this.dialect, items, receivedAt, this.limits.feed === false ? null : feed)
     }), this.limits.timeoutMs)
     this.#checkpoint?.written(items.length)
@@ -217,13 +218,21 @@ export class Repository {
     return await this.#retried(async timeout => await this.prisma.$transaction(work, { maxWait: this.limits.maxWaitMs, timeout }), timeoutMs)
   }
 
-  /** Runs `attempt` with the time left of `timeoutMs` (at least MIN_ATTEMPT_MS), again after a transient failure. */
+  /**
+   * Runs `attempt` with the time left of `timeoutMs` (at least MIN_ATTEMPT_MS), again after a transient
+   * failure; and at once, uncounted, after a FeedLockConflict (the write's locks know what to take first
+   * then, and take the feed's lock exclusively after a few: feed-locks.ts).
+   */
   async #retried<T> (attempt: (timeoutMs: number) => Promise<T>, timeoutMs: number): Promise<T> {
     const deadline = Date.now() + timeoutMs
     for (let retry = 0; ; retry++) {
       try {
         return await attempt(Math.max(MIN_ATTEMPT_MS, deadline - Date.now()))
       } catch (err) {
+        if (err instanceof FeedLockConflict) {
+          retry--
+          continue
+        }
         const pause = retryPauseMs(retry)
         if (retry >= this.limits.retries || !isTransientDatabaseError(err) || Date.now() + pause + MIN_ATTEMPT_MS > deadline) throw err
         this.limits.onRetry(err, retry + 1)
@@ -323,8 +332,9 @@ export class Repository {
   async rebuild (timeoutMs = 10 * 60_000): Promise<{ events: number, unreadable: number }> {
     const feed = new FeedWrite()
     const result = await this.prisma.$transaction(async tx => {
-      // The feed records the difference between the visible state before and after the whole rebuild.
-      const last = await lockFeed(tx, this.dialect)
+      // The feed records the difference between the visible state before and after the whole rebuild, which
+      // holds the feed's lock exclusively: every row is its own.
+      await lockWholeFeed(tx, this.dialect)
       const before = await loadFeedRows(tx, this.dialect, 'all')
       for (const table of ['tenants', 'users', 'tenant_users', 'tenant_user_roles', 'roles', 'envs', 'attribute_values']) {
         await tx.$executeRawUnsafe(`DELETE FROM "${table}"`)
@@ -354,7 +364,7 @@ export class Repository {
         const end = page[page.length - 1]
         cursor = { receivedAt: end.receivedAt, id: end.id }
       }
-      await recordFeed(tx, this.dialect, last, before, await loadFeedRows(tx, this.dialect, 'all'), () => ({ cause: 'rebuild' }), feed)
+      await recordFeed(tx, this.dialect, before, await loadFeedRows(tx, this.dialect, 'all'), () => ({ cause: 'rebuild' }), feed)
       return { events, unreadable }
     }, { maxWait: this.limits.maxWaitMs, timeout: timeoutMs })
     this.feedCommitted(feed)

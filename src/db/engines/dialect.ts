@@ -20,10 +20,17 @@ export interface Dialect {
   rows: (types: readonly ColumnType[], rows: unknown[][]) => Sql
   /** Appended to a SELECT that must hold a shared row lock until the transaction ends (nothing on SQLite, whose writer is alone anyway). */
   forShare: Sql
-  /** Appended to a SELECT that must hold an exclusive row lock until the transaction ends (nothing on SQLite). */
-  forUpdate: Sql
-  /** Appended to a SELECT of several tables: share-locks the rows of aliases `share`, locks those of `update` (nothing on SQLite). */
-  locking: (share: string, update: string) => Sql
+  /**
+   * `IN (<select>)` as the engine finds it with its indexes: on PostgreSQL `= ANY(ARRAY(<select>))`, the
+   * list computed once and each value looked up in the index, where `IN (<select>)`, OR'd with others,
+   * became a hashed subplan filtering a whole table.
+   */
+  inSet: (select: Sql) => Sql
+  /**
+   * Whether writing transactions run at once (PostgreSQL), so that each must lock what it reads and writes
+   * (feed/feed-locks.ts), or one at a time (SQLite's one writer).
+   */
+  concurrentWriters: boolean
 }
 
 /** The JSON parameter of `rows`: json and timestamp cells encoded, the others as they are. */
@@ -43,8 +50,8 @@ export const sqliteDialect: Dialect = {
   rows: (types, rows) => sql`SELECT ${raw(types.map((_, i) => `value ->> ${i}`).join(', '))}
     FROM json_each(${rowsParameter(types, rows, value => value.toISOString().replace('Z', '+00:00'))}) WHERE true`,
   forShare: raw(''),
-  forUpdate: raw(''),
-  locking: () => raw('')
+  inSet: select => sql`IN (${select})`,
+  concurrentWriters: false
 }
 
 export const postgresqlDialect: Dialect = {
@@ -53,8 +60,8 @@ export const postgresqlDialect: Dialect = {
   rows: (types, rows) => sql`SELECT ${raw(types.map((t, i) => `(e.v ->> ${i})::${PG_TYPES[t]}`).join(', '))}
     FROM jsonb_array_elements(${rowsParameter(types, rows, value => value.toISOString())}::jsonb) WITH ORDINALITY AS e(v, n) ORDER BY e.n`,
   forShare: raw(' FOR SHARE'),
-  forUpdate: raw(' FOR UPDATE'),
-  locking: (share, update) => raw(` FOR SHARE OF "${share}" FOR UPDATE OF "${update}"`)
+  inSet: select => sql`= ANY(ARRAY(${select}))`,
+  concurrentWriters: true
 }
 
 /** A SQL identifier from this code base's own constants (never from event data). */

@@ -4,9 +4,10 @@ import type { CollapsedRow } from '../writing/collapse.js'
 import { identifier, type ColumnType, type Dialect } from '../engines/dialect.js'
 import type { RawQueryable } from '../engines/driver-adapter.js'
 import { feedChanges, visibleEntities, type FeedChange, type FeedEntity, type FeedRows } from './feed-views.js'
+import { FeedLocks, parentKeys, scopeKeys } from './feed-locks.js'
 
-// The change feed's SQL: the lock that orders writers, the rows a write's visible state depends on (read
-// before and after the guarded upserts), the entries, and reading and pruning them.
+// The change feed's SQL: the rows a write's visible state depends on (read before the guarded upserts, under
+// the locks of feed-locks.ts), and the entries, numbered at the end of the transaction.
 
 /**
  * What the write path runs its statements on: raw tagged SQL, answered by a Prisma client or interactive
@@ -21,11 +22,22 @@ export interface EventRef {
   time: Date
 }
 
-/** What one transaction recorded, for whoever is told after it commits (waiting readers, metrics). */
+/**
+ * What one write recorded, for whoever is told after it commits (waiting readers, metrics), and its locks
+ * (PostgreSQL), which outlive a transaction rolled back to be tried again.
+ */
 export class FeedWrite {
   /** The newest cursor given out, when entries were recorded. */
   head: number | undefined
   readonly entries: Array<{ entity: FeedEntity, op: 'upsert' | 'delete' }> = []
+  readonly locks = new FeedLocks()
+
+  /** A new attempt of the write's transaction: it records afresh and holds no lock yet. */
+  restart (): void {
+    this.head = undefined
+    this.entries.length = 0
+    this.locks.restart()
+  }
 }
 
 /** The entities a write touches, and whose memberships (with roles and attributes) to read in full. */
@@ -61,7 +73,11 @@ export function scopeOf (rows: CollapsedRow[], attributeOwners: Array<{ scope: s
   for (const a of attributeOwners) {
     if (a.scope === 'tenant') scope.tenantIds.add(a.tenantId)
     else if (a.scope === 'user') scope.userIds.add(a.userId)
-    else scope.memberUsers.add(a.userId)
+    else {
+      // A membership's attributes: read with the user's memberships, below the tenant (locked from the start).
+      scope.memberUsers.add(a.userId)
+      scope.parentTenants.add(a.tenantId)
+    }
   }
   return scope
 }
@@ -146,9 +162,8 @@ function scopedQuery (scope: FeedScope, dialect: Dialect): Sql {
   const list = (name: string, set: Set<string> | Set<number>, type: ColumnType): Sql | undefined => {
     if (set.size === 0) return undefined
     lists.push(sql`${identifier(name)}("id") AS (${dialect.rows([type], [...set].map(v => [v]))})`)
-    return sql`(SELECT "id" FROM ${identifier(name)})`
+    return sql`SELECT "id" FROM ${identifier(name)}`
   }
-  const either = (...conditions: Array<Sql | undefined>): Sql => join(conditions.filter(c => c !== undefined), ' OR ')
   const mu = list('mu', scope.memberUsers, 'text')
   const mt = list('mt', scope.memberTenants, 'text')
   const ti = list('ti', scope.tenantIds, 'text')
@@ -159,29 +174,29 @@ function scopedQuery (scope: FeedScope, dialect: Dialect): Sql {
   const parts: Sql[] = []
   const members = mu !== undefined || mt !== undefined
   if (members) {
-    const below = either(mu && sql`"user_id" IN ${mu}`, mt && sql`"tenant_id" IN ${mt}`)
-    lists.push(sql`"m" AS (SELECT * FROM "tenant_users" WHERE ${below})`)
-    parts.push(select('membership', dialect, raw('"m"')), select('assignment', dialect, table('assignment'), below))
+    // Rows below the users, and below the tenants: a UNION of two index lookups (an OR of them reads the table).
+    const below = (name: TableName): Sql => {
+      const from = sql`SELECT * FROM ${table(name)} WHERE `
+      return join([mu && sql`${from}"user_id" ${dialect.inSet(mu)}`, mt && sql`${from}"tenant_id" ${dialect.inSet(mt)}`].filter(s => s !== undefined), ' UNION ')
+    }
+    lists.push(sql`"m" AS (${below('membership')})`, sql`"a" AS (${below('assignment')})`)
+    parts.push(select('membership', dialect, raw('"m"')), select('assignment', dialect, raw('"a"')))
   }
   // Attribute keys in parts that each read one index (one OR of them all reads every key of a scope).
-  // (`"scope" || ''`: not the primary key's scope prefix, which SQLite would pick, but user_id's index.)
-  if (mu !== undefined) parts.push(select('attribute', dialect, table('attribute'), sql`("scope" || '') = 'tenant_user' AND "user_id" IN ${mu}`))
+  // (`"scope" || ''`: not the primary key's scope prefix, which both engines would pick, but user_id's index.)
+  if (mu !== undefined) parts.push(select('attribute', dialect, table('attribute'), sql`("scope" || '') = 'tenant_user' AND "user_id" ${dialect.inSet(mu)}`))
   if (mt !== undefined) {
-    const notAbove = mu === undefined ? sql`` : sql` AND "user_id" NOT IN ${mu}`
-    parts.push(select('attribute', dialect, table('attribute'), sql`"scope" = 'tenant_user' AND "tenant_id" IN ${mt}${notAbove}`))
+    const notAbove = mu === undefined ? sql`` : sql` AND NOT ("user_id" ${dialect.inSet(mu)})`
+    parts.push(select('attribute', dialect, table('attribute'), sql`"scope" = 'tenant_user' AND "tenant_id" ${dialect.inSet(mt)}${notAbove}`))
   }
-  if (ti !== undefined) parts.push(select('attribute', dialect, table('attribute'), sql`"scope" = 'tenant' AND "tenant_id" IN ${ti}`))
-  if (ui !== undefined) parts.push(select('attribute', dialect, table('attribute'), sql`"scope" = 'user' AND "tenant_id" = '' AND "user_id" IN ${ui}`))
-  if (ti !== undefined || members) {
-    parts.push(select('tenant', dialect, table('tenant'),
-      either(ti && sql`"id" IN ${ti}`, pt && sql`"id" IN ${pt}`, members ? sql`"id" IN (SELECT "tenant_id" FROM "m")` : undefined)))
-  }
-  if (ui !== undefined || members) {
-    parts.push(select('user', dialect, table('user'),
-      either(ui && sql`"id" IN ${ui}`, mu && sql`"id" IN ${mu}`, members ? sql`"id" IN (SELECT "user_id" FROM "m")` : undefined)))
-  }
-  if (rn !== undefined) parts.push(select('role', dialect, table('role'), sql`"role_name" IN ${rn}`))
-  if (ei !== undefined) parts.push(select('env', dialect, table('env'), sql`"id" IN ${ei}`))
+  if (ti !== undefined) parts.push(select('attribute', dialect, table('attribute'), sql`"scope" = 'tenant' AND "tenant_id" ${dialect.inSet(ti)}`))
+  if (ui !== undefined) parts.push(select('attribute', dialect, table('attribute'), sql`("scope" || '') = 'user' AND "tenant_id" = '' AND "user_id" ${dialect.inSet(ui)}`))
+  // Tenants and users by one list of ids each (a UNION of the lists that name them): one index lookup per id.
+  const ids = (...sources: Array<Sql | undefined>): Sql => sql`"id" ${dialect.inSet(join(sources.filter(s => s !== undefined), ' UNION '))}`
+  if (ti !== undefined || members) parts.push(select('tenant', dialect, table('tenant'), ids(ti, pt, members ? sql`SELECT "tenant_id" FROM "m"` : undefined)))
+  if (ui !== undefined || members) parts.push(select('user', dialect, table('user'), ids(ui, mu, members ? sql`SELECT "user_id" FROM "m"` : undefined)))
+  if (rn !== undefined) parts.push(select('role', dialect, table('role'), sql`"role_name" ${dialect.inSet(rn)}`))
+  if (ei !== undefined) parts.push(select('env', dialect, table('env'), sql`"id" ${dialect.inSet(ei)}`))
   return sql`WITH ${join(lists)} ${join(parts, ' UNION ALL ')}`
 }
 
@@ -215,6 +230,46 @@ export async function loadFeedRows (db: Queryable, dialect: Dialect, scope: Feed
   }
 }
 
+/**
+ * The rows before a batch's write (`batch`, of `scope`), read under the locks of everything they concern:
+ * read, widen the scope for cascades (widenForCascades: read again), and take the keys of the tenants and
+ * users above the memberships read below a row the batch writes (FeedLocks.grow: may throw
+ * FeedLockConflict), whose rows, read before they were locked, are then read again. Everything else read
+ * was under the write's locks already: the memberships of its users and tenants cannot change meanwhile,
+ * so no new parent appears. On an engine with one writer (or with the feed's lock exclusive) only cascades
+ * widen.
+ */
+export async function loadLockedFeedRows (db: Queryable, dialect: Dialect, scope: FeedScope, batch: CollapsedRow[], locks: FeedLocks): Promise<FeedRows> {
+  for (;;) {
+    const rows = await loadFeedRows(db, dialect, scope)
+    const widened = widenForCascades(scope, batch, rows)
+    const taken = dialect.concurrentWriters ? await locks.grow(db, [...scopeKeys(scope), ...parentKeys(scope, rows)]) : []
+    if (widened) continue
+    return taken.length === 0 ? rows : await withParentsReread(db, dialect, scope, rows, taken)
+  }
+}
+
+/** `rows` with the tenants and users of `keys` (`tenant:<id>`, `user:<id>`) read again. */
+async function withParentsReread (db: Queryable, dialect: Dialect, scope: FeedScope, rows: FeedRows, keys: string[]): Promise<FeedRows> {
+  const ids = (prefix: string): string[] => keys.filter(k => k.startsWith(prefix)).map(k => k.slice(prefix.length))
+  const tenantIds = ids('tenant:')
+  const userIds = ids('user:')
+  const byId = (list: string[]): Sql => sql`"id" ${dialect.inSet(dialect.rows(['text'], list.map(id => [id])))}`
+  const parts: Sql[] = []
+  if (tenantIds.length > 0) parts.push(select('tenant', dialect, table('tenant'), byId(tenantIds)))
+  if (userIds.length > 0) parts.push(select('user', dialect, table('user'), byId(userIds)))
+  const fresh = parseRows(await db.$queryRaw<StoredRow[]>(join(parts, ' UNION ALL ')))
+  const replace = <T extends { id: string }>(list: T[], reread: string[], found: T[], own: Set<string>, mine: boolean): T[] =>
+    [...list.filter(r => !reread.includes(r.id)), ...found.filter(r => own.has(r.id) === mine)]
+  return {
+    ...rows,
+    tenants: replace(rows.tenants, tenantIds, fresh.tenant as Tenant[], scope.tenantIds, true),
+    parentTenants: replace(rows.parentTenants, tenantIds, fresh.tenant as Tenant[], scope.tenantIds, false),
+    users: replace(rows.users, userIds, fresh.user as User[], scope.userIds, true),
+    parentUsers: replace(rows.parentUsers, userIds, fresh.user as User[], scope.userIds, false)
+  }
+}
+
 /** A row as loadFeedRows' statement and the guarded upserts' RETURNING give it: its table, and its JSON (rowJson). */
 export interface StoredRow { kind: TableName, row: string }
 
@@ -240,7 +295,7 @@ const ROW_KEY: Record<TableName, (row: any) => string> = {
 }
 
 /**
- * The rows after a write, from the rows read before it (loadFeedRows, under the feed's lock) and the rows its
+ * The rows after a write, from the rows read before it (loadLockedFeedRows, under the locks of what they concern) and the rows its
  * guarded upserts returned (inserted or changed; whatever they did not return is as it was): no second read.
  * Every row an upsert can touch is in the scope read before (scopeOf), as are the parents its memberships
  * can gain (parentTenants, memberUsers).
@@ -271,17 +326,6 @@ export function rowsAfter (before: FeedRows, written: StoredRow[]): FeedRows {
   }
 }
 
-/**
- * Takes the feed's lock: the one row every transaction that may record entries locks first and holds
- * until it commits (PostgreSQL; SQLite has one writer anyway). Writers that change the projected state
- * therefore run one at a time, so what each reads before and after its upserts is exactly what it changed,
- * and cursors are given out in commit order. Returns the newest cursor given out so far.
- */
-export async function lockFeed (db: Queryable, dialect: Dialect): Promise<number> {
-  const rows = await db.$queryRaw<Array<{ cursor: bigint | number }>>(sql`SELECT "cursor" FROM "feed_head" WHERE "id" = 1${dialect.forUpdate}`)
-  return Number(rows[0].cursor)
-}
-
 /** The cause columns of an entry: event, reconcile or rebuild, and the event or run behind it. */
 export interface EntryCause {
   cause: 'event' | 'reconcile' | 'rebuild'
@@ -290,15 +334,18 @@ export interface EntryCause {
 }
 
 const ENTRY_TYPES: ColumnType[] = ['bigint', 'text', 'json', 'text', 'json', 'text', 'text', 'text', 'timestamp', 'text', 'timestamp']
+const ENTRY_COLUMNS = sql`"cursor", "entity", "key", "op", "fields", "cause", "event_id", "event_type", "event_time", "run_id", "recorded_at"`
 
 /**
- * Records the changes between two visible states after cursor `last` (taken with lockFeed), each with its
- * cause, moves the head and, on PostgreSQL, notifies listeners (delivered when the transaction commits).
+ * Records the changes between two visible states, each with its cause. The entries are numbered here, at
+ * the end of the transaction: the head row is locked from this statement to the commit, so the next writer
+ * takes its numbers only once this one has committed (or rolled back, giving them back). Cursors are thus
+ * given out in commit order and what readers see is always the whole prefix 1..n. On PostgreSQL the head's
+ * move, the entries and the notification of listeners (delivered at commit) are one statement.
  */
 export async function recordFeed (
   db: Queryable,
   dialect: Dialect,
-  last: number,
   before: FeedRows,
   after: FeedRows,
   causeOf: (change: FeedChange & { id: string }) => EntryCause,
@@ -306,18 +353,28 @@ export async function recordFeed (
 ): Promise<void> {
   const changes = feedChanges(visibleEntities(before), visibleEntities(after))
   if (changes.length === 0) return
+  const n = changes.length
   const now = new Date()
+  // Each entry's number within the transaction's (1..n): its cursor is the head before it plus that.
   const rows = changes.map((change, i) => {
     const { cause, event, runId } = causeOf(change)
-    return [last + i + 1, change.entity, change.key, change.op, change.fields, cause, event?.id ?? null, event?.type ?? null, event?.time ?? null, runId ?? null, now]
+    return [i + 1, change.entity, change.key, change.op, change.fields, cause, event?.id ?? null, event?.type ?? null, event?.time ?? null, runId ?? null, now]
   })
-  await db.$executeRaw(sql`INSERT INTO "feed_entries"
-    ("cursor", "entity", "key", "op", "fields", "cause", "event_id", "event_type", "event_time", "run_id", "recorded_at")
-    ${dialect.rows(ENTRY_TYPES, rows)}`)
-  const head = last + changes.length
-  // PostgreSQL: listeners are notified in the same statement (delivered when the transaction commits).
-  const notify = dialect.name === 'postgresql' ? sql` RETURNING pg_notify(${FEED_CHANNEL} || current_schema(), ${String(head)})` : sql``
-  await db.$executeRaw(sql`UPDATE "feed_head" SET "cursor" = ${head} WHERE "id" = 1${notify}`)
+  let head: number
+  if (dialect.name === 'postgresql') {
+    const [moved] = await db.$queryRaw<Array<{ cursor: bigint | number | string }>>(sql`WITH "h" AS (UPDATE "feed_head" SET "cursor" = "cursor" + ${n} WHERE "id" = 1
+        RETURNING "cursor", pg_notify(${FEED_CHANNEL} || current_schema(), "cursor"::text)),
+      "e" AS (INSERT INTO "feed_entries" (${ENTRY_COLUMNS}) SELECT "h"."cursor" - ${n} + "v"."n", "v"."entity", "v"."key", "v"."op", "v"."fields",
+        "v"."cause", "v"."event_id", "v"."event_type", "v"."event_time", "v"."run_id", "v"."recorded_at"
+        FROM "h", (${dialect.rows(ENTRY_TYPES, rows)}) AS "v" ("n", "entity", "key", "op", "fields", "cause", "event_id", "event_type", "event_time", "run_id", "recorded_at"))
+      SELECT "cursor" FROM "h"`)
+    head = Number(moved.cursor)
+  } else {
+    const [moved] = await db.$queryRaw<Array<{ cursor: bigint | number }>>(sql`UPDATE "feed_head" SET "cursor" = "cursor" + ${n} WHERE "id" = 1 RETURNING "cursor"`)
+    head = Number(moved.cursor)
+    for (const row of rows) row[0] = head - n + (row[0] as number)
+    await db.$executeRaw(sql`INSERT INTO "feed_entries" (${ENTRY_COLUMNS}) ${dialect.rows(ENTRY_TYPES, rows)}`)
+  }
   write.head = head
   for (const change of changes) write.entries.push({ entity: change.entity, op: change.op })
 }

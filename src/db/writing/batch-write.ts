@@ -6,7 +6,8 @@ import { ENTITIES, type Entity } from '../../events/entities.js'
 import { collapse, type Winner } from './collapse.js'
 import type { ColumnType, Dialect } from '../engines/dialect.js'
 import { attributesUpsert, registerUpsert } from './guarded-upsert.js'
-import { FeedWrite, loadFeedRows, recordFeed, rowsAfter, scopeOf, widenForCascades, type EntryCause, type EventRef, type Queryable, type StoredRow } from '../feed/feed-store.js'
+import { FeedWrite, loadLockedFeedRows, recordFeed, rowsAfter, scopeOf, type EntryCause, type EventRef, type FeedScope, type Queryable, type StoredRow } from '../feed/feed-store.js'
+import { scopeKeys } from '../feed/feed-locks.js'
 import { subjectId, type FeedEntity } from '../feed/feed-views.js'
 
 export { FeedWrite, type EventRef, type Queryable } from '../feed/feed-store.js'
@@ -76,13 +77,14 @@ export async function versionFloor (db: Queryable, dialect: Dialect): Promise<st
 }
 
 /**
- * The version floor (share-locked, as versionFloor) and the feed's lock with its newest cursor (feed-store.ts
- * lockFeed), in one statement: one round trip less for every batch that records the feed.
+ * The version floor (share-locked, as versionFloor), with the write's locks taken first in the same statement
+ * (feed-locks.ts: the keys of the entities `scope` reads and writes; PostgreSQL only): one round trip.
  */
-async function floorAndFeedHead (db: Queryable, dialect: Dialect): Promise<{ floor: string, last: number }> {
-  const rows = await db.$queryRaw<Array<{ version: string, cursor: bigint | number | string }>>(sql`SELECT "f"."version", "h"."cursor"
-    FROM "version_floor" AS "f", "feed_head" AS "h" WHERE "f"."id" = 1 AND "h"."id" = 1${dialect.locking('f', 'h')}`)
-  return { floor: rows[0].version, last: Number(rows[0].cursor) }
+async function floorAndLocks (db: Queryable, dialect: Dialect, feed: FeedWrite | null, scope: FeedScope): Promise<string> {
+  if (feed === null || !dialect.concurrentWriters) return await versionFloor(db, dialect)
+  const rows = await db.$queryRaw<Array<{ version: string }>>(sql`SELECT "version", ${feed.locks.take(scopeKeys(scope))} AS "locks"
+    FROM "version_floor" WHERE "id" = 1${dialect.forShare}`)
+  return rows[0].version
 }
 
 /**
@@ -95,17 +97,20 @@ async function floorAndFeedHead (db: Queryable, dialect: Dialect): Promise<{ flo
 export async function applyChanges (
   db: Queryable, dialect: Dialect, changes: Change[][], cause: WriteCause, feed: FeedWrite | null
 ): Promise<Set<number>> {
-  const { floor, last } = feed === null ? { floor: await versionFloor(db, dialect), last: 0 } : await floorAndFeedHead(db, dialect)
-  const current = floor === '' ? changes : changes.map(list => list.filter(c => c.version >= floor))
-  const { rows, attributes } = collapse(current)
   const applied = new Set<number>()
+  // The locks are taken with the floor, so for everything the changes touch, the floor's cut included.
+  const all = collapse(changes)
+  if (all.rows.length === 0 && all.attributes.length === 0) return applied
+  const floor = await floorAndLocks(db, dialect, feed, scopeOf(all.rows, all.attributes))
+  const stale = floor !== '' && changes.some(list => list.some(c => c.version < floor))
+  const { rows, attributes } = stale ? collapse(changes.map(list => list.filter(c => c.version >= floor))) : all
   if (rows.length === 0 && attributes.length === 0) return applied
 
-  // The change feed: the visible state of what the batch touches, read before its upserts under the feed's
-  // lock (feed-store.ts), taken with the floor; the state after is that with the rows the upserts returned. `null` (a rebuild's pages) leaves the feed to the caller.
+  // The change feed: the visible state of what the batch touches, read before its upserts under the locks of
+  // what it concerns (feed-store.ts); the state after is that with the rows the upserts returned. `null`
+  // (a rebuild's pages) leaves the feed to the caller.
   const scope = scopeOf(rows, attributes)
-  let before = feed === null ? undefined : await loadFeedRows(db, dialect, scope)
-  if (before !== undefined && widenForCascades(scope, rows, before)) before = await loadFeedRows(db, dialect, scope)
+  const before = feed === null ? undefined : await loadLockedFeedRows(db, dialect, scope, rows, feed.locks)
   const landed = new Map<string, Winner[]>()
   const written: StoredRow[] = []
   const land = (id: string, winner: Winner): void => {
@@ -144,7 +149,7 @@ export async function applyChanges (
 
   if (feed !== null && applied.size > 0) {
     const after = rowsAfter(before!, written)
-    await recordFeed(db, dialect, last, before!, after, change => entryCause(cause, landed, change), feed)
+    await recordFeed(db, dialect, before!, after, change => entryCause(cause, landed, change), feed)
   }
   return applied
 }
