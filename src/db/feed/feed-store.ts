@@ -84,15 +84,18 @@ export function scopeOf (rows: CollapsedRow[], attributeOwners: Array<{ scope: s
 
 /**
  * Tenants and users of the batch whose delete or (re)appearance may hide or show what hangs below them:
- * their memberships must be read too. `rows` are their stored rows before the write. Says more rather
- * than less: reading a membership that turns out unchanged costs a little, missing one loses an entry.
+ * their memberships must be read too. `rows` are their stored rows before the write. Adds them to the
+ * scope and returns the scope of those not read yet (undefined: none). Says more rather than less: reading a
+ * membership that turns out unchanged costs a little, missing one loses an entry.
  */
-export function widenForCascades (scope: FeedScope, batch: CollapsedRow[], rows: FeedRows): boolean {
+export function widenForCascades (scope: FeedScope, batch: CollapsedRow[], rows: FeedRows): FeedScope | undefined {
   const stored = new Map<string, { live: boolean, liveV: string, deletedV: string }>([
     ...rows.tenants.map(t => [`tenant:${t.id}`, t] as const),
     ...rows.users.map(u => [`user:${u.id}`, u] as const)
   ])
-  let widened = false
+  const more: FeedScope = {
+    tenantIds: new Set(), userIds: new Set(), memberUsers: new Set(), memberTenants: new Set(), parentTenants: new Set(), roleNames: new Set(), envIds: new Set()
+  }
   for (const row of batch) {
     if (row.entity !== 'tenant' && row.entity !== 'user') continue
     const id = row.key.id as string
@@ -102,10 +105,10 @@ export function widenForCascades (scope: FeedScope, batch: CollapsedRow[], rows:
       (live.version > before.liveV && live.value !== before.live) ||
       (row.deleted !== undefined && row.deleted.version > before.deletedV)
     if (!cascades) continue
-    const set = row.entity === 'tenant' ? scope.memberTenants : scope.memberUsers
-    if (!set.has(id)) { set.add(id); widened = true }
+    const [set, added] = row.entity === 'tenant' ? [scope.memberTenants, more.memberTenants] : [scope.memberUsers, more.memberUsers]
+    if (!set.has(id)) { set.add(id); added.add(id) }
   }
-  return widened
+  return more.memberTenants.size + more.memberUsers.size === 0 ? undefined : more
 }
 
 /** How a column travels in loadFeedRows' row JSON: as it is, as stored JSON, or as a boolean (SQLite: 0 or 1). */
@@ -137,8 +140,20 @@ export type TableName = keyof typeof TABLES
 /** The column behind a model field (the schemas map every field to its snake_case name). */
 const column = (field: string): string => field.replace(/[A-Z]/g, c => `_${c.toLowerCase()}`)
 
-/** A row of `name` as one JSON text with the model's field names, the same on both engines. */
+const rowJsons = new Map<string, Sql>()
+
+/**
+ * A row of `name` as one JSON text with the model's field names, the same on both engines. Built once per
+ * table and engine (every read and guarded upsert names it): a Sql is never changed once made.
+ */
 export function rowJson (name: TableName, dialect: Dialect): Sql {
+  const id = `${dialect.name}:${name}`
+  let built = rowJsons.get(id)
+  if (built === undefined) rowJsons.set(id, built = buildRowJson(name, dialect))
+  return built
+}
+
+function buildRowJson (name: TableName, dialect: Dialect): Sql {
   const pairs = Object.entries(TABLES[name].columns).map(([field, kind]) => {
     const value = identifier(column(field))
     return sql`'${raw(field)}', ${dialect.name === 'sqlite' && kind === 'json' ? sql`json(${value})` : value}`
@@ -209,14 +224,19 @@ const allQuery = (dialect: Dialect): Sql =>
  * every table. Tenants and users read only because memberships below them were come back as parents.
  */
 export async function loadFeedRows (db: Queryable, dialect: Dialect, scope: FeedScope | 'all'): Promise<FeedRows> {
-  const found = await db.$queryRaw<StoredRow[]>(scope === 'all' ? allQuery(dialect) : scopedQuery(scope, dialect))
+  return await readRows(db, dialect, scope, scope)
+}
+
+/** The rows of `read` (a scope, or 'all'), its tenants and users sorted into `own`'s and parents. */
+async function readRows (db: Queryable, dialect: Dialect, read: FeedScope | 'all', own: FeedScope | 'all'): Promise<FeedRows> {
+  const found = await db.$queryRaw<StoredRow[]>(read === 'all' ? allQuery(dialect) : scopedQuery(read, dialect))
   const rows = parseRows(found)
   const tenants = rows.tenant as Tenant[]
   const users = rows.user as User[]
-  const own = <T extends { id: string }>(list: T[], ids: Set<string>): [T[], T[]] =>
-    scope === 'all' ? [list, []] : [list.filter(r => ids.has(r.id)), list.filter(r => !ids.has(r.id))]
-  const [ownTenants, parentTenants] = own(tenants, scope === 'all' ? new Set() : scope.tenantIds)
-  const [ownUsers, parentUsers] = own(users, scope === 'all' ? new Set() : scope.userIds)
+  const split = <T extends { id: string }>(list: T[], ids: Set<string>): [T[], T[]] =>
+    own === 'all' ? [list, []] : [list.filter(r => ids.has(r.id)), list.filter(r => !ids.has(r.id))]
+  const [ownTenants, parentTenants] = split(tenants, own === 'all' ? new Set() : own.tenantIds)
+  const [ownUsers, parentUsers] = split(users, own === 'all' ? new Set() : own.userIds)
   return {
     tenants: ownTenants,
     users: ownUsers,
@@ -232,7 +252,8 @@ export async function loadFeedRows (db: Queryable, dialect: Dialect, scope: Feed
 
 /**
  * The rows before a batch's write (`batch`, of `scope`), read under the locks of everything they concern:
- * read, widen the scope for cascades (widenForCascades: read again), and take the keys of the tenants and
+ * read, widen the scope for cascades (widenForCascades) and read what hangs below the tenants and users
+ * widened (only that: the rest is as read, under the write's locks), and take the keys of the tenants and
  * users above the memberships read below a row the batch writes (FeedLocks.grow: may throw
  * FeedLockConflict), whose rows, read before they were locked, are then read again. Everything else read
  * was under the write's locks already: the memberships of its users and tenants cannot change meanwhile,
@@ -240,12 +261,35 @@ export async function loadFeedRows (db: Queryable, dialect: Dialect, scope: Feed
  * widen.
  */
 export async function loadLockedFeedRows (db: Queryable, dialect: Dialect, scope: FeedScope, batch: CollapsedRow[], locks: FeedLocks): Promise<FeedRows> {
+  let rows = await loadFeedRows(db, dialect, scope)
+  const taken: string[] = []
   for (;;) {
-    const rows = await loadFeedRows(db, dialect, scope)
     const widened = widenForCascades(scope, batch, rows)
-    const taken = dialect.concurrentWriters ? await locks.grow(db, [...scopeKeys(scope), ...parentKeys(scope, rows)]) : []
-    if (widened) continue
-    return taken.length === 0 ? rows : await withParentsReread(db, dialect, scope, rows, taken)
+    if (dialect.concurrentWriters) taken.push(...await locks.grow(db, [...scopeKeys(scope), ...parentKeys(scope, rows)]))
+    if (widened === undefined) return taken.length === 0 ? rows : await withParentsReread(db, dialect, scope, rows, taken)
+    rows = unionRows(rows, await readRows(db, dialect, widened, scope))
+  }
+}
+
+/**
+ * `rows` and the rows of `more` not among them (a second read of the same transaction: a row read twice is
+ * under the write's locks, and so the same, or a parent whose key is then taken and read again).
+ */
+function unionRows (rows: FeedRows, more: FeedRows): FeedRows {
+  const union = <T>(kind: TableName, list: T[], extra: T[]): T[] => {
+    const seen = new Set(list.map(ROW_KEY[kind]))
+    return [...list, ...extra.filter(r => !seen.has(ROW_KEY[kind](r)))]
+  }
+  return {
+    tenants: union('tenant', rows.tenants, more.tenants),
+    users: union('user', rows.users, more.users),
+    parentTenants: union('tenant', rows.parentTenants, more.parentTenants),
+    parentUsers: union('user', rows.parentUsers, more.parentUsers),
+    memberships: union('membership', rows.memberships, more.memberships),
+    assignments: union('assignment', rows.assignments, more.assignments),
+    roles: rows.roles,
+    envs: rows.envs,
+    attributes: union('attribute', rows.attributes, more.attributes)
   }
 }
 
