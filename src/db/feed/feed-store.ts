@@ -215,6 +215,45 @@ function scopedQuery (scope: FeedScope, dialect: Dialect): Sql {
   return sql`WITH ${join(lists)} ${join(parts, ' UNION ALL ')}`
 }
 
+/** The tenants and users of a batch that may cascade, with what the batch writes of `live` and `deleted_v`. */
+type Candidate = [entity: 'tenant' | 'user', id: string, live: boolean, liveV: string, deletedV: string | null]
+
+const CANDIDATE_TYPES: ColumnType[] = ['text', 'text', 'boolean', 'text', 'text']
+
+/**
+ * PostgreSQL: the part of the read (after scopedQuery's, in the same statement) that decides which of the
+ * candidates cascade, by widenForCascades' rule on their stored rows, and reads what hangs below them as
+ * scopedQuery reads below memberUsers and memberTenants (with `cascade` rows naming them): no second read
+ * after widening. SQLite reads in-process, where the second read costs little.
+ */
+function cascadeQuery (candidates: Candidate[], dialect: Dialect): Sql {
+  const cascades = (entity: 'tenant' | 'user'): Sql => sql`SELECT "c"."id" FROM "cc" AS "c" WHERE "c"."entity" = '${raw(entity)}' AND NOT EXISTS (
+    SELECT 1 FROM ${table(entity)} AS "s" WHERE "s"."id" = "c"."id"
+      AND NOT (("c"."live_v" COLLATE "C" > "s"."live_v" AND "c"."live" <> "s"."live") OR COALESCE("c"."deleted_v" COLLATE "C" > "s"."deleted_v", false)))`
+  const below = (name: TableName): Sql =>
+    sql`SELECT * FROM ${table(name)} WHERE "user_id" ${dialect.inSet(sql`SELECT "id" FROM "cu"`)} UNION SELECT * FROM ${table(name)} WHERE "tenant_id" ${dialect.inSet(sql`SELECT "id" FROM "ct"`)}`
+  return sql`(WITH "cc"("entity", "id", "live", "live_v", "deleted_v") AS (${dialect.rows(CANDIDATE_TYPES, candidates)}),
+    "ct" AS (${cascades('tenant')}), "cu" AS (${cascades('user')}), "cm" AS (${below('membership')}), "ca" AS (${below('assignment')})
+    SELECT 'cascade' AS "kind", json_build_array('tenant', "id")::text AS "row" FROM "ct"
+    UNION ALL SELECT 'cascade', json_build_array('user', "id")::text FROM "cu"
+    UNION ALL ${select('membership', dialect, raw('"cm"'))} UNION ALL ${select('assignment', dialect, raw('"ca"'))}
+    UNION ALL ${select('attribute', dialect, table('attribute'), sql`("scope" || '') = 'tenant_user' AND "user_id" ${dialect.inSet(sql`SELECT "id" FROM "cu"`)}`)}
+    UNION ALL ${select('attribute', dialect, table('attribute'), sql`"scope" = 'tenant_user' AND "tenant_id" ${dialect.inSet(sql`SELECT "id" FROM "ct"`)}`)}
+    UNION ALL ${select('tenant', dialect, table('tenant'), sql`"id" ${dialect.inSet(sql`SELECT "tenant_id" FROM "cm"`)}`)}
+    UNION ALL ${select('user', dialect, table('user'), sql`"id" ${dialect.inSet(sql`SELECT "user_id" FROM "cm"`)}`)})`
+}
+
+/** The batch's tenants and users whose memberships are not read yet: the candidates of cascadeQuery. */
+function candidatesOf (scope: FeedScope, batch: CollapsedRow[]): Candidate[] {
+  return batch.flatMap((row): Candidate[] => {
+    if (row.entity !== 'tenant' && row.entity !== 'user') return []
+    const id = row.key.id as string
+    if ((row.entity === 'tenant' ? scope.memberTenants : scope.memberUsers).has(id)) return []
+    const live = row.registers.get('live')!
+    return [[row.entity, id, live.value as boolean, live.version, row.deleted?.version ?? null]]
+  })
+}
+
 /** Every row of every table the feed compares. */
 const allQuery = (dialect: Dialect): Sql =>
   join((Object.keys(TABLES) as TableName[]).map(name => select(name, dialect, table(name))), ' UNION ALL ')
@@ -227,16 +266,42 @@ export async function loadFeedRows (db: Queryable, dialect: Dialect, scope: Feed
   return await readRows(db, dialect, scope, scope)
 }
 
-/** The rows of `read` (a scope, or 'all'), its tenants and users sorted into `own`'s and parents. */
-async function readRows (db: Queryable, dialect: Dialect, read: FeedScope | 'all', own: FeedScope | 'all'): Promise<FeedRows> {
-  const found = await db.$queryRaw<StoredRow[]>(read === 'all' ? allQuery(dialect) : scopedQuery(read, dialect))
-  const rows = parseRows(found)
+/**
+ * The rows of `read` (a scope, or 'all'), its tenants and users sorted into `own`'s and parents; with
+ * `candidates` (PostgreSQL), also what hangs below those that cascade, whose ids are added to `own`'s
+ * memberTenants and memberUsers.
+ */
+async function readRows (db: Queryable, dialect: Dialect, read: FeedScope | 'all', own: FeedScope | 'all', candidates: Candidate[] = []): Promise<FeedRows> {
+  const query = read === 'all' ? allQuery(dialect) : scopedQuery(read, dialect)
+  if (candidates.length > 0) {
+    const found = await db.$queryRaw<Array<StoredRow | { kind: 'cascade', row: string }>>(sql`${query} UNION ALL ${cascadeQuery(candidates, dialect)}`)
+    const stored: StoredRow[] = []
+    for (const row of found) {
+      if (row.kind !== 'cascade') { stored.push(row); continue }
+      const [entity, id] = JSON.parse(row.row) as ['tenant' | 'user', string]
+      const scope = own as FeedScope // candidates come only with a scope (loadLockedFeedRows)
+      ;(entity === 'tenant' ? scope.memberTenants : scope.memberUsers).add(id)
+    }
+    // A row below a tenant that cascades may also be below a user read in full, or a tenant read as its own.
+    return split(distinct(parseRows(stored)), own)
+  }
+  return split(parseRows(await db.$queryRaw<StoredRow[]>(query)), own)
+}
+
+/** Each row once (rows of one statement: a row found twice is the same). */
+function distinct (rows: Record<TableName, unknown[]>): Record<TableName, unknown[]> {
+  for (const kind of Object.keys(rows) as TableName[]) rows[kind] = [...new Map(rows[kind].map(r => [ROW_KEY[kind](r), r])).values()]
+  return rows
+}
+
+/** Parsed rows as FeedRows: tenants and users sorted into `own`'s and parents. */
+function split (rows: Record<TableName, unknown[]>, own: FeedScope | 'all'): FeedRows {
   const tenants = rows.tenant as Tenant[]
   const users = rows.user as User[]
-  const split = <T extends { id: string }>(list: T[], ids: Set<string>): [T[], T[]] =>
+  const sort = <T extends { id: string }>(list: T[], ids: Set<string>): [T[], T[]] =>
     own === 'all' ? [list, []] : [list.filter(r => ids.has(r.id)), list.filter(r => !ids.has(r.id))]
-  const [ownTenants, parentTenants] = split(tenants, own === 'all' ? new Set() : own.tenantIds)
-  const [ownUsers, parentUsers] = split(users, own === 'all' ? new Set() : own.userIds)
+  const [ownTenants, parentTenants] = sort(tenants, own === 'all' ? new Set() : own.tenantIds)
+  const [ownUsers, parentUsers] = sort(users, own === 'all' ? new Set() : own.userIds)
   return {
     tenants: ownTenants,
     users: ownUsers,
@@ -261,7 +326,7 @@ async function readRows (db: Queryable, dialect: Dialect, read: FeedScope | 'all
  * widen.
  */
 export async function loadLockedFeedRows (db: Queryable, dialect: Dialect, scope: FeedScope, batch: CollapsedRow[], locks: FeedLocks): Promise<FeedRows> {
-  let rows = await loadFeedRows(db, dialect, scope)
+  let rows = await readRows(db, dialect, scope, scope, dialect.name === 'postgresql' ? candidatesOf(scope, batch) : [])
   const taken: string[] = []
   for (;;) {
     const widened = widenForCascades(scope, batch, rows)
