@@ -317,8 +317,9 @@ function split (rows: Record<TableName, unknown[]>, own: FeedScope | 'all'): Fee
 
 /**
  * The rows before a batch's write (`batch`, of `scope`), read under the locks of everything they concern:
- * read, widen the scope for cascades (widenForCascades) and read what hangs below the tenants and users
- * widened (only that: the rest is as read, under the write's locks), and take the keys of the tenants and
+ * read (on PostgreSQL with what hangs below the batch's tenants and users that cascade: cascadeQuery), widen
+ * the scope for cascades (widenForCascades) and read what hangs below the tenants and users widened (only
+ * that: the rest is as read, under the write's locks; on PostgreSQL none is left), and take the keys of the tenants and
  * users above the memberships read below a row the batch writes (FeedLocks.grow: may throw
  * FeedLockConflict), whose rows, read before they were locked, are then read again. Everything else read
  * was under the write's locks already: the memberships of its users and tenants cannot change meanwhile,
