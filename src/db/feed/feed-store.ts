@@ -84,15 +84,18 @@ export function scopeOf (rows: CollapsedRow[], attributeOwners: Array<{ scope: s
 
 /**
  * Tenants and users of the batch whose delete or (re)appearance may hide or show what hangs below them:
- * their memberships must be read too. `rows` are their stored rows before the write. Says more rather
- * than less: reading a membership that turns out unchanged costs a little, missing one loses an entry.
+ * their memberships must be read too. `rows` are their stored rows before the write. Adds them to the
+ * scope and returns the scope of those not read yet (undefined: none). Says more rather than less: reading a
+ * membership that turns out unchanged costs a little, missing one loses an entry.
  */
-export function widenForCascades (scope: FeedScope, batch: CollapsedRow[], rows: FeedRows): boolean {
+export function widenForCascades (scope: FeedScope, batch: CollapsedRow[], rows: FeedRows): FeedScope | undefined {
   const stored = new Map<string, { live: boolean, liveV: string, deletedV: string }>([
     ...rows.tenants.map(t => [`tenant:${t.id}`, t] as const),
     ...rows.users.map(u => [`user:${u.id}`, u] as const)
   ])
-  let widened = false
+  const more: FeedScope = {
+    tenantIds: new Set(), userIds: new Set(), memberUsers: new Set(), memberTenants: new Set(), parentTenants: new Set(), roleNames: new Set(), envIds: new Set()
+  }
   for (const row of batch) {
     if (row.entity !== 'tenant' && row.entity !== 'user') continue
     const id = row.key.id as string
@@ -102,10 +105,10 @@ export function widenForCascades (scope: FeedScope, batch: CollapsedRow[], rows:
       (live.version > before.liveV && live.value !== before.live) ||
       (row.deleted !== undefined && row.deleted.version > before.deletedV)
     if (!cascades) continue
-    const set = row.entity === 'tenant' ? scope.memberTenants : scope.memberUsers
-    if (!set.has(id)) { set.add(id); widened = true }
+    const [set, added] = row.entity === 'tenant' ? [scope.memberTenants, more.memberTenants] : [scope.memberUsers, more.memberUsers]
+    if (!set.has(id)) { set.add(id); added.add(id) }
   }
-  return widened
+  return more.memberTenants.size + more.memberUsers.size === 0 ? undefined : more
 }
 
 /** How a column travels in loadFeedRows' row JSON: as it is, as stored JSON, or as a boolean (SQLite: 0 or 1). */
@@ -137,8 +140,20 @@ export type TableName = keyof typeof TABLES
 /** The column behind a model field (the schemas map every field to its snake_case name). */
 const column = (field: string): string => field.replace(/[A-Z]/g, c => `_${c.toLowerCase()}`)
 
-/** A row of `name` as one JSON text with the model's field names, the same on both engines. */
+const rowJsons = new Map<string, Sql>()
+
+/**
+ * A row of `name` as one JSON text with the model's field names, the same on both engines. Built once per
+ * table and engine (every read and guarded upsert names it): a Sql is never changed once made.
+ */
 export function rowJson (name: TableName, dialect: Dialect): Sql {
+  const id = `${dialect.name}:${name}`
+  let built = rowJsons.get(id)
+  if (built === undefined) rowJsons.set(id, built = buildRowJson(name, dialect))
+  return built
+}
+
+function buildRowJson (name: TableName, dialect: Dialect): Sql {
   const pairs = Object.entries(TABLES[name].columns).map(([field, kind]) => {
     const value = identifier(column(field))
     return sql`'${raw(field)}', ${dialect.name === 'sqlite' && kind === 'json' ? sql`json(${value})` : value}`
@@ -200,6 +215,45 @@ function scopedQuery (scope: FeedScope, dialect: Dialect): Sql {
   return sql`WITH ${join(lists)} ${join(parts, ' UNION ALL ')}`
 }
 
+/** The tenants and users of a batch that may cascade, with what the batch writes of `live` and `deleted_v`. */
+type Candidate = [entity: 'tenant' | 'user', id: string, live: boolean, liveV: string, deletedV: string | null]
+
+const CANDIDATE_TYPES: ColumnType[] = ['text', 'text', 'boolean', 'text', 'text']
+
+/**
+ * PostgreSQL: the part of the read (after scopedQuery's, in the same statement) that decides which of the
+ * candidates cascade, by widenForCascades' rule on their stored rows, and reads what hangs below them as
+ * scopedQuery reads below memberUsers and memberTenants (with `cascade` rows naming them): no second read
+ * after widening. SQLite reads in-process, where the second read costs little.
+ */
+function cascadeQuery (candidates: Candidate[], dialect: Dialect): Sql {
+  const cascades = (entity: 'tenant' | 'user'): Sql => sql`SELECT "c"."id" FROM "cc" AS "c" WHERE "c"."entity" = '${raw(entity)}' AND NOT EXISTS (
+    SELECT 1 FROM ${table(entity)} AS "s" WHERE "s"."id" = "c"."id"
+      AND NOT (("c"."live_v" COLLATE "C" > "s"."live_v" AND "c"."live" <> "s"."live") OR COALESCE("c"."deleted_v" COLLATE "C" > "s"."deleted_v", false)))`
+  const below = (name: TableName): Sql =>
+    sql`SELECT * FROM ${table(name)} WHERE "user_id" ${dialect.inSet(sql`SELECT "id" FROM "cu"`)} UNION SELECT * FROM ${table(name)} WHERE "tenant_id" ${dialect.inSet(sql`SELECT "id" FROM "ct"`)}`
+  return sql`(WITH "cc"("entity", "id", "live", "live_v", "deleted_v") AS (${dialect.rows(CANDIDATE_TYPES, candidates)}),
+    "ct" AS (${cascades('tenant')}), "cu" AS (${cascades('user')}), "cm" AS (${below('membership')}), "ca" AS (${below('assignment')})
+    SELECT 'cascade' AS "kind", json_build_array('tenant', "id")::text AS "row" FROM "ct"
+    UNION ALL SELECT 'cascade', json_build_array('user', "id")::text FROM "cu"
+    UNION ALL ${select('membership', dialect, raw('"cm"'))} UNION ALL ${select('assignment', dialect, raw('"ca"'))}
+    UNION ALL ${select('attribute', dialect, table('attribute'), sql`("scope" || '') = 'tenant_user' AND "user_id" ${dialect.inSet(sql`SELECT "id" FROM "cu"`)}`)}
+    UNION ALL ${select('attribute', dialect, table('attribute'), sql`"scope" = 'tenant_user' AND "tenant_id" ${dialect.inSet(sql`SELECT "id" FROM "ct"`)}`)}
+    UNION ALL ${select('tenant', dialect, table('tenant'), sql`"id" ${dialect.inSet(sql`SELECT "tenant_id" FROM "cm"`)}`)}
+    UNION ALL ${select('user', dialect, table('user'), sql`"id" ${dialect.inSet(sql`SELECT "user_id" FROM "cm"`)}`)})`
+}
+
+/** The batch's tenants and users whose memberships are not read yet: the candidates of cascadeQuery. */
+function candidatesOf (scope: FeedScope, batch: CollapsedRow[]): Candidate[] {
+  return batch.flatMap((row): Candidate[] => {
+    if (row.entity !== 'tenant' && row.entity !== 'user') return []
+    const id = row.key.id as string
+    if ((row.entity === 'tenant' ? scope.memberTenants : scope.memberUsers).has(id)) return []
+    const live = row.registers.get('live')!
+    return [[row.entity, id, live.value as boolean, live.version, row.deleted?.version ?? null]]
+  })
+}
+
 /** Every row of every table the feed compares. */
 const allQuery = (dialect: Dialect): Sql =>
   join((Object.keys(TABLES) as TableName[]).map(name => select(name, dialect, table(name))), ' UNION ALL ')
@@ -209,14 +263,45 @@ const allQuery = (dialect: Dialect): Sql =>
  * every table. Tenants and users read only because memberships below them were come back as parents.
  */
 export async function loadFeedRows (db: Queryable, dialect: Dialect, scope: FeedScope | 'all'): Promise<FeedRows> {
-  const found = await db.$queryRaw<StoredRow[]>(scope === 'all' ? allQuery(dialect) : scopedQuery(scope, dialect))
-  const rows = parseRows(found)
+  return await readRows(db, dialect, scope, scope)
+}
+
+/**
+ * The rows of `read` (a scope, or 'all'), its tenants and users sorted into `own`'s and parents; with
+ * `candidates` (PostgreSQL), also what hangs below those that cascade, whose ids are added to `own`'s
+ * memberTenants and memberUsers.
+ */
+async function readRows (db: Queryable, dialect: Dialect, read: FeedScope | 'all', own: FeedScope | 'all', candidates: Candidate[] = []): Promise<FeedRows> {
+  const query = read === 'all' ? allQuery(dialect) : scopedQuery(read, dialect)
+  if (candidates.length > 0) {
+    const found = await db.$queryRaw<Array<StoredRow | { kind: 'cascade', row: string }>>(sql`${query} UNION ALL ${cascadeQuery(candidates, dialect)}`)
+    const stored: StoredRow[] = []
+    for (const row of found) {
+      if (row.kind !== 'cascade') { stored.push(row); continue }
+      const [entity, id] = JSON.parse(row.row) as ['tenant' | 'user', string]
+      const scope = own as FeedScope // candidates come only with a scope (loadLockedFeedRows)
+      ;(entity === 'tenant' ? scope.memberTenants : scope.memberUsers).add(id)
+    }
+    // A row below a tenant that cascades may also be below a user read in full, or a tenant read as its own.
+    return split(distinct(parseRows(stored)), own)
+  }
+  return split(parseRows(await db.$queryRaw<StoredRow[]>(query)), own)
+}
+
+/** Each row once (rows of one statement: a row found twice is the same). */
+function distinct (rows: Record<TableName, unknown[]>): Record<TableName, unknown[]> {
+  for (const kind of Object.keys(rows) as TableName[]) rows[kind] = [...new Map(rows[kind].map(r => [ROW_KEY[kind](r), r])).values()]
+  return rows
+}
+
+/** Parsed rows as FeedRows: tenants and users sorted into `own`'s and parents. */
+function split (rows: Record<TableName, unknown[]>, own: FeedScope | 'all'): FeedRows {
   const tenants = rows.tenant as Tenant[]
   const users = rows.user as User[]
-  const own = <T extends { id: string }>(list: T[], ids: Set<string>): [T[], T[]] =>
-    scope === 'all' ? [list, []] : [list.filter(r => ids.has(r.id)), list.filter(r => !ids.has(r.id))]
-  const [ownTenants, parentTenants] = own(tenants, scope === 'all' ? new Set() : scope.tenantIds)
-  const [ownUsers, parentUsers] = own(users, scope === 'all' ? new Set() : scope.userIds)
+  const sort = <T extends { id: string }>(list: T[], ids: Set<string>): [T[], T[]] =>
+    own === 'all' ? [list, []] : [list.filter(r => ids.has(r.id)), list.filter(r => !ids.has(r.id))]
+  const [ownTenants, parentTenants] = sort(tenants, own === 'all' ? new Set() : own.tenantIds)
+  const [ownUsers, parentUsers] = sort(users, own === 'all' ? new Set() : own.userIds)
   return {
     tenants: ownTenants,
     users: ownUsers,
@@ -232,7 +317,9 @@ export async function loadFeedRows (db: Queryable, dialect: Dialect, scope: Feed
 
 /**
  * The rows before a batch's write (`batch`, of `scope`), read under the locks of everything they concern:
- * read, widen the scope for cascades (widenForCascades: read again), and take the keys of the tenants and
+ * read (on PostgreSQL with what hangs below the batch's tenants and users that cascade: cascadeQuery), widen
+ * the scope for cascades (widenForCascades) and read what hangs below the tenants and users widened (only
+ * that: the rest is as read, under the write's locks; on PostgreSQL none is left), and take the keys of the tenants and
  * users above the memberships read below a row the batch writes (FeedLocks.grow: may throw
  * FeedLockConflict), whose rows, read before they were locked, are then read again. Everything else read
  * was under the write's locks already: the memberships of its users and tenants cannot change meanwhile,
@@ -240,12 +327,35 @@ export async function loadFeedRows (db: Queryable, dialect: Dialect, scope: Feed
  * widen.
  */
 export async function loadLockedFeedRows (db: Queryable, dialect: Dialect, scope: FeedScope, batch: CollapsedRow[], locks: FeedLocks): Promise<FeedRows> {
+  let rows = await readRows(db, dialect, scope, scope, dialect.name === 'postgresql' ? candidatesOf(scope, batch) : [])
+  const taken: string[] = []
   for (;;) {
-    const rows = await loadFeedRows(db, dialect, scope)
     const widened = widenForCascades(scope, batch, rows)
-    const taken = dialect.concurrentWriters ? await locks.grow(db, [...scopeKeys(scope), ...parentKeys(scope, rows)]) : []
-    if (widened) continue
-    return taken.length === 0 ? rows : await withParentsReread(db, dialect, scope, rows, taken)
+    if (dialect.concurrentWriters) taken.push(...await locks.grow(db, [...scopeKeys(scope), ...parentKeys(scope, rows)]))
+    if (widened === undefined) return taken.length === 0 ? rows : await withParentsReread(db, dialect, scope, rows, taken)
+    rows = unionRows(rows, await readRows(db, dialect, widened, scope))
+  }
+}
+
+/**
+ * `rows` and the rows of `more` not among them (a second read of the same transaction: a row read twice is
+ * under the write's locks, and so the same, or a parent whose key is then taken and read again).
+ */
+function unionRows (rows: FeedRows, more: FeedRows): FeedRows {
+  const union = <T>(kind: TableName, list: T[], extra: T[]): T[] => {
+    const seen = new Set(list.map(ROW_KEY[kind]))
+    return [...list, ...extra.filter(r => !seen.has(ROW_KEY[kind](r)))]
+  }
+  return {
+    tenants: union('tenant', rows.tenants, more.tenants),
+    users: union('user', rows.users, more.users),
+    parentTenants: union('tenant', rows.parentTenants, more.parentTenants),
+    parentUsers: union('user', rows.parentUsers, more.parentUsers),
+    memberships: union('membership', rows.memberships, more.memberships),
+    assignments: union('assignment', rows.assignments, more.assignments),
+    roles: rows.roles,
+    envs: rows.envs,
+    attributes: union('attribute', rows.attributes, more.attributes)
   }
 }
 
