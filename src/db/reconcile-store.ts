@@ -62,8 +62,17 @@ const runRecord = (r: ReconcileRun): RunRecord => ({
   error: r.error
 })
 
+export interface ReconcileStoreOptions {
+  /**
+   * PostgreSQL: chunk transactions commit without waiting for their WAL to reach the disk
+   * (`synchronous_commit = off`), which then overlaps with the next chunk's work. See
+   * RECONCILE_SYNCHRONOUS_COMMIT in docs/reconciliation.md for what a database server crash can then lose.
+   */
+  asyncCommit?: boolean
+}
+
 export class ReconcileStore {
-  constructor (readonly repository: Repository) {}
+  constructor (readonly repository: Repository, readonly options: ReconcileStoreOptions = {}) {}
 
   get #prisma () { return this.repository.prisma }
 
@@ -168,6 +177,7 @@ export class ReconcileStore {
     try {
       const result = await this.repository.transaction(async tx => {
         feed = new FeedWrite() // a retried transaction records afresh
+        if (this.options.asyncCommit === true && dialect.name === 'postgresql') await tx.$executeRawUnsafe('SET LOCAL synchronous_commit = off')
         const result = await work(reader(tx, dialect, async (db, changes) => await applyChanges(db, dialect, changes, cause, feed)))
         if (dryRun) throw new DryRun(result)
         return result

@@ -41,7 +41,7 @@ export function reconcilerFor (config: Config, repository: Repository, log: Reco
       retries: config.SAASUS_RETRIES,
       maxRetryDelayMs: MAX_RETRY_DELAY_MS
     }),
-    store: new ReconcileStore(repository),
+    store: new ReconcileStore(repository, { asyncCommit: config.RECONCILE_SYNCHRONOUS_COMMIT === 'off' }),
     marginMs: config.RECONCILE_MARGIN,
     chunkSize: config.RECONCILE_CHUNK_SIZE,
     chunkTargetMs: CHUNK_TARGET_MS,
