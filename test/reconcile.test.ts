@@ -116,7 +116,7 @@ const history = () => ({
   }
 })
 
-engineTest(t, 'RECONCILE_SYNCHRONOUS_COMMIT=off: the chunks commit with synchronous_commit off, the copy ends the same', async t => {
+engineTest(t, 'PostgreSQL chunks: random_page_cost 1.1; with RECONCILE_SYNCHRONOUS_COMMIT=off, synchronous_commit off; the copy ends the same', async t => {
   const api = await startSaasus(t, fullState())
   for (const setting of ['off', 'on']) {
     const { app } = await buildApp(t, { ...api.env, RECONCILE_SYNCHRONOUS_COMMIT: setting }, postgresql)
@@ -125,13 +125,14 @@ engineTest(t, 'RECONCILE_SYNCHRONOUS_COMMIT=off: the chunks commit with synchron
     const transaction = app.repository.transaction.bind(app.repository)
     app.repository.transaction = async (work, timeoutMs) => await transaction(async tx => {
       const result = await work(tx)
-      seen.push((await tx.$queryRawUnsafe<Array<{ s: string }>>("SELECT current_setting('synchronous_commit') AS s"))[0].s)
+      const [row] = await tx.$queryRawUnsafe<Array<{ s: string, r: string }>>("SELECT current_setting('synchronous_commit') AS s, current_setting('random_page_cost') AS r")
+      seen.push(`${row.s} ${row.r}`)
       return result
     }, timeoutMs)
     t.equal((await run(app)).outcome, 'succeeded')
     t.same(await reads(app), expectedReads(api.state))
     t.ok(seen.length >= 5, `${setting}: ${seen.length} chunks`)
-    t.same([...new Set(seen)], [setting], `${setting}: every chunk`)
+    t.same([...new Set(seen)], [`${setting} 1.1`], `${setting}: every chunk`)
   }
 }, [postgresql])
 

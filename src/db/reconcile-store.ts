@@ -46,6 +46,14 @@ class DryRun<T> extends Error {
 }
 
 const EPOCH = new Date(0)
+/**
+ * PostgreSQL, for a chunk's transaction only: a random page read costs 1.1 sequential ones, PostgreSQL's
+ * usual advice for data held in memory, as these tables are. At the default 4, the lists bound as JSON
+ * (estimated at 100 rows whatever their length) made it scan the 10,000 tenants whole in every chunk's
+ * feed read rather than probe their index (at half the bench's size: 6.5 ms instead of 3.0).
+ */
+const CHUNK_SETTINGS = "SELECT set_config('random_page_cost', '1.1', true)"
+const ASYNC_COMMIT = "set_config('synchronous_commit', 'off', true)"
 const PROJECTED_TABLES = ['tenants', 'users', 'tenant_users', 'tenant_user_roles', 'roles', 'envs', 'attribute_values']
 /** The entities whose rows carry attribute keys (attribute_values). */
 const ATTRIBUTE_HOLDERS: Entity[] = ['tenant', 'user', 'tenant_user']
@@ -177,7 +185,7 @@ export class ReconcileStore {
     try {
       const result = await this.repository.transaction(async tx => {
         feed = new FeedWrite() // a retried transaction records afresh
-        if (this.options.asyncCommit === true && dialect.name === 'postgresql') await tx.$executeRawUnsafe('SET LOCAL synchronous_commit = off')
+        if (dialect.name === 'postgresql') await tx.$queryRawUnsafe(this.options.asyncCommit === true ? `${CHUNK_SETTINGS}, ${ASYNC_COMMIT}` : CHUNK_SETTINGS)
         const result = await work(reader(tx, dialect, async (db, changes) => await applyChanges(db, dialect, changes, cause, feed)))
         if (dryRun) throw new DryRun(result)
         return result
