@@ -114,7 +114,8 @@ async function bench (target: string, databaseUrl: string, standIn: string): Pro
     SAASUS_API_URL_BASE: standIn,
     SAASUS_TIMEOUT_MS: '120000',
     RECONCILE_START_DELAY_MS: '86400000',
-    ...(process.env.RECONCILE_CHUNK_SIZE === undefined ? {} : { RECONCILE_CHUNK_SIZE: process.env.RECONCILE_CHUNK_SIZE })
+    ...(process.env.RECONCILE_CHUNK_SIZE === undefined ? {} : { RECONCILE_CHUNK_SIZE: process.env.RECONCILE_CHUNK_SIZE }),
+    ...(process.env.RECONCILE_SYNCHRONOUS_COMMIT === undefined ? {} : { RECONCILE_SYNCHRONOUS_COMMIT: process.env.RECONCILE_SYNCHRONOUS_COMMIT })
   })
   const server = Fastify(serverOptions(config))
   await server.register(fp(app), { config })

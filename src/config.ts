@@ -63,6 +63,7 @@ export const ConfigSchema = Type.Object({
   RECONCILE_MARGIN: Type.String({ pattern: DURATION, default: '60s' }),
   RECONCILE_START_DELAY_MS: Type.Integer({ minimum: 0, maximum: 86400000, default: 10000 }),
   RECONCILE_CHUNK_SIZE: Type.Integer({ minimum: 1, maximum: 10000, default: 1000 }),
+  RECONCILE_SYNCHRONOUS_COMMIT: Type.Union([Type.Literal('on'), Type.Literal('off')], { default: 'on' }),
   // The operator console under /console (issue 15): off while CONSOLE_PASSWORD is empty.
   CONSOLE_PASSWORD: Type.String({ default: '' }),
   CONSOLE_SECURE_COOKIE: Type.Boolean({ default: false }),

@@ -1,6 +1,6 @@
 import t from 'tap'
 import type { FastifyInstance } from 'fastify'
-import { engineTest, sqlite } from './helpers/engines.js'
+import { engineTest, postgresql, sqlite } from './helpers/engines.js'
 import { buildApp, deliver, getJson } from './helpers/app.js'
 import { events } from './helpers/events.js'
 import { emptyState, expectedReads, saasus, startSaasus, type SaasusState } from './helpers/saasus.js'
@@ -115,6 +115,26 @@ const history = () => ({
     memberships: [saasus.membership('t1', 'u1', { dept: 'dev' }, [{ id: 1, roles: ['admin'] }])]
   }
 })
+
+engineTest(t, 'PostgreSQL chunks: random_page_cost 1.1; with RECONCILE_SYNCHRONOUS_COMMIT=off, synchronous_commit off; the copy ends the same', async t => {
+  const api = await startSaasus(t, fullState())
+  for (const setting of ['off', 'on']) {
+    const { app } = await buildApp(t, { ...api.env, RECONCILE_SYNCHRONOUS_COMMIT: setting }, postgresql)
+    // What each transaction of the run committed with, read inside it after its work.
+    const seen: string[] = []
+    const transaction = app.repository.transaction.bind(app.repository)
+    app.repository.transaction = async (work, timeoutMs) => await transaction(async tx => {
+      const result = await work(tx)
+      const [row] = await tx.$queryRawUnsafe<Array<{ s: string, r: string }>>("SELECT current_setting('synchronous_commit') AS s, current_setting('random_page_cost') AS r")
+      seen.push(`${row.s} ${row.r}`)
+      return result
+    }, timeoutMs)
+    t.equal((await run(app)).outcome, 'succeeded')
+    t.same(await reads(app), expectedReads(api.state))
+    t.ok(seen.length >= 5, `${setting}: ${seen.length} chunks`)
+    t.same([...new Set(seen)], [`${setting} 1.1`], `${setting}: every chunk`)
+  }
+}, [postgresql])
 
 engineTest(t, 'events lost, then a reconcile: the copy equals the full state; the lost events arriving late are stale', async (t, engine) => {
   const h = history()

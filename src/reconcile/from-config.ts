@@ -16,8 +16,12 @@ const CHUNK_TIMEOUT_MS = 30_000
  * waiting behind a chunk waits no longer than behind another batch.
  */
 const CHUNK_TARGET_MS = 50
-/** How often a run refreshes the planner's statistics while it writes (an approximate ANALYZE: milliseconds). */
-const ANALYZE_EVERY_MS = 5000
+/**
+ * Longest time between two refreshes of the planner's statistics while a run writes. They follow the
+ * growth of the tables (AnalyzeSchedule: whenever a phase has doubled its rows); this is only a backstop,
+ * as each refresh of tables of hundreds of thousands of rows costs PostgreSQL 300-450 ms.
+ */
+const ANALYZE_EVERY_MS = 30_000
 
 /** The SaaSus credentials, when all three are configured (config.ts refuses some without the others). */
 export function saasusCredentials (config: Config): SaasusCredentials | undefined {
@@ -37,7 +41,7 @@ export function reconcilerFor (config: Config, repository: Repository, log: Reco
       retries: config.SAASUS_RETRIES,
       maxRetryDelayMs: MAX_RETRY_DELAY_MS
     }),
-    store: new ReconcileStore(repository),
+    store: new ReconcileStore(repository, { asyncCommit: config.RECONCILE_SYNCHRONOUS_COMMIT === 'off' }),
     marginMs: config.RECONCILE_MARGIN,
     chunkSize: config.RECONCILE_CHUNK_SIZE,
     chunkTargetMs: CHUNK_TARGET_MS,

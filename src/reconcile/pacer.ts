@@ -37,3 +37,48 @@ export async function giveWay (busy: () => boolean, pollMs: number, maxMs: numbe
   while (busy() && performance.now() - started < maxMs) await sleep(pollMs)
   return performance.now() - started
 }
+
+/**
+ * When a run refreshes the planner's statistics: as soon as the rows written in the current phase (one
+ * kind of row, filling its own tables) have doubled since its last refresh, from `minRows` on, and besides
+ * every `everyMs` while rows are written. Tables filled from empty otherwise run for seconds on the plans of
+ * an empty table (PostgreSQL: feed reads of 20-30 ms instead of 5 to 10), and chunks shrink to their floor.
+ */
+export class AnalyzeSchedule {
+  #last: number
+  #written = 0
+  #atLast = 0
+  #pending = 0
+
+  constructor (readonly everyMs: number, readonly minRows = 1000, now = performance.now()) {
+    this.#last = now
+  }
+
+  /** A new phase: the tables it fills grow from what they hold now, counted afresh. */
+  phase (): void {
+    this.#written = 0
+    this.#atLast = 0
+  }
+
+  wrote (rows: number): void {
+    this.#written += rows
+    this.#pending += rows
+  }
+
+  /** Rows written (in any phase) since the last refresh. */
+  get pending (): number {
+    return this.#pending
+  }
+
+  /** Whether to refresh now: rows were written since the last refresh, and enough of them or long enough ago. */
+  due (now = performance.now()): boolean {
+    if (this.#pending === 0) return false
+    return this.#written >= Math.max(this.minRows, 2 * this.#atLast) || now - this.#last > this.everyMs
+  }
+
+  analyzed (now = performance.now()): void {
+    this.#last = now
+    this.#atLast = this.#written
+    this.#pending = 0
+  }
+}

@@ -8,7 +8,7 @@ import type { SaasusClient } from '../saasus/client.js'
 import type { SaasusTenantUser } from '../schemas/saasus-api.js'
 import { REPORT_ENTITIES, count, emptyDrift, type Drift } from './drift.js'
 import { WorkSlice } from '../work-slice.js'
-import { ChunkSizer, giveWay } from './pacer.js'
+import { AnalyzeSchedule, ChunkSizer, giveWay } from './pacer.js'
 import { planDeletions, planEnvs, planMemberships, planRoles, planTenants, planUsers, rowKey, type PlannedItem } from './plan.js'
 import { fetchSnapshot, type Snapshot } from './snapshot.js'
 
@@ -203,7 +203,8 @@ export class Reconciler {
     const { store, chunkSize, chunkTargetMs, chunkTimeoutMs, intakeTurn, analyzeEveryMs } = this.#options
     const cause: WriteCause = { kind: 'reconcile', runId }
     const slice = new WorkSlice(SLICE_MS)
-    let analyzed = performance.now()
+    const statistics = new AnalyzeSchedule(analyzeEveryMs)
+    let tables: Entity[] = []
     /** One chunk of `rows` snapshot rows: after the event batches waiting, in one transaction, timed for `sizer`. */
     const chunk = async (sizer: ChunkSizer, rows: number, work: (reader: ChunkReader) => Promise<PlannedItem[]>): Promise<void> => {
       if (intakeTurn !== undefined) await giveWay(intakeTurn(), GIVE_WAY_POLL_MS, MAX_GIVE_WAY_MS)
@@ -219,16 +220,23 @@ export class Reconciler {
       })
       sizer.took(rows, performance.now() - started)
       // The tables grow: fresh planner statistics keep the reads of chunks and event batches on their indexes.
-      if (!dryRun && performance.now() - analyzed > analyzeEveryMs) {
-        await store.analyze()
-        analyzed = performance.now()
+      statistics.wrote(outcomes.filter(p => p.kind !== 'unchanged').length)
+      if (!dryRun && statistics.due()) {
+        await store.analyze(tables)
+        statistics.analyzed()
       }
       for (const p of outcomes) count(drift, p.entity, p.kind, p.id)
       // Event batches queued meanwhile get the database before the next chunk.
       await yieldToEvents()
     }
-    /** `items` in chunks sized to the time budget; `work` plans one part against the local rows it reads. */
-    const inChunks = async <T>(items: T[], work: (part: T[]) => (reader: ChunkReader) => Promise<PlannedItem[]>): Promise<void> => {
+    /** A phase writing rows of `entities`: the tables whose statistics it refreshes. */
+    const phase = (entities: Entity[]): void => {
+      tables = entities
+      statistics.phase()
+    }
+    /** `items` (rows of `entities`) in chunks sized to the time budget; `work` plans one part against the local rows it reads. */
+    const inChunks = async <T>(entities: Entity[], items: T[], work: (part: T[]) => (reader: ChunkReader) => Promise<PlannedItem[]>): Promise<void> => {
+      phase(entities)
       const sizer = new ChunkSizer(chunkTargetMs, chunkSize)
       for (let at = 0; at < items.length;) {
         const part = items.slice(at, at + sizer.size)
@@ -237,25 +245,29 @@ export class Reconciler {
       }
     }
 
-    await inChunks(snapshot.roles, part => async reader => planRoles(part, await reader.roles(), version))
-    await inChunks(snapshot.envs, part => async reader => planEnvs(part, await reader.envs(), version))
-    await inChunks(snapshot.tenants, part => async reader => {
+    await inChunks(['role'], snapshot.roles, part => async reader => planRoles(part, await reader.roles(), version))
+    await inChunks(['env'], snapshot.envs, part => async reader => planEnvs(part, await reader.envs(), version))
+    await inChunks(['tenant'], snapshot.tenants, part => async reader => {
       const ids = part.map(t => t.id)
       return planTenants(part, await reader.tenants(ids), await reader.attributes('tenant', ids), version)
     })
-    await inChunks(snapshot.users, part => async reader => {
+    await inChunks(['user'], snapshot.users, part => async reader => {
       const ids = part.map(u => u.id)
       return planUsers(part, await reader.users(ids), await reader.attributes('user', ids), version)
     })
-    await inChunks(await byUser(snapshot.memberships, slice), part => async reader => {
+    await inChunks(['tenant_user', 'tenant_user_role'], await byUser(snapshot.memberships, slice), part => async reader => {
       const userIds = unique(part.map(m => m.id))
       const [tenants, users, below] = [await reader.tenants(unique(part.map(m => m.tenant_id))), await reader.users(userIds), await reader.memberships(userIds)]
       return planMemberships(part, { tenants, users, ...below }, version)
     })
     // Statistics of the tables as the snapshot left them, for the deletions and the event batches after.
-    if (!dryRun) await store.analyze()
+    if (!dryRun && statistics.pending > 0) {
+      await store.analyze()
+      statistics.analyzed()
+    }
     const keys = await snapshotKeys(snapshot, slice)
     for (const entity of DELETION_ORDER) {
+      phase([entity])
       const sizer = new ChunkSizer(chunkTargetMs, chunkSize)
       // Page by page in key order: deleting rows behind the cursor never moves it.
       for (let after: Record<string, string | number> | undefined, full = true; full;) {

@@ -57,9 +57,9 @@ function reason (body: string): string {
 }
 
 /** Longest stretch of parsing and validating before the event loop gets a turn (ms). */
-const SLICE_MS = 5
+const SLICE_MS = 1
 /** Bytes handed to the parser at a time, so that a slice cannot run long on one network chunk. */
-const PIECE_BYTES = 16_384
+const PIECE_BYTES = 4096
 
 export class SaasusClient {
   readonly #options: SaasusClientOptions

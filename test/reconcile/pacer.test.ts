@@ -1,5 +1,5 @@
 import t from 'tap'
-import { ChunkSizer, giveWay } from '../../src/reconcile/pacer.js'
+import { AnalyzeSchedule, ChunkSizer, giveWay } from '../../src/reconcile/pacer.js'
 
 t.test('the sizer starts at its floor and follows the time per row towards its budget, within bounds', async t => {
   const sizer = new ChunkSizer(50, 1000, 32)
@@ -32,4 +32,31 @@ t.test('giving way waits while intake is busy, at most for its limit', async t =
   t.ok(await giveWay(() => false, 1, 1000) < 5, 'not at all when idle')
   const capped = await giveWay(() => true, 1, 30)
   t.ok(capped >= 30 && capped < 500, 'never longer than its limit')
+})
+
+t.test('statistics are refreshed when a phase has doubled its rows, or after a while, and only after writes', async t => {
+  const schedule = new AnalyzeSchedule(5000, 1000, 0)
+  t.notOk(schedule.due(10_000), 'nothing written: never, however long')
+  schedule.wrote(999)
+  t.notOk(schedule.due(1), 'fewer rows than the least')
+  t.equal(schedule.pending, 999)
+  schedule.wrote(1)
+  t.ok(schedule.due(1), 'the least rows')
+  schedule.analyzed(1)
+  t.equal(schedule.pending, 0)
+  schedule.wrote(999)
+  t.notOk(schedule.due(2), 'not yet doubled')
+  schedule.wrote(1)
+  t.ok(schedule.due(2), 'doubled since the last refresh')
+  schedule.analyzed(2)
+  schedule.wrote(10)
+  t.notOk(schedule.due(5002))
+  t.ok(schedule.due(5003), 'rows written and the interval passed')
+  schedule.analyzed(5003)
+  schedule.phase()
+  schedule.wrote(999)
+  t.notOk(schedule.due(5004), 'a new phase counts its own rows')
+  schedule.wrote(1)
+  t.ok(schedule.due(5004), 'and refreshes once it has the least')
+  t.ok(new AnalyzeSchedule(0).minRows === 1000 && new AnalyzeSchedule(0).everyMs === 0, 'at least 1,000 rows by default')
 })

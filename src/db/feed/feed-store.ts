@@ -174,6 +174,7 @@ const table = (name: TableName): Sql => identifier(TABLES[name].table)
  */
 function scopedQuery (scope: FeedScope, dialect: Dialect): Sql {
   const lists: Sql[] = []
+  /** The list's CTE, and a SELECT of its ids (undefined for an empty list, which is left out). */
   const list = (name: string, set: Set<string> | Set<number>, type: ColumnType): Sql | undefined => {
     if (set.size === 0) return undefined
     lists.push(sql`${identifier(name)}("id") AS (${dialect.rows([type], [...set].map(v => [v]))})`)
