@@ -1,10 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process'
 import { loadavg } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
 import { workload } from './workload.js'
 import { postgresAdmin, schemaUrl, skippedMessage } from './postgresql.js'
 import { freePort } from '../test/helpers/process.js'
+import { startReceiverProcess, type Started } from './receiver-process.js'
 
 // What the change feed costs the receiver on PostgreSQL under saturation, without the rest of `npm run bench`
 // (~15 min): the built receiver (dist/, `npm run build` first) driven in a closed loop (64 connections,
@@ -18,22 +18,9 @@ const KEY = 'bench-key-0123456789abcdef'
 const root = process.env.BENCH_ROOT ?? fileURLToPath(new URL('..', import.meta.url))
 const HEADERS = { 'content-type': 'application/json; charset=utf-8', 'user-agent': 'Amazon/EventBridge/ApiDestinations', 'x-api-key': KEY }
 
-async function startReceiver (databaseUrl: string, feed: boolean): Promise<{ child: ChildProcess, url: string }> {
-  const port = await freePort()
+async function startReceiver (databaseUrl: string, feed: boolean): Promise<Started> {
   const entry = feed ? ['dist/server.js'] : ['--import=tsx', 'bench/feed-off.ts']
-  const child = spawn(process.execPath, entry, {
-    cwd: root,
-    env: { ...process.env, PORT: String(port), API_KEYS: KEY, LOG_LEVEL: 'warn', NODE_ENV: 'production', DATABASE_URL: databaseUrl },
-    stdio: ['ignore', 'inherit', 'inherit']
-  })
-  const url = `http://127.0.0.1:${port}`
-  for (let i = 0; i < 300; i++) {
-    try {
-      if ((await fetch(`${url}/events`, { method: 'POST' })).status === 401) return { child, url }
-    } catch {}
-    await new Promise(resolve => setTimeout(resolve, 100))
-  }
-  throw new Error('the receiver did not start')
+  return await startReceiverProcess(root, await freePort(), entry, { API_KEYS: KEY, LOG_LEVEL: 'warn', NODE_ENV: 'production', DATABASE_URL: databaseUrl })
 }
 
 async function closedLoop (url: string): Promise<{ rps: number, non2xx: number }> {

@@ -10,6 +10,7 @@ import { chartSvg } from './chart.js'
 import { openLoop, percentile } from './open-loop.js'
 import { postgresAdmin, schemaUrl, skippedMessage } from './postgresql.js'
 import { freePort } from '../test/helpers/process.js'
+import { startReceiverProcess, type Started } from './receiver-process.js'
 
 // `npm run bench`: bare Fastify, the naive receiver (bench/naive.ts, issue 17's yardstick) and the receiver,
 // side by side on this machine, same payloads, same client. Closed loop with 64 connections (autocannon) for
@@ -30,7 +31,6 @@ const CONNECTIONS = 64
 const KEY = 'bench-key-0123456789abcdef'
 const root = fileURLToPath(new URL('..', import.meta.url))
 
-interface Started { child: ChildProcess, url: string }
 
 async function start (args: string[], env: Record<string, string>): Promise<Started> {
   const child = spawn(process.execPath, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
@@ -66,20 +66,8 @@ const START = startCommand()
  * (request logs would be a cost of their own), on a free port; `entry` replaces dist/server.js (the ceiling).
  */
 async function startReceiver (env: Record<string, string>, entry = ['dist/server.js']): Promise<Started> {
-  const port = await freePort()
-  const child = spawn(process.execPath, [...START.flags, ...entry], {
-    cwd: root,
-    env: { ...process.env, ...START.env, PORT: String(port), API_KEYS: KEY, LOG_LEVEL: 'warn', NODE_ENV: 'production', ...env },
-    stdio: ['ignore', 'inherit', 'inherit']
-  })
-  const url = `http://127.0.0.1:${port}`
-  for (let i = 0; i < 300; i++) {
-    try {
-      if ((await fetch(`${url}/events`, { method: 'POST' })).status === 401) return { child, url }
-    } catch {}
-    await new Promise(resolve => setTimeout(resolve, 100))
-  }
-  throw new Error('the receiver did not start')
+  return await startReceiverProcess(root, await freePort(), [...START.flags, ...entry],
+    { ...START.env, API_KEYS: KEY, LOG_LEVEL: 'warn', NODE_ENV: 'production', ...env })
 }
 
 async function stop (child: ChildProcess): Promise<void> {
