@@ -20,6 +20,15 @@ t.test('throughput bars for closed-loop rows, p99 bars for every row, each in pr
   t.match(svg, '2 × test CPU; 60 s')
 })
 
+t.test('a long label widens the label column, so that no bar starts under its text', async t => {
+  const label = 'receiver SQLite (FULL), BATCH_MAX_WAIT_MS=10, EventBridge rate (300 req/s open loop, connection per request)'
+  const svg = chartSvg([...rows, { target: label, 'req/s': 300, 'p99 ms': 24, 'vs bare': '1 %' }], '')
+  const x = Math.ceil(20 + label.length * 6.5)
+  t.match(svg, new RegExp(`^<svg xmlns="http://www.w3.org/2000/svg" width="${x + 420}"`))
+  t.equal([...svg.matchAll(/<rect x="(\d+)" y=/g)].filter(m => Number(m[1]) !== x).length, 0, 'every bar starts after the longest label')
+  t.equal([...svg.matchAll(/<rect x="\d+" y=/g)].length, 2 + 4, 'two closed-loop bars (the open-loop rows have none) and four p99 bars')
+})
+
 t.test('a panel whose values are all zero still draws visible bars', async t => {
   t.same(widths(chartSvg([{ target: 'x', 'req/s': 0, 'p99 ms': 0, 'vs bare': '0 %' }], '')), [1, 1])
 })
