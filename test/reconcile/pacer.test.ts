@@ -26,9 +26,12 @@ t.test('the sizer starts at its floor and follows the time per row towards its b
 })
 
 t.test('giving way waits while intake is busy, at most for its limit', async t => {
+  // Polls 5 ms apart: a 1 ms timer can fire a little early by performance.now() (libuv's cached loop
+  // time), so three 1 ms polls could measure under 3 ms; three of 5 ms cannot.
   let busy = 3
-  const waited = await giveWay(() => busy-- > 0, 1, 1000)
+  const waited = await giveWay(() => busy-- > 0, 5, 1000)
   t.ok(waited >= 3 && waited < 1000, 'until intake is idle')
+  t.equal(busy, -1, 'asked until it said idle, then no more')
   t.ok(await giveWay(() => false, 1, 1000) < 5, 'not at all when idle')
   const capped = await giveWay(() => true, 1, 30)
   t.ok(capped >= 30 && capped < 500, 'never longer than its limit')
