@@ -3,6 +3,7 @@ import type { FastifyHttpOptions, FastifyInstance } from 'fastify'
 import type { Config } from './config.js'
 import { ReceiverLogController, loggerOptions } from './logger.js'
 import { MAX_ID_LENGTH } from './schemas/ids.js'
+import { paramKeywords } from './schemas/params.js'
 import configPlugin from './plugins/config.js'
 import errorsPlugin from './plugins/errors.js'
 import databasePlugin from './plugins/database.js'
@@ -43,7 +44,8 @@ export function serverOptions (config: Config, logStream?: NodeJS.WritableStream
     // second, so the cut comes at most a second late.
     requestTimeout: config.REQUEST_TIMEOUT_MS,
     http: { connectionsCheckingInterval: 1000, headersTimeout: Math.min(60_000, config.REQUEST_TIMEOUT_MS) },
-    ajv: { customOptions: { removeAdditional: false } },
+    // paramKeywords: numbers finite and text without U+0000 (schemas/params.ts).
+    ajv: { customOptions: { removeAdditional: false }, plugins: [paramKeywords] },
     // An id of MAX_ID_LENGTH characters, each percent-encoded as up to 9 characters, is still routed, so
     // that its length is checked by the route's schema (400 in the one error shape), not by the router (414).
     routerOptions: { maxParamLength: MAX_ID_LENGTH * 9 }

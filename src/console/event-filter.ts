@@ -11,16 +11,16 @@ export class BadQueryError extends Error {
 const set = (value: string | undefined): string | undefined => value === undefined || value === '' ? undefined : value
 
 /** A time from the form: datetime-local has no zone, and is read as UTC (as every time here is shown). */
-function time (value: string | undefined): Date | undefined {
+function time (name: 'from' | 'to', value: string | undefined): Date | undefined {
   const text = set(value)
   if (text === undefined) return undefined
   const date = new Date(/(Z|[+-]\d\d:\d\d)$/.test(text) ? text : `${text}Z`)
-  if (Number.isNaN(date.getTime())) throw new BadQueryError(`not a time: ${text}`)
+  if (Number.isNaN(date.getTime())) throw new BadQueryError(`querystring/${name}: not a time: ${text}`)
   return date
 }
 
 export function eventFilter (query: EventsQuery): EventFilter {
-  return { type: set(query.type), outcome: set(query.outcome), tenant: set(query.tenant), user: set(query.user), from: time(query.from), to: time(query.to) }
+  return { type: set(query.type), outcome: set(query.outcome), tenant: set(query.tenant), user: set(query.user), from: time('from', query.from), to: time('to', query.to) }
 }
 
 export const encodeCursor = (cursor: EventCursor): string => Buffer.from(JSON.stringify([cursor.receivedAt.toISOString(), cursor.id])).toString('base64url')
@@ -30,7 +30,8 @@ export function decodeCursor (text: string | undefined): EventCursor | undefined
   try {
     const [at, id] = JSON.parse(Buffer.from(text!, 'base64url').toString('utf8')) as unknown[]
     const receivedAt = new Date(at as string)
-    if (typeof at === 'string' && typeof id === 'string' && !Number.isNaN(receivedAt.getTime())) return { receivedAt, id }
+    // (U+0000: PostgreSQL refuses it in text, and no id holds one.)
+    if (typeof at === 'string' && typeof id === 'string' && !id.includes('\u0000') && !Number.isNaN(receivedAt.getTime())) return { receivedAt, id }
   } catch {}
-  throw new BadQueryError('the page cursor is not one this console gave out')
+  throw new BadQueryError('querystring/after: the page cursor is not one this console gave out')
 }

@@ -1,5 +1,6 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox'
 import { MAX_ID_LENGTH } from './ids.js'
+import { ParamInteger, ParamText } from './params.js'
 
 // Request and response bodies of this service's own HTTP API.
 
@@ -26,7 +27,7 @@ export const ErrorResponse = Type.Object({
 })
 export type ErrorResponse = Static<typeof ErrorResponse>
 
-export const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: MAX_ID_LENGTH }) })
+export const IdParams = Type.Object({ id: ParamText({ minLength: 1, maxLength: MAX_ID_LENGTH }) })
 
 const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()])
 const AttributeObject = Type.Record(Type.String(), Type.Unknown())
@@ -58,8 +59,8 @@ export const UserResponse = Type.Object({
 })
 
 export const ListQuery = Type.Object({
-  limit: Type.Integer({ minimum: 1, maximum: 200, default: 50 }),
-  cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 256, description: 'next_cursor of the previous page' }))
+  limit: ParamInteger({ minimum: 1, maximum: 200, default: 50 }),
+  cursor: Type.Optional(ParamText({ minLength: 1, maxLength: 256, description: 'next_cursor of the previous page' }))
 })
 
 export const TenantPage = Type.Object({ items: Type.Array(TenantResponse), next_cursor: Nullable(Type.String()) })
@@ -104,9 +105,9 @@ export const ReconcileRun = Type.Object({
 export const ReconcileRunPage = Type.Object({ items: Type.Array(ReconcileRun), next_cursor: Nullable(Type.String()) })
 
 export const ChangesQuery = Type.Object({
-  after: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, default: 0, description: 'the cursor of the last entry handled (next_after of the previous page); 0 from the beginning' }),
-  limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
-  wait: Type.Integer({ minimum: 0, maximum: 30, default: 0, description: 'seconds to hold the request while nothing follows `after` (long poll)' })
+  after: ParamInteger({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, default: 0, description: 'the cursor of the last entry handled (next_after of the previous page); 0 from the beginning' }),
+  limit: ParamInteger({ minimum: 1, maximum: 1000, default: 100 }),
+  wait: ParamInteger({ minimum: 0, maximum: 30, default: 0, description: 'seconds to hold the request while nothing follows `after` (long poll)' })
 })
 
 const FeedKey = Type.Record(Type.String(), Type.Union([Type.String(), Type.Integer()]))

@@ -1,10 +1,11 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { MAX_ID_LENGTH } from './ids.js'
+import { MAX_INT32, ParamInteger, ParamText } from './params.js'
 
 // The operator console's forms and links (issue 15). A form sends every field, empty ones as '': the
 // routes read '' as "not set". Lengths are bounded like the API's.
 
-const text = (maxLength: number) => Type.Optional(Type.String({ maxLength }))
+const text = (maxLength: number) => Type.Optional(ParamText({ maxLength }))
 
 /** A time the filter form sends (datetime-local, read as UTC) or a full ISO 8601 time. */
 const TIME = '^(|\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d(:\\d\\d(\\.\\d{1,3})?)?(Z|[+-]\\d\\d:\\d\\d)?)$'
@@ -14,20 +15,21 @@ export const EventsQuery = Type.Object({
   outcome: text(40),
   tenant: text(MAX_ID_LENGTH),
   user: text(MAX_ID_LENGTH),
-  from: Type.Optional(Type.String({ pattern: TIME, maxLength: 40 })),
-  to: Type.Optional(Type.String({ pattern: TIME, maxLength: 40 })),
+  from: Type.Optional(ParamText({ pattern: TIME, maxLength: 40 })),
+  to: Type.Optional(ParamText({ pattern: TIME, maxLength: 40 })),
   /** Where the page starts: the cursor of the previous page's last event. */
   after: text(MAX_ID_LENGTH + 64)
 }, { additionalProperties: false })
 export type EventsQuery = Static<typeof EventsQuery>
 
-export const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: MAX_ID_LENGTH }) })
+export const IdParams = Type.Object({ id: ParamText({ minLength: 1, maxLength: MAX_ID_LENGTH }) })
 export type IdParams = Static<typeof IdParams>
 
-export const QuarantineParams = Type.Object({ id: Type.Integer({ minimum: 1 }) })
+// Quarantine ids are a 32-bit serial column on PostgreSQL.
+export const QuarantineParams = Type.Object({ id: ParamInteger({ minimum: 1, maximum: MAX_INT32 }) })
 export type QuarantineParams = Static<typeof QuarantineParams>
 
-export const QuarantineQuery = Type.Object({ before: Type.Optional(Type.Integer({ minimum: 1 })) }, { additionalProperties: false })
+export const QuarantineQuery = Type.Object({ before: Type.Optional(ParamInteger({ minimum: 1, maximum: MAX_INT32 })) }, { additionalProperties: false })
 export type QuarantineQuery = Static<typeof QuarantineQuery>
 
 export const SearchQuery = Type.Object({ q: text(MAX_ID_LENGTH), after: text(MAX_ID_LENGTH) }, { additionalProperties: false })
