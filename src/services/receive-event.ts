@@ -9,6 +9,7 @@ import type { Clock } from '../events/decode.js'
 import type { ValidationProblem } from '../events/checker.js'
 import { redactUntrusted } from '../events/redact.js'
 import type { Outcome, QuarantineEntry, QuarantineResult, Repository } from '../db/repository.js'
+import { dataErrorReason } from '../db/engines/data-error.js'
 
 export type Result =
   | { id: string, outcome: Outcome }
@@ -59,6 +60,16 @@ function refusal (item: unknown, { field, message }: ValidationProblem): Refusal
   }
 }
 
+/**
+ * A valid event the database refused for its own values (out of range, too long for an index, ...:
+ * db/engines/data-error.ts), or undefined when the failure is of another kind. Sent again it would fail
+ * again: it is refused like an invalid event, not answered 500.
+ */
+function storageRefusal (item: unknown, err: unknown): Refusal | undefined {
+  const message = dataErrorReason(err)
+  return message === undefined ? undefined : refusal(item, { field: '', message })
+}
+
 /** Log and metrics for a refused item, saying whether the quarantine kept it. */
 function reportRefusal ({ log, metrics }: Receiver, { entry, item }: Refusal, fate: QuarantineResult): void {
   metrics.eventReceived(eventType(item), 'rejected')
@@ -96,7 +107,16 @@ export async function receiveEvent (receiver: Receiver, item: unknown): Promise<
     return refused.result
   }
   const { event, plan } = parsed
-  const outcome = await withinDeadline(repository.record(event, plan))
+  let outcome: Outcome
+  try {
+    outcome = await withinDeadline(repository.record(event, plan))
+  } catch (err) {
+    const refused = storageRefusal(item, err)
+    if (refused === undefined) throw err
+    const [fate] = await withinDeadline(repository.quarantine([refused.entry]))
+    reportRefusal(receiver, refused, fate)
+    return refused.result
+  }
   reportRecorded(receiver, event.id, event.eventType, outcome, started)
   return { id: event.id, outcome }
 }
@@ -120,8 +140,30 @@ export async function receiveBatch (receiver: Receiver, items: unknown[], chunkS
   const recording: Array<Promise<void>> = []
   const window = new WriteWindow(WRITE_WINDOW_ROWS)
   let failure: unknown
+  // Valid events the database refused for their own values: quarantined after the batch's writes.
+  const unstorable: Array<Refusal & { index: number }> = []
   let committed = false
   let stopped = false
+  /**
+   * Quarantines refused items in one transaction and gives them their results; false when the deadline
+   * passed first or the quarantine failed (its items stay unconfirmed).
+   */
+  const keep = async (refused: Array<Refusal & { index: number }>): Promise<boolean> => {
+    const quarantined = repository.quarantine(refused.map(r => r.entry))
+    try {
+      if (!await settlesWithin(quarantined.catch(() => {}), remainingMs())) return false
+      const fates = await quarantined
+      committed = true
+      refused.forEach((r, k) => {
+        results[r.index] = r.result
+        reportRefusal(receiver, r, fates[k])
+      })
+      return true
+    } catch (err) {
+      failure ??= err
+      return false
+    }
+  }
   for (let start = 0; start < items.length && !stopped; start += chunkSize) {
     if (start > 0) {
       await nextTurn()
@@ -148,25 +190,19 @@ export async function receiveBatch (receiver: Receiver, items: unknown[], chunkS
         committed = true
         results[i] = { id: event.id, outcome }
         reportRecorded(receiver, event.id, event.eventType, outcome, started)
-      }, err => { failure ??= err })
+      }, err => {
+        const unstored = storageRefusal(items[i], err)
+        if (unstored === undefined) failure ??= err
+        else unstorable.push({ index: i, ...unstored })
+      })
       window.add(rows, write)
       recording.push(write)
     }
     if (refused.length === 0 || stopped) continue
-    const quarantined = repository.quarantine(refused.map(r => r.entry))
-    try {
-      if (!await settlesWithin(quarantined.catch(() => {}), remainingMs())) break
-      const fates = await quarantined
-      committed = true
-      refused.forEach((r, k) => {
-        results[r.index] = r.result
-        reportRefusal(receiver, r, fates[k])
-      })
-    } catch (err) {
-      failure ??= err
-    }
+    if (!await keep(refused)) break
   }
   await settlesWithin(Promise.all(recording), remainingMs())
+  if (unstorable.length > 0) await keep(unstorable)
   if (!committed) {
     if (failure !== undefined) throw failure
     if (results.some(r => r === undefined)) throw new BatchDeadlineError(`no item of the batch was recorded within the request's deadline`)
