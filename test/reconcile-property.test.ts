@@ -180,7 +180,7 @@ engineTest(t, `lost, late and early events around a reconcile reach the in-order
     for (const i of early) await deliver(a.app, all[i])
     // The snapshot's version falls between the last event before the cut and the first after it.
     const reconciler = new Reconciler({
-      client: new SaasusClient({ baseUrl: api.url, credentials: SAASUS, timeoutMs: 5000, retries: 0, maxRetryDelayMs: 0 }),
+      client: new SaasusClient({ baseUrl: api.url, credentials: SAASUS, timeoutMs: 5000, retries: 0, maxRetryDelayMs: 0, maxAnswerBytes: 1 << 30 }),
       store: new ReconcileStore(a.app.repository),
       marginMs: Date.now() - (base + cut * 1000 - 500),
       chunkSize: 3,

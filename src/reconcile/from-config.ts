@@ -39,7 +39,8 @@ export function reconcilerFor (config: Config, repository: Repository, log: Reco
       credentials,
       timeoutMs: config.SAASUS_TIMEOUT_MS,
       retries: config.SAASUS_RETRIES,
-      maxRetryDelayMs: MAX_RETRY_DELAY_MS
+      maxRetryDelayMs: MAX_RETRY_DELAY_MS,
+      maxAnswerBytes: config.RECONCILE_MAX_ANSWER_BYTES
     }),
     store: new ReconcileStore(repository, { asyncCommit: config.RECONCILE_SYNCHRONOUS_COMMIT === 'off' }),
     marginMs: config.RECONCILE_MARGIN,

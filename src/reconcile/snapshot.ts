@@ -1,6 +1,7 @@
 import type { Static, TSchema } from '@sinclair/typebox'
-import type { SaasusClient } from '../saasus/client.js'
+import { SaasusApiError, type SaasusClient } from '../saasus/client.js'
 import { SaasusEnv, SaasusRole, SaasusSaasUser, SaasusTenant, SaasusTenantUser } from '../schemas/saasus-api.js'
+import { WorkSlice } from '../work-slice.js'
 
 /** SaaSus's whole Auth state, as five validated answers. Only a complete snapshot is ever applied. */
 export interface Snapshot {
@@ -12,21 +13,46 @@ export interface Snapshot {
   envs: SaasusEnv[]
 }
 
+/** Longest computation over an answer before the event loop gets a turn (ms). */
+const SLICE_MS = 5
+/** Longest id quoted in an error. */
+const QUOTED_ID = 100
+
+const quote = (id: string): string => JSON.stringify(id.length > QUOTED_ID ? `${id.slice(0, QUOTED_ID)}…` : id)
+
+/**
+ * Refuses an answer naming the same thing twice: SaaSus's state has one of each, so two items with one id
+ * (with the same values or not) mean a broken answer, and applying either would be a guess (applying both
+ * made every run flip the values and report them updated).
+ */
+async function unique<T> (path: string, items: T[], key: (item: T) => string, describe: (item: T) => string): Promise<void> {
+  const seen = new Set<string>()
+  const slice = new WorkSlice(SLICE_MS)
+  for (const item of items) {
+    const k = key(item)
+    if (seen.has(k)) throw new SaasusApiError(`GET /v1/auth${path}: malformed answer: ${describe(item)} appears twice`, false)
+    seen.add(k)
+    await slice.turn()
+  }
+}
+
 /**
  * Reads the five endpoints one after the other (gentle on SaaSus's rate limits); the first failure
  * throws, so a partial snapshot never reaches the database. `between` runs after each answer (the caller
  * renews its lease there).
  */
 export async function fetchSnapshot (client: SaasusClient, between: () => Promise<void>): Promise<Snapshot> {
-  const list = async <S extends TSchema>(path: string, field: string, item: S): Promise<Array<Static<S>>> => {
+  const list = async <S extends TSchema>(path: string, field: string, item: S, key: (item: Static<S>) => string, describe: (item: Static<S>) => string): Promise<Array<Static<S>>> => {
     const answer = await client.list(path, field, item)
+    await unique(path, answer, key, describe)
     await between()
     return answer
   }
-  const tenants = await list('/tenants', 'tenants', SaasusTenant)
-  const users = await list('/users', 'users', SaasusSaasUser)
-  const memberships = await list('/tenants/all/users', 'users', SaasusTenantUser)
-  const roles = await list('/roles', 'roles', SaasusRole)
-  const envs = await list('/envs', 'envs', SaasusEnv)
+  const tenants = await list('/tenants', 'tenants', SaasusTenant, t => t.id, t => `the tenant id ${quote(t.id)}`)
+  const users = await list('/users', 'users', SaasusSaasUser, u => u.id, u => `the user id ${quote(u.id)}`)
+  const memberships = await list('/tenants/all/users', 'users', SaasusTenantUser, m => JSON.stringify([m.tenant_id, m.id]),
+    m => `the membership of user ${quote(m.id)} in tenant ${quote(m.tenant_id)}`)
+  const roles = await list('/roles', 'roles', SaasusRole, r => r.role_name, r => `the role name ${quote(r.role_name)}`)
+  const envs = await list('/envs', 'envs', SaasusEnv, e => String(e.id), e => `the env id ${String(e.id)}`)
   return { tenants, users, memberships, roles, envs }
 }

@@ -3,6 +3,7 @@ import { JSONParser } from '@streamparser/json'
 import type { Static, TSchema } from '@sinclair/typebox'
 import { Checker } from '../events/checker.js'
 import { WorkSlice } from '../work-slice.js'
+import { redactCredentials } from './redact.js'
 import { authorization, type SaasusCredentials } from './signature.js'
 
 // A small signed client for the SaaSus Auth API: GET only (what a snapshot needs), a time-out per request,
@@ -11,6 +12,10 @@ import { authorization, type SaasusCredentials } from './signature.js'
 // A list answer is parsed as it streams in (@streamparser/json) and each item validated as it completes,
 // yielding to the event loop every few milliseconds: one JSON.parse of a 40 MB answer would stall the
 // service's event intake for about a second.
+// What comes back is not trusted: an answer larger than maxAnswerBytes, or holding a string longer than
+// MAX_STRING_BYTES, is refused as soon as it crosses the limit (the rest is never read); redirects are never
+// followed (a 3xx is a failure: another host's data must never pass for SaaSus's); error text is kept only
+// after removing anything that looks like a credential (redact.ts).
 
 export interface SaasusClientOptions {
   /** e.g. https://api.saasus.io; the Auth API is under /v1/auth. */
@@ -22,6 +27,8 @@ export interface SaasusClientOptions {
   retries: number
   /** Longest pause before a retry, whatever Retry-After asks (ms). */
   maxRetryDelayMs: number
+  /** Largest answer body read (bytes): RECONCILE_MAX_ANSWER_BYTES. */
+  maxAnswerBytes: number
   /** Clock for signatures (tests). */
   now?: () => Date
 }
@@ -45,14 +52,61 @@ export function retryAfterMs (header: string | null, now: number = Date.now()): 
   return Number.isNaN(at) ? undefined : Math.max(0, at - now)
 }
 
-/** SaaSus's error body, shortened: its type and message, if it has them. */
-function reason (body: string): string {
+/** SaaSus's error body, shortened: its type and message, if it has them, credentials cut out before shortening. */
+function reason (body: string, credentials: SaasusCredentials): string {
   try {
     const parsed = JSON.parse(body) as { type?: unknown, message?: unknown }
     const parts = [parsed.type, parsed.message].filter(p => typeof p === 'string')
-    return parts.length > 0 ? `: ${parts.join(' ').slice(0, 200)}` : ''
+    return parts.length > 0 ? `: ${redactCredentials(parts.join(' '), credentials).slice(0, 200)}` : ''
   } catch {
     return ''
+  }
+}
+
+/** Most bytes of an error answer read (its type and message are short; the rest is dropped unread). */
+const MAX_ERROR_BYTES = 64 * 1024
+/**
+ * Longest string (or key) an answer may hold, in bytes as sent: ids are at most 256 characters, and any other
+ * value reached SaaSus through requests of a few kilobytes. A longer one is refused when it crosses the
+ * limit, so that a huge string, even in a field nobody reads, is never held whole.
+ */
+export const MAX_STRING_BYTES = 4 * 1024 * 1024
+
+/** The first `max` bytes of a body as text; the rest is not read (the stream is cancelled). */
+async function textUpTo (body: ReadableStream<Uint8Array>, max: number): Promise<string> {
+  const pieces: Uint8Array[] = []
+  let size = 0
+  for await (const chunk of body) {
+    pieces.push(chunk)
+    size += chunk.length
+    if (size >= max) break
+  }
+  return Buffer.concat(pieces).subarray(0, max).toString('utf8')
+}
+
+/** Follows the JSON strings of a byte stream across pieces and measures the one in progress. */
+class StringScanner {
+  #inString = false
+  #escaped = false
+  #length = 0
+
+  /** False as soon as a string of `piece` (or begun before it) is longer than `max` bytes. */
+  scan (piece: Uint8Array, max: number): boolean {
+    for (let i = 0; i < piece.length; i++) {
+      const byte = piece[i]
+      if (!this.#inString) {
+        if (byte === 0x22) { this.#inString = true; this.#length = 0 }
+      } else if (this.#escaped) {
+        this.#escaped = false
+        this.#length++
+      } else if (byte === 0x22) {
+        this.#inString = false
+      } else {
+        if (byte === 0x5c) this.#escaped = true
+        if (++this.#length > max) return false
+      }
+    }
+    return true
   }
 }
 
@@ -102,8 +156,24 @@ export class SaasusClient {
     return checker as Checker<S>
   }
 
-  /** One attempt: status handling, then `read` of the body of a 2xx answer. */
-  async #once<T> (url: URL, name: string, read: (body: AsyncIterable<Uint8Array>) => Promise<T>): Promise<T> {
+  /**
+   * One attempt: status handling, then `read` of the body of a 2xx answer. However it ends, the request is
+   * aborted afterwards: an answer left unread (too large, refused, a redirect) closes its connection rather than
+   * keeping it open, paused, in the pool.
+   */
+  async #once<T> (url: URL, name: string, read: (body: ReadableStream<Uint8Array>) => Promise<T>): Promise<T> {
+    const request = new AbortController()
+    // One controller for both ends (AbortSignal.any of Node 20 can drop a timeout signal it combines).
+    const timer = setTimeout(() => { request.abort(new DOMException('time-out', 'TimeoutError')) }, this.#options.timeoutMs)
+    try {
+      return await this.#exchange(url, name, read, request.signal)
+    } finally {
+      clearTimeout(timer)
+      request.abort()
+    }
+  }
+
+  async #exchange<T> (url: URL, name: string, read: (body: ReadableStream<Uint8Array>) => Promise<T>, signal: AbortSignal): Promise<T> {
     const now = this.#options.now?.() ?? new Date()
     const networkFailure = (err: unknown): Retry => new Retry(new SaasusApiError((err as Error).name === 'TimeoutError'
       ? `${name}: no complete answer within ${this.#options.timeoutMs} ms`
@@ -112,27 +182,41 @@ export class SaasusClient {
     try {
       response = await fetch(url, {
         headers: { Authorization: authorization(this.#options.credentials, 'GET', url, '', now), Accept: 'application/json' },
-        signal: AbortSignal.timeout(this.#options.timeoutMs)
+        signal,
+        // A redirect is answered as it is (below), never followed.
+        redirect: 'manual'
       })
     } catch (err) {
       throw networkFailure(err)
     }
     const { status } = response
+    const { credentials, maxAnswerBytes } = this.#options
+    if (status >= 300 && status < 400) {
+      // (A 304 has no body at all.)
+      await response.body?.cancel()
+      throw new SaasusApiError(`${name}: HTTP ${status}, a redirect${redirectTarget(response.headers.get('location'), url)}, which is not followed: ` +
+        'nothing from another address is applied; check SAASUS_API_URL_BASE', false)
+    }
     if (status < 200 || status >= 300) {
       let text: string
       try {
-        text = await response.text()
+        text = await textUpTo(response.body!, MAX_ERROR_BYTES)
       } catch (err) {
         throw networkFailure(err)
       }
       if (status === 401 || status === 403) {
-        throw new SaasusApiError(`${name}: SaaSus refused the credentials (HTTP ${status}${reason(text)}); ` +
-          `check SAASUS_SAAS_ID (${this.#options.credentials.saasId}), SAASUS_API_KEY and SAASUS_SECRET_KEY`, false)
+        throw new SaasusApiError(`${name}: SaaSus refused the credentials (HTTP ${status}${reason(text, credentials)}); ` +
+          `check SAASUS_SAAS_ID (${credentials.saasId}), SAASUS_API_KEY and SAASUS_SECRET_KEY`, false)
       }
       if (status === 429 || status >= 500) {
-        throw new Retry(new SaasusApiError(`${name}: HTTP ${status}${reason(text)}`, true), retryAfterMs(response.headers.get('retry-after')))
+        throw new Retry(new SaasusApiError(`${name}: HTTP ${status}${reason(text, credentials)}`, true), retryAfterMs(response.headers.get('retry-after')))
       }
-      throw new SaasusApiError(`${name}: HTTP ${status}${reason(text)}`, false)
+      throw new SaasusApiError(`${name}: HTTP ${status}${reason(text, credentials)}`, false)
+    }
+    const declared = Number(response.headers.get('content-length') ?? 0)
+    if (declared > maxAnswerBytes) {
+      await response.body!.cancel()
+      throw tooLarge(name, maxAnswerBytes, `it declares ${declared} bytes`)
     }
     try {
       // A 2xx answer always has a body stream (fetch gives an empty one for an empty body).
@@ -147,7 +231,7 @@ export class SaasusClient {
    * The items of the array `field` of the streamed answer, each checked as soon as it is complete. Only the
    * items are kept (keepStack: false), and the parse gives the event loop a turn every SLICE_MS.
    */
-  async #items<S extends TSchema> (body: AsyncIterable<Uint8Array>, name: string, field: string, checker: Checker<S>): Promise<Array<Static<S>>> {
+  async #items<S extends TSchema> (body: ReadableStream<Uint8Array>, name: string, field: string, checker: Checker<S>): Promise<Array<Static<S>>> {
     const items: Array<Static<S>> = []
     let container: unknown
     let problem: string | undefined
@@ -173,16 +257,40 @@ export class SaasusClient {
       if (problem !== undefined) throw malformed(problem)
     }
     const slice = new WorkSlice(SLICE_MS)
+    const strings = new StringScanner()
+    const { maxAnswerBytes } = this.#options
+    let size = 0
+    // Leaving the loop early (a throw) cancels the body: the rest of the answer is never read.
     for await (const chunk of body) {
+      size += chunk.length
+      if (size > maxAnswerBytes) throw tooLarge(name, maxAnswerBytes, `stopped reading after ${size} bytes`)
       // Bytes after the end of the document (a trailing newline) are left unread.
       for (let at = 0; at < chunk.length && !parser.isEnded; at += PIECE_BYTES) {
-        parse(() => parser.write(chunk.subarray(at, at + PIECE_BYTES)))
+        const piece = chunk.subarray(at, at + PIECE_BYTES)
+        if (!strings.scan(piece, MAX_STRING_BYTES)) {
+          throw new SaasusApiError(`${name}: malformed answer: a string longer than ${MAX_STRING_BYTES} bytes (stopped reading it)`, false)
+        }
+        parse(() => parser.write(piece))
         await slice.turn()
       }
     }
     if (!parser.isEnded) parse(() => parser.end())
     if (!Array.isArray(container)) throw malformed(`/${field}: expected an array`)
     return items
+  }
+}
+
+/** The refusal of an answer larger than RECONCILE_MAX_ANSWER_BYTES. */
+const tooLarge = (name: string, max: number, detail: string): SaasusApiError =>
+  new SaasusApiError(`${name}: the answer is larger than RECONCILE_MAX_ANSWER_BYTES (${max} bytes): ${detail}`, false)
+
+/** Where a redirect pointed, for the error: only its origin (scheme, host, port), or that it had none usable. */
+function redirectTarget (location: string | null, from: URL): string {
+  if (location === null) return ' without a Location'
+  try {
+    return ` to ${new URL(location, from).origin}`
+  } catch {
+    return ' to an unreadable Location'
   }
 }
 

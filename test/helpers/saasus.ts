@@ -1,4 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto'
+import type { Readable } from 'node:stream'
 import Fastify from 'fastify'
 import type { Teardown } from './app.js'
 
@@ -23,8 +24,15 @@ export interface SaasusState {
 
 export interface Fault {
   status?: number
-  /** Raw answer body (with status 200 unless `status` says otherwise): e.g. malformed JSON. */
-  body?: string
+  /**
+   * Raw answer body (with status 200 unless `status` says otherwise): e.g. malformed JSON; or a stream made
+   * afresh for each request (sent without Content-Length), e.g. an answer of hundreds of megabytes.
+   */
+  body?: string | (() => Readable)
+  /** A Location header (with a 3xx `status`: a redirect). */
+  location?: string
+  /** An error answer whose message echoes the request's Authorization header, as a careless server might. */
+  echoAuthorization?: boolean
   retryAfter?: string
   /** Wait this long before answering (a time-out). */
   delayMs?: number
@@ -60,7 +68,8 @@ function signatureValid (header: string | undefined, method: string, urlPart: st
 }
 
 export async function startSaasus (t: Teardown, state: SaasusState = emptyState()): Promise<StandIn> {
-  const server = Fastify({ logger: false })
+  // Connections still open at the end (an answer the client stopped reading) are closed, not waited for.
+  const server = Fastify({ logger: false, forceCloseConnections: true })
   const standIn: StandIn = { url: '', state, faults: new Map(), calls: [], env: {} }
   const answers: Record<string, () => unknown> = {
     '/v1/auth/tenants': () => ({ tenants: standIn.state.tenants }),
@@ -80,8 +89,11 @@ export async function startSaasus (t: Teardown, state: SaasusState = emptyState(
         if (fault.times !== undefined) fault.times--
         if (fault.delayMs !== undefined) await new Promise(resolve => setTimeout(resolve, fault.delayMs))
         if (fault.retryAfter !== undefined) void reply.header('retry-after', fault.retryAfter)
+        if (fault.location !== undefined) void reply.header('location', fault.location)
         if (fault.status !== undefined || fault.body !== undefined) {
-          return await reply.code(done(fault.status ?? 200)).type('application/json').send(fault.body ?? JSON.stringify({ type: 'error', message: `HTTP ${fault.status}` }))
+          const message = fault.echoAuthorization === true ? `bad request: Authorization: ${String(request.headers.authorization)}` : `HTTP ${fault.status}`
+          const body = typeof fault.body === 'function' ? fault.body() : fault.body ?? JSON.stringify({ type: 'error', message })
+          return await reply.code(done(fault.status ?? 200)).type('application/json').send(body)
         }
       }
       await standIn.onRequest?.(path)

@@ -1,7 +1,8 @@
 import { createServer, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { Readable } from 'node:stream'
 import t from 'tap'
-import { SaasusApiError, SaasusClient, retryAfterMs } from '../../src/saasus/client.js'
+import { MAX_STRING_BYTES, SaasusApiError, SaasusClient, retryAfterMs } from '../../src/saasus/client.js'
 import { authorization, signature, signatureMinute, signedUrlPart } from '../../src/saasus/signature.js'
 import { SaasusTenant } from '../../src/schemas/saasus-api.js'
 import { freePort } from '../helpers/process.js'
@@ -37,7 +38,7 @@ t.test('Retry-After as seconds or an HTTP date', async t => {
 })
 
 const client = (url: string, options: Partial<ConstructorParameters<typeof SaasusClient>[0]> = {}) => new SaasusClient({
-  baseUrl: url, credentials: SAASUS, timeoutMs: 1000, retries: 2, maxRetryDelayMs: 50, ...options
+  baseUrl: url, credentials: SAASUS, timeoutMs: 1000, retries: 2, maxRetryDelayMs: 50, maxAnswerBytes: 1 << 30, ...options
 })
 
 const failure = async (promise: Promise<unknown>): Promise<SaasusApiError> => {
@@ -183,4 +184,101 @@ t.test('an answer cut off or stalled mid-body is a network failure: retried, the
   })
   t.match((await failure(client(cutError, { retries: 0 }).list('/tenants', 'tenants', SaasusTenant))).message,
     /^GET \/v1\/auth\/tenants: .+ \(after 1 attempts\)$/, 'an error answer cut off too')
+})
+
+/** A lazily made answer of `total` bytes: `{"tenants": [` then filler (`fill(i)` per piece) then `]}`; counts what was made. */
+function hugeAnswer (pieces: number, piece: (i: number) => string, head = '{"tenants": [', tail = ']}'): { stream: () => Readable, made: () => number } {
+  let made = 0
+  return {
+    made: () => made,
+    stream: () => Readable.from((function * () {
+      yield head
+      for (let i = 0; i < pieces; i++) {
+        const text = piece(i)
+        made += text.length
+        yield text
+      }
+      yield tail
+    })(), { objectMode: false, highWaterMark: 16 * 1024 })
+  }
+}
+
+t.test('an answer larger than maxAnswerBytes is refused naming RECONCILE_MAX_ANSWER_BYTES, not retried, and read no further', async t => {
+  const api = await startSaasus(t)
+  const item = JSON.stringify(saasus.tenant('t1'))
+  api.faults.set('/v1/auth/tenants', { body: `{"tenants": [${Array.from({ length: 100 }, () => item).join(',')}]}` })
+  const declared = await failure(client(api.url, { maxAnswerBytes: 4096 }).list('/tenants', 'tenants', SaasusTenant))
+  t.match(declared.message, /^GET \/v1\/auth\/tenants: the answer is larger than RECONCILE_MAX_ANSWER_BYTES \(4096 bytes\): it declares \d+ bytes$/)
+  t.equal(declared.retryable, false)
+  t.equal(api.calls.length, 1, 'not retried')
+
+  // 64 MB streamed without a Content-Length: the read stops at the cap, and the server is left unread.
+  const huge = hugeAnswer(64 * 1024, i => `${i === 0 ? '' : ','}${JSON.stringify(saasus.tenant(`t${i}`)).padEnd(1000, ' ')}`)
+  api.faults.set('/v1/auth/tenants', { body: huge.stream })
+  const streamed = await failure(client(api.url, { maxAnswerBytes: 1024 * 1024, timeoutMs: 10_000 }).list('/tenants', 'tenants', SaasusTenant))
+  t.match(streamed.message, /^GET \/v1\/auth\/tenants: the answer is larger than RECONCILE_MAX_ANSWER_BYTES \(1048576 bytes\): stopped reading after \d+ bytes$/)
+  await new Promise(resolve => setTimeout(resolve, 100))
+  t.ok(huge.made() < 16 * 1024 * 1024, `the server made ${huge.made()} of 64 MB before the client stopped reading`)
+
+  // At the cap exactly: accepted.
+  const exact = `{"tenants": [${item}]}`
+  api.faults.set('/v1/auth/tenants', { body: exact })
+  t.same(await client(api.url, { maxAnswerBytes: Buffer.byteLength(exact) }).list('/tenants', 'tenants', SaasusTenant), [saasus.tenant('t1')])
+})
+
+t.test('a string longer than MAX_STRING_BYTES is refused as it crosses the limit, even in a field nobody reads', async t => {
+  const api = await startSaasus(t)
+  const oneMb = 'x'.repeat(1024 * 1024)
+  const huge = hugeAnswer(300, () => oneMb, '{"tenants": [], "ignored": "', '"}')
+  api.faults.set('/v1/auth/tenants', { body: huge.stream })
+  const err = await failure(client(api.url, { timeoutMs: 10_000 }).list('/tenants', 'tenants', SaasusTenant))
+  t.equal(err.message, `GET /v1/auth/tenants: malformed answer: a string longer than ${MAX_STRING_BYTES} bytes (stopped reading it)`)
+  t.equal(err.retryable, false)
+  await new Promise(resolve => setTimeout(resolve, 100))
+  t.ok(huge.made() < 32 * 1024 * 1024, `the server made ${huge.made() / 1024 / 1024} of 300 MB before the client stopped reading`)
+
+  // Escaped quotes and backslashes do not end a string early, nor does a long string below the limit fail.
+  const tricky = saasus.tenant('t1', { name: 'a "quoted" \\ name \\', attributes: { long: 'y'.repeat(MAX_STRING_BYTES - 10) } })
+  api.faults.set('/v1/auth/tenants', { body: JSON.stringify({ tenants: [tricky] }) })
+  t.same(await client(api.url, { timeoutMs: 10_000 }).list('/tenants', 'tenants', SaasusTenant), [tricky])
+  // Escapes count towards the length (as sent): a string of escapes beyond the limit is refused too.
+  api.faults.set('/v1/auth/tenants', { body: JSON.stringify({ tenants: [], ignored: '"'.repeat(MAX_STRING_BYTES / 2 + 1) }) })
+  t.match((await failure(client(api.url, { timeoutMs: 10_000 }).list('/tenants', 'tenants', SaasusTenant))).message, /a string longer than/)
+})
+
+t.test('a redirect is never followed: a clear failure naming only where it pointed, nothing asked of the other host', async t => {
+  const api = await startSaasus(t)
+  const elsewhere = await startSaasus(t)
+  elsewhere.state.tenants = [saasus.tenant('foreign')]
+  for (const status of [301, 302, 303, 307, 308]) {
+    api.faults.set('/v1/auth/tenants', { status, location: `${elsewhere.url}/v1/auth/tenants?token=abc`, body: '' })
+    const err = await failure(client(api.url).list('/tenants', 'tenants', SaasusTenant))
+    t.equal(err.message, `GET /v1/auth/tenants: HTTP ${status}, a redirect to ${elsewhere.url}, which is not followed: nothing from another address is applied; check SAASUS_API_URL_BASE`)
+    t.equal(err.retryable, false)
+  }
+  // Same origin is not followed either (the signature covers the URL it was made for).
+  api.faults.set('/v1/auth/tenants', { status: 302, location: '/v1/auth/tenants?again=1', body: '' })
+  t.match((await failure(client(api.url).list('/tenants', 'tenants', SaasusTenant))).message, `a redirect to ${api.url}, which is not followed`)
+  api.faults.set('/v1/auth/tenants', { status: 302, body: '' })
+  t.match((await failure(client(api.url).list('/tenants', 'tenants', SaasusTenant))).message, 'HTTP 302, a redirect without a Location, which')
+  api.faults.set('/v1/auth/tenants', { status: 302, location: 'http://[::1', body: '' })
+  t.match((await failure(client(api.url).list('/tenants', 'tenants', SaasusTenant))).message, 'a redirect to an unreadable Location, which')
+  api.faults.set('/v1/auth/tenants', { status: 304, body: '' })
+  t.match((await failure(client(api.url).list('/tenants', 'tenants', SaasusTenant))).message, 'HTTP 304, a redirect without a Location')
+  t.same(elsewhere.calls, [], 'the other host was never asked')
+  t.equal(api.calls.length, 9, 'none was retried')
+})
+
+t.test('an error answer echoing the Authorization header: the message keeps no signature, key or secret', async t => {
+  const api = await startSaasus(t)
+  for (const status of [400, 401, 500]) {
+    api.faults.set('/v1/auth/tenants', { status, echoAuthorization: true })
+    const err = await failure(client(api.url, { retries: 0 }).list('/tenants', 'tenants', SaasusTenant))
+    noSecrets(t, err.message)
+    t.notMatch(err.message, /Sig=[0-9a-f]/, 'no signature')
+    t.match(err.message, 'Authorization: [redacted]')
+  }
+  // An error body larger than what is read: the start is enough for its type and message.
+  api.faults.set('/v1/auth/tenants', { status: 500, body: JSON.stringify({ type: 'error', message: 'm', pad: 'p'.repeat(200_000) }) })
+  t.equal((await failure(client(api.url, { retries: 0 }).list('/tenants', 'tenants', SaasusTenant))).message, 'GET /v1/auth/tenants: HTTP 500 (after 1 attempts)', 'cut off: no longer JSON, so only the status')
 })
