@@ -12,6 +12,8 @@ import authFailuresPlugin from './plugins/auth-failures.js'
 import metricsPlugin from './plugins/metrics.js'
 import deadlinePlugin from './plugins/deadline.js'
 import pressurePlugin from './plugins/pressure.js'
+import readLimitPlugin from './plugins/read-limit.js'
+import replyTimeoutPlugin from './plugins/reply-timeout.js'
 import docsPlugin from './plugins/docs.js'
 import shutdownPlugin from './plugins/shutdown.js'
 import jsonBodyPlugin from './plugins/json-body.js'
@@ -63,6 +65,8 @@ export default async function app (fastify: FastifyInstance, { config }: AppOpti
   await fastify.register(metricsPlugin)
   await fastify.register(deadlinePlugin)
   await fastify.register(pressurePlugin)
+  await fastify.register(readLimitPlugin)
+  await fastify.register(replyTimeoutPlugin)
   await fastify.register(docsPlugin)
   await fastify.register(shutdownPlugin)
   await fastify.register(reconcilePlugin)
@@ -76,6 +80,8 @@ export default async function app (fastify: FastifyInstance, { config }: AppOpti
   // Everything registered in here requires the API key.
   await fastify.register(async (api) => {
     api.addHook('onRequest', api.verifyApiKey)
+    // Reads wait for a slot (plugins/read-limit.ts); intake never does.
+    api.addHook('preHandler', async (request, reply) => request.method === 'GET' ? await api.limitRead(request, reply) : undefined)
     // JSON only, UTF-8 only, uncompressed only: anything else is 415 (see plugins/json-body.ts).
     await api.register(jsonBodyPlugin)
     await api.register(eventsRoute)

@@ -12,12 +12,15 @@ const entry = (cursor: number): FeedEntryView => ({
 
 function source (entries: FeedEntryView[]) {
   const calls: Array<[number, number]> = []
+  const budgets: number[] = []
   let fail = false
   return {
     calls,
+    budgets,
     failNext: () => { fail = true },
-    feedEntries: async (after: number, limit: number) => {
+    feedEntries: async (after: number, limit: number, maxBytes: number) => {
       calls.push([after, limit])
+      budgets.push(maxBytes)
       await new Promise(resolve => setImmediate(resolve))
       if (fail) { fail = false; throw new Error('read failed') }
       return entries.filter(e => e.cursor > after).slice(0, limit)
@@ -86,4 +89,15 @@ t.test('a failed read is reported and leaves the waiters to their time-out; clos
   t.equal(tail.waiting, 0)
   tail.poke() // nobody waits: nothing to read
   t.equal(src.calls.length, 2)
+})
+
+t.test('waiters woken by one read share each entry\'s serialised JSON; the read keeps to the byte budget', async t => {
+  const src = source([entry(1), entry(2)])
+  const tail = new FeedTail(src, err => { throw err }, 4096)
+  const pages = Array.from({ length: 50 }, async () => await tail.wait(0, 10, 5000))
+  tail.advance(2)
+  const answered = await Promise.all(pages)
+  t.same(src.budgets, [4096], 'one read, with the budget')
+  t.same(JSON.parse(answered[0][0].json.toString()), entry(1), 'the entry as JSON')
+  t.ok(answered.every(p => p.length === 2 && p[0].json === answered[0][0].json && p[1].json === answered[0][1].json), 'the same buffers for every waiter')
 })

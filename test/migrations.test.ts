@@ -223,7 +223,7 @@ engineTest(t, 'schema.prisma and the migrated database agree on every model fiel
     '_prisma_migrations_pkey', 'attribute_values_pkey', 'attribute_values_user_id_idx', 'console_sessions_expires_at_idx',
     'console_sessions_pkey', 'envs_pkey', 'events_event_type_received_at_idx', 'events_log_id_key',
     'events_outcome_received_at_idx', 'events_pkey', 'events_received_at_idx', 'events_tenant_id_received_at_idx',
-    'events_user_id_received_at_idx', 'feed_entries_event_id_idx',
+    'events_user_id_received_at_idx', 'feed_entries_cursor_size_idx', 'feed_entries_event_id_idx',
     'feed_entries_pkey', 'feed_entries_recorded_at_idx', 'feed_entries_tenant_idx', 'feed_entries_user_idx', 'feed_head_pkey',
     'quarantine_hash_key', 'quarantine_last_seen_at_idx', 'quarantine_pkey', 'reconcile_lease_pkey',
     'reconcile_runs_pkey', 'reconcile_runs_started_at_idx', 'roles_pkey', 'tenant_user_roles_pkey',

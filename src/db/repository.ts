@@ -123,6 +123,14 @@ export interface FeedEntryView {
   recorded_at: string
 }
 
+/**
+ * Bytes an entry takes in a page besides its key and fields, at most: cursor, entity, op, recorded_at and its
+ * cause (an envelope id of up to 256 characters, an operation's name, a time).
+ */
+export const ENTRY_OVERHEAD = 512
+/** Bytes of a page besides its entries: `{"entries":[],"next_after":<cursor>}`. */
+export const PAGE_OVERHEAD = 64
+
 /** The feed's ends: the newest cursor given out, and the newest pruned (every cursor up to it is gone). */
 export interface FeedBounds {
   head: number
@@ -371,9 +379,19 @@ export class Repository {
     return result
   }
 
-  /** Up to `limit` feed entries after cursor `after`, in cursor order. */
-  async feedEntries (after: number, limit: number): Promise<FeedEntryView[]> {
-    const rows = await this.prisma.feedEntry.findMany({ where: { cursor: { gt: BigInt(after) } }, orderBy: { cursor: 'asc' }, take: limit })
+  /**
+   * Up to `limit` feed entries after cursor `after`, in cursor order, and no more than fit in `maxBytes`
+   * (their recorded sizes plus ENTRY_OVERHEAD each), but always the first: a page stops before the budget,
+   * never empty while an entry follows. Where it stops is decided from the (cursor, size) index alone, so
+   * that the entries it leaves out are never read.
+   */
+  async feedEntries (after: number, limit: number, maxBytes: number = Number.MAX_SAFE_INTEGER): Promise<FeedEntryView[]> {
+    const [{ last }] = await this.prisma.$queryRaw<Array<{ last: bigint | number | null }>>(sql`SELECT MAX("cursor") AS "last" FROM (
+        SELECT "cursor", SUM("size" + ${ENTRY_OVERHEAD}) OVER (ORDER BY "cursor") AS "total", ROW_NUMBER() OVER (ORDER BY "cursor") AS "n"
+        FROM (SELECT "cursor", "size" FROM "feed_entries" WHERE "cursor" > ${BigInt(after)} ORDER BY "cursor" LIMIT ${limit}) AS "p"
+      ) AS "w" WHERE "n" = 1 OR "total" <= ${maxBytes - PAGE_OVERHEAD}`)
+    if (last === null) return []
+    const rows = await this.prisma.feedEntry.findMany({ where: { cursor: { gt: BigInt(after), lte: BigInt(last) } }, orderBy: { cursor: 'asc' } })
     return rows.map(r => ({
       cursor: Number(r.cursor),
       entity: r.entity as FeedEntity,

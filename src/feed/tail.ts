@@ -1,23 +1,37 @@
 import type { FeedEntryView } from '../db/repository.js'
+import { serialise, type SerialisedEntry } from './page.js'
 
 // Long poll without a query per waiting request per commit: requests that found nothing after their
 // cursor wait here. When a commit is heard of (in this process, or through PostgreSQL's NOTIFY from any
-// replica), ONE read fetches the entries after the oldest waiting cursor and every waiter takes its page
-// from it. Reads never overlap: commits heard of during a read make one more read after it.
+// replica), ONE read fetches the entries after the oldest waiting cursor (within the page byte budget),
+// serialises each entry ONCE, and every waiter takes its page from those buffers. Reads never overlap:
+// commits heard of during a read make one more read after it.
 
 export interface FeedSource {
-  feedEntries: (after: number, limit: number) => Promise<FeedEntryView[]>
+  feedEntries: (after: number, limit: number, maxBytes: number) => Promise<FeedEntryView[]>
 }
 
 interface Waiter {
   after: number
   limit: number
-  resolve: (entries: FeedEntryView[]) => void
+  resolve: (entries: SerialisedEntry[]) => void
   timer: NodeJS.Timeout
 }
 
 /** Most entries one shared read fetches: the largest page a request may ask for. */
 export const FETCH_LIMIT = 1000
+
+/** The index of the first of `entries` (in cursor order) after `cursor`. */
+function firstAfter (entries: SerialisedEntry[], cursor: number): number {
+  let lo = 0
+  let hi = entries.length
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1
+    if (entries[mid].cursor > cursor) hi = mid
+    else lo = mid + 1
+  }
+  return lo
+}
 
 export class FeedTail {
   #known = 0
@@ -25,7 +39,12 @@ export class FeedTail {
   #reading = false
   #again = false
 
-  constructor (private readonly source: FeedSource, private readonly onError: (err: unknown) => void) {}
+  /** `maxBytes`: a shared read stops before this many bytes of entries (PAGE_MAX_BYTES), after the first. */
+  constructor (
+    private readonly source: FeedSource,
+    private readonly onError: (err: unknown) => void,
+    private readonly maxBytes: number = Number.MAX_SAFE_INTEGER
+  ) {}
 
   /** How many requests are waiting. */
   get waiting (): number { return this.#waiters.size }
@@ -47,7 +66,7 @@ export class FeedTail {
    * Up to `limit` entries after `after`, as soon as some are committed, or none after `ms`. The caller has
    * just read nothing after `after`; a commit heard of since then is read at once.
    */
-  async wait (after: number, limit: number, ms: number): Promise<FeedEntryView[]> {
+  async wait (after: number, limit: number, ms: number): Promise<SerialisedEntry[]> {
     return await new Promise(resolve => {
       const waiter: Waiter = {
         after,
@@ -74,18 +93,18 @@ export class FeedTail {
         this.#again = false
         if (this.#waiters.size === 0) return
         const from = Math.min(...[...this.#waiters].map(w => w.after))
-        const entries = await this.source.feedEntries(from, FETCH_LIMIT)
+        const entries = (await this.source.feedEntries(from, FETCH_LIMIT, this.maxBytes)).map(serialise)
         const newest = entries.at(-1)?.cursor ?? from
         if (newest > this.#known) this.#known = newest
         for (const waiter of this.#waiters) {
-          const page = entries.filter(e => e.cursor > waiter.after).slice(0, waiter.limit)
-          if (page.length === 0) continue
+          const start = firstAfter(entries, waiter.after)
+          if (start === entries.length) continue
           clearTimeout(waiter.timer)
           this.#waiters.delete(waiter)
-          waiter.resolve(page)
+          waiter.resolve(entries.slice(start, start + waiter.limit))
         }
-        // A full read may have stopped short of what the remaining waiters wait for.
-        if (entries.length === FETCH_LIMIT) this.#again = true
+        // A read cut short (by rows or bytes) may have stopped before what the remaining waiters wait for.
+        if (entries.length > 0 && newest < this.#known) this.#again = true
       } while (this.#again)
     } catch (err) {
       // The waiters stay: their time-out answers them with a read of their own.

@@ -17,7 +17,7 @@ declare module 'fastify' {
  */
 export default fp(async (fastify) => {
   const { repository } = fastify
-  const tail = new FeedTail(repository, err => { fastify.log.warn({ err }, 'reading the change feed for waiting requests failed') })
+  const tail = new FeedTail(repository, err => { fastify.log.warn({ err }, 'reading the change feed for waiting requests failed') }, fastify.config.PAGE_MAX_BYTES)
   repository.onFeed(write => { tail.advance(write.head!) })
   fastify.decorate('feedTail', tail)
 

@@ -444,8 +444,8 @@ export interface EntryCause {
   runId?: string
 }
 
-const ENTRY_TYPES: ColumnType[] = ['bigint', 'text', 'json', 'text', 'json', 'text', 'text', 'text', 'timestamp', 'text', 'timestamp']
-const ENTRY_COLUMNS = sql`"cursor", "entity", "key", "op", "fields", "cause", "event_id", "event_type", "event_time", "run_id", "recorded_at"`
+const ENTRY_TYPES: ColumnType[] = ['bigint', 'text', 'json_text', 'text', 'json_text', 'text', 'text', 'text', 'timestamp', 'text', 'timestamp', 'integer']
+const ENTRY_COLUMNS = sql`"cursor", "entity", "key", "op", "fields", "cause", "event_id", "event_type", "event_time", "run_id", "recorded_at", "size"`
 
 /**
  * Records the changes between two visible states, each with its cause. The entries are numbered here, at
@@ -469,15 +469,19 @@ export async function recordFeed (
   // Each entry's number within the transaction's (1..n): its cursor is the head before it plus that.
   const rows = changes.map((change, i) => {
     const { cause, event, runId } = causeOf(change)
-    return [i + 1, change.entity, change.key, change.op, change.fields, cause, event?.id ?? null, event?.type ?? null, event?.time ?? null, runId ?? null, now]
+    // Key and fields as the JSON text stored, whose bytes are the entry's size (GET /changes' byte budget).
+    const key = JSON.stringify(change.key)
+    const fields = change.fields === null ? null : JSON.stringify(change.fields)
+    const size = Buffer.byteLength(key) + (fields === null ? 0 : Buffer.byteLength(fields))
+    return [i + 1, change.entity, key, change.op, fields, cause, event?.id ?? null, event?.type ?? null, event?.time ?? null, runId ?? null, now, size]
   })
   let head: number
   if (dialect.name === 'postgresql') {
     const [moved] = await db.$queryRaw<Array<{ cursor: bigint | number | string }>>(sql`WITH "h" AS (UPDATE "feed_head" SET "cursor" = "cursor" + ${n} WHERE "id" = 1
         RETURNING "cursor", pg_notify(${FEED_CHANNEL} || current_schema(), "cursor"::text)),
       "e" AS (INSERT INTO "feed_entries" (${ENTRY_COLUMNS}) SELECT "h"."cursor" - ${n} + "v"."n", "v"."entity", "v"."key", "v"."op", "v"."fields",
-        "v"."cause", "v"."event_id", "v"."event_type", "v"."event_time", "v"."run_id", "v"."recorded_at"
-        FROM "h", (${dialect.rows(ENTRY_TYPES, rows)}) AS "v" ("n", "entity", "key", "op", "fields", "cause", "event_id", "event_type", "event_time", "run_id", "recorded_at"))
+        "v"."cause", "v"."event_id", "v"."event_type", "v"."event_time", "v"."run_id", "v"."recorded_at", "v"."size"
+        FROM "h", (${dialect.rows(ENTRY_TYPES, rows)}) AS "v" ("n", "entity", "key", "op", "fields", "cause", "event_id", "event_type", "event_time", "run_id", "recorded_at", "size"))
       SELECT "cursor" FROM "h"`)
     head = Number(moved.cursor)
   } else {

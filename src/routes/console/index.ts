@@ -29,6 +29,7 @@ const consoleRoutes: FastifyPluginAsync = async (fastify) => {
   await fastify.register(signInRoutes)
   await fastify.register(async (pages) => {
     pages.addHook('onRequest', pages.requireConsoleSession)
+    pages.addHook('preHandler', async (request, reply) => request.method === 'GET' ? await pages.limitRead(request, reply) : undefined)
     await pages.register(overviewRoute)
     await pages.register(eventRoutes)
     await pages.register(quarantineRoutes)

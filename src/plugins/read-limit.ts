@@ -1,0 +1,39 @@
+import fp from 'fastify-plugin'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import { ReadGate } from '../reads/read-gate.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** preHandler of the routes that read pages: waits for a read slot (READ_CONCURRENCY), or answers 503. */
+    limitRead: (request: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply | undefined>
+    readGate: ReadGate
+  }
+  interface FastifyRequest {
+    /** Gives the request's read slot back early (a long poll, before it waits). */
+    releaseRead?: () => void
+  }
+}
+
+/**
+ * Heavy reads, limited (src/reads/read-gate.ts): READ_CONCURRENCY at once, READ_QUEUE_MAX more waiting at
+ * most REQUEST_DEADLINE_MS each; beyond that 503 with Retry-After. Intake (POST /events), /healthz, /readyz
+ * and /metrics never wait here. The slot is held until the answer is sent or the connection closes, so that
+ * answers not yet read (cut off after REPLY_TIMEOUT_MS) count too: memory stays bounded by
+ * READ_CONCURRENCY × PAGE_MAX_BYTES.
+ */
+export default fp(async (fastify) => {
+  const { READ_CONCURRENCY, READ_QUEUE_MAX, REQUEST_DEADLINE_MS, RETRY_AFTER_SECONDS } = fastify.config
+  const gate = new ReadGate(READ_CONCURRENCY, READ_QUEUE_MAX, REQUEST_DEADLINE_MS)
+  fastify.decorate('readGate', gate)
+  fastify.decorate('limitRead', async (request: FastifyRequest, reply: FastifyReply) => {
+    const release = await gate.acquire()
+    if (release === undefined) {
+      request.log.warn({ running: gate.running, queued: gate.queued }, 'too many reads at once: answering 503')
+      return await reply.code(503).header('retry-after', String(RETRY_AFTER_SECONDS))
+        .send({ statusCode: 503, error: 'Service Unavailable', message: 'too many reads at once, retry later' })
+    }
+    request.releaseRead = release
+    reply.raw.once('close', release)
+    return undefined
+  })
+}, { name: 'read-limit', dependencies: ['config'] })

@@ -1,0 +1,96 @@
+import t from 'tap'
+import { connect } from 'node:net'
+import { API_KEY, buildApp, deliver, getJson, postEvent } from '../helpers/app.js'
+import { engineTest } from '../helpers/engines.js'
+import { events } from '../helpers/events.js'
+
+// Bounded work and memory per request (issue 25): pages stop before PAGE_MAX_BYTES (never empty while an
+// entry follows, and a follower resumes where a page stopped), reads wait for a slot (READ_CONCURRENCY) or
+// are refused while intake and probes go on, and an answer the client does not read is cut off.
+
+const o = (s: number, id: string) => ({ time: new Date(Date.UTC(2026, 4, 19, 10, 0, s)).toISOString(), id })
+interface Entry { cursor: number, key: { id: string } }
+
+engineTest(t, '/changes pages stop before PAGE_MAX_BYTES, hold at least one entry, and resume at next_after', async (t, engine) => {
+  const { app } = await buildApp(t, { PAGE_MAX_BYTES: '4096' }, engine)
+  for (let k = 0; k < 10; k++) await deliver(app, events.createTenant(`t${k}`, { name: 'n'.repeat(1000) }, o(k, `e${k}`)))
+  // One tenant larger than the whole budget: its entry alone is a page.
+  await deliver(app, events.createTenant('big', { name: 'b', attributes: { blob: 'x'.repeat(20_000) } }, o(20, 'e-big')))
+  const seen: string[] = []
+  const sizes: number[] = []
+  let after = 0
+  for (let pages = 0; pages < 50; pages++) {
+    const res = await getJson(app, `/changes?after=${after}&limit=1000`)
+    t.equal(res.statusCode, 200)
+    t.match(res.headers['content-type'], /^application\/json/)
+    const page = res.json() as { entries: Entry[], next_after: number }
+    if (page.entries.length === 0) { t.equal(page.next_after, after, 'the end: next_after stays'); break }
+    sizes.push(res.body.length)
+    t.ok(res.body.length <= 4096 || page.entries.length === 1, `a page of ${page.entries.length} entries, ${res.body.length} bytes`)
+    seen.push(...page.entries.map(e => e.key.id))
+    t.equal(page.next_after, page.entries.at(-1)!.cursor)
+    after = page.next_after
+  }
+  t.same(seen, [...Array.from({ length: 10 }, (_, k) => `t${k}`), 'big'], 'every entry once, in order')
+  t.ok(sizes.length >= 4, `${sizes.length} pages`)
+  t.ok(sizes.at(-1)! > 20_000, 'the large entry alone, whole')
+
+  // A long poll's page keeps to the budget too.
+  const waiting = getJson(app, `/changes?after=${after}&limit=1000&wait=10`)
+  while (app.feedTail.waiting < 1) await new Promise(resolve => setTimeout(resolve, 5))
+  await postEvent(app, [0, 1, 2, 3, 4, 5].map(k => events.createTenant(`w${k}`, { name: 'n'.repeat(1000) }, o(30 + k, `w${k}`))))
+  const woken = await waiting
+  t.ok(woken.json().entries.length >= 1 && woken.body.length <= 4096, `a woken page of ${woken.body.length} bytes`)
+})
+
+engineTest(t, 'reads beyond READ_CONCURRENCY and READ_QUEUE_MAX answer 503; intake and /healthz do not wait', async (t, engine) => {
+  const { app, logs } = await buildApp(t, { READ_CONCURRENCY: '1', READ_QUEUE_MAX: '1', REQUEST_DEADLINE_MS: '1000' }, engine)
+  await deliver(app, events.createTenant('t1', { name: 'A' }, o(1, 'e1')))
+  let open!: () => void
+  const gate = new Promise<void>(resolve => { open = resolve })
+  const tenants = app.repository.tenants.bind(app.repository)
+  app.repository.tenants = async (cursor, limit) => { await gate; return await tenants(cursor, limit) }
+  const held = getJson(app, '/tenants')
+  while (app.readGate.running < 1) await new Promise(resolve => setTimeout(resolve, 5))
+  const started = Date.now()
+  const queued = await getJson(app, '/users') // waits REQUEST_DEADLINE_MS in the queue, then 503
+  t.equal(queued.statusCode, 503)
+  t.ok(Date.now() - started >= 900, 'refused after its wait in the queue')
+  t.equal(queued.headers['retry-after'], '5')
+  t.match(queued.json(), { message: 'too many reads at once, retry later' })
+  t.equal((await postEvent(app, events.createTenant('t2', { name: 'B' }, o(2, 'e2')))).statusCode, 200, 'intake does not wait for reads')
+  t.equal((await app.inject('/healthz')).statusCode, 200, '/healthz does not wait for reads')
+  const queuedAgain = getJson(app, '/changes')
+  while (app.readGate.queued < 1) await new Promise(resolve => setTimeout(resolve, 5))
+  const full = await getJson(app, '/tenants/t1')
+  t.equal(full.statusCode, 503, 'the queue is full: refused at once')
+  open()
+  t.equal((await held).statusCode, 200)
+  t.equal((await queuedAgain).statusCode, 200, 'the queued read is served when the slot is given back')
+  t.equal((await getJson(app, '/tenants')).statusCode, 200, 'a slot is free again')
+  t.equal(app.readGate.running, 0, 'every slot given back')
+  t.match(logs(), /too many reads at once: answering 503/)
+})
+
+engineTest(t, 'an answer the client does not read is cut off after REPLY_TIMEOUT_MS, and its read slot given back', async (t, engine) => {
+  const { app, logs } = await buildApp(t, { PAGE_MAX_BYTES: String(64 * 1024 * 1024), REPLY_TIMEOUT_MS: '1000' }, engine)
+  // About 20 MB of entries: more than the sockets' buffers take without the client reading.
+  for (let k = 0; k < 40; k++) {
+    const attributes = Object.fromEntries(Array.from({ length: 300 }, (_, i) => [`a${i}`, `${k % 10}`.repeat(1800)]))
+    await deliver(app, events.createTenant(`t${k}`, { name: 'n', attributes }, o(k, `e${k}`)))
+  }
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  const { port } = app.server.address() as { port: number }
+  const socket = connect(port, '127.0.0.1')
+  socket.pause() // never reads
+  socket.write(`GET /changes?limit=1000 HTTP/1.1\r\nhost: x\r\nx-api-key: ${API_KEY}\r\n\r\n`)
+  t.teardown(() => socket.destroy())
+  const started = Date.now()
+  while (app.readGate.running < 1) await new Promise(resolve => setTimeout(resolve, 5))
+  // The server cuts the connection (what the kernel already holds may still trickle to the client).
+  while (!logs().includes('answer not read by the client in time') && Date.now() - started < 20_000) await new Promise(resolve => setTimeout(resolve, 20))
+  const held = Date.now() - started
+  t.ok(held >= 900 && held < 20_000, `cut off after ${held} ms`)
+  while (app.readGate.running > 0) await new Promise(resolve => setTimeout(resolve, 5))
+  t.equal(app.readGate.running, 0, 'the slot is given back')
+})
