@@ -106,10 +106,32 @@ async function deleteInBatches (deleteBatch: () => Promise<number>, batchSize: n
 /** Live rows after a cursor (the last id of the previous page), for listing in id order. */
 const visibleAfter = (cursor: string | undefined) => ({ live: true, ...(cursor === undefined ? {} : { id: { gt: cursor } }) })
 
-/** One page from `limit + 1` rows: the extra row only says that there is a next page. */
-async function page<R, V extends { id: string }> (rows: R[], limit: number, views: (rows: R[]) => Promise<V[]>): Promise<Page<V>> {
-  const items = await views(rows.slice(0, limit))
-  return { items, next_cursor: rows.length > limit ? items[items.length - 1].id : null }
+/** Views built per group at first: a group's views are read together, and all of the last may be left out. */
+const FIRST_GROUP = 8
+
+/**
+ * One page from `limit + 1` rows (the extra row only says that there is a next page), whose views' JSON
+ * stays within `maxBytes`, but always with the first: views are built a group at a time, each group as large
+ * as the budget left seems to allow by the views so far, and the page stops before the view that would
+ * exceed it. The page then ends there, and `next_cursor` resumes after it.
+ */
+async function page<R extends { id: string }, V extends { id: string }> (rows: R[], limit: number, maxBytes: number, views: (rows: R[]) => Promise<V[]>): Promise<Page<V>> {
+  const wanted = rows.slice(0, limit)
+  const items: V[] = []
+  // What the page holds besides its items: `{"items":[],"next_cursor":"<id>"}`, an id of 256 characters at most.
+  let bytes = 64 + 256
+  // (A row deleted since `rows` were read has no view: a group may give fewer views than rows.)
+  for (let next = 0; next < wanted.length;) {
+    const size = Math.max(1, Math.min(items.length === 0 ? FIRST_GROUP : Math.floor((maxBytes - bytes) / (bytes / items.length)), wanted.length - next))
+    const group = wanted.slice(next, next += size)
+    for (const view of await views(group)) {
+      const viewBytes = Buffer.byteLength(JSON.stringify(view)) + 1 // and its comma
+      if (items.length > 0 && bytes + viewBytes > maxBytes) return { items, next_cursor: items[items.length - 1].id }
+      items.push(view)
+      bytes += viewBytes
+    }
+  }
+  return { items, next_cursor: rows.length > limit ? wanted[wanted.length - 1].id : null }
 }
 
 /** One change feed entry as the API shows it. */
@@ -431,9 +453,13 @@ export class Repository {
     return row === null ? undefined : (await this.tenantViews([row]))[0]
   }
 
-  async tenants (cursor: string | undefined, limit: number): Promise<Page<TenantView>> {
-    const rows = await this.prisma.tenant.findMany({ where: visibleAfter(cursor), orderBy: { id: 'asc' }, take: limit + 1 })
-    return await page(rows, limit, async rows => await this.tenantViews(rows))
+  /** Live tenants after `cursor`, by id: at most `limit`, and within `maxBytes` of JSON but for the first. */
+  async tenants (cursor: string | undefined, limit: number, maxBytes: number = Number.MAX_SAFE_INTEGER): Promise<Page<TenantView>> {
+    const ids = await this.prisma.tenant.findMany({ where: visibleAfter(cursor), orderBy: { id: 'asc' }, take: limit + 1, select: { id: true } })
+    return await page(ids, limit, maxBytes, async group => {
+      const rows = await this.prisma.tenant.findMany({ where: { id: { in: group.map(r => r.id) }, live: true }, orderBy: { id: 'asc' } })
+      return await this.tenantViews(rows)
+    })
   }
 
   private async tenantViews (rows: Tenant[]): Promise<TenantView[]> {
@@ -453,9 +479,13 @@ export class Repository {
     return row === null ? undefined : (await this.userViews([row]))[0]
   }
 
-  async users (cursor: string | undefined, limit: number): Promise<Page<UserView>> {
-    const rows = await this.prisma.user.findMany({ where: visibleAfter(cursor), orderBy: { id: 'asc' }, take: limit + 1 })
-    return await page(rows, limit, async rows => await this.userViews(rows))
+  /** Live users after `cursor`, by id: at most `limit`, and within `maxBytes` of JSON but for the first. */
+  async users (cursor: string | undefined, limit: number, maxBytes: number = Number.MAX_SAFE_INTEGER): Promise<Page<UserView>> {
+    const ids = await this.prisma.user.findMany({ where: visibleAfter(cursor), orderBy: { id: 'asc' }, take: limit + 1, select: { id: true } })
+    return await page(ids, limit, maxBytes, async group => {
+      const rows = await this.prisma.user.findMany({ where: { id: { in: group.map(r => r.id) }, live: true }, orderBy: { id: 'asc' } })
+      return await this.userViews(rows)
+    })
   }
 
   private async userViews (rows: User[]): Promise<UserView[]> {

@@ -6,10 +6,13 @@ import {
 const notFound = (what: string, id: string) =>
   ({ statusCode: 404, error: 'Not Found', message: `no ${what} ${id}` })
 
-/** The projected state and the inbox, read back. Deleted rows answer 404 and are not listed. */
+/**
+ * The projected state and the inbox, read back. Deleted rows answer 404 and are not listed. A list's page
+ * holds at most `limit` items and stops before PAGE_MAX_BYTES (but always holds one): next_cursor resumes.
+ */
 const readRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get('/tenants', { schema: { querystring: ListQuery, response: { 200: TenantPage } } },
-    async request => await fastify.repository.tenants(request.query.cursor, request.query.limit))
+    async request => await fastify.repository.tenants(request.query.cursor, request.query.limit, fastify.config.PAGE_MAX_BYTES))
 
   fastify.get('/tenants/:id', { schema: { params: IdParams, response: { 200: TenantResponse, 404: ErrorResponse } } },
     async (request, reply) => {
@@ -18,7 +21,7 @@ const readRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     })
 
   fastify.get('/users', { schema: { querystring: ListQuery, response: { 200: UserPage } } },
-    async request => await fastify.repository.users(request.query.cursor, request.query.limit))
+    async request => await fastify.repository.users(request.query.cursor, request.query.limit, fastify.config.PAGE_MAX_BYTES))
 
   fastify.get('/users/:id', { schema: { params: IdParams, response: { 200: UserResponse, 404: ErrorResponse } } },
     async (request, reply) => {

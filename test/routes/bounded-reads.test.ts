@@ -94,3 +94,28 @@ engineTest(t, 'an answer the client does not read is cut off after REPLY_TIMEOUT
   while (app.readGate.running > 0) await new Promise(resolve => setTimeout(resolve, 5))
   t.equal(app.readGate.running, 0, 'the slot is given back')
 })
+
+engineTest(t, '/tenants and /users pages stop before PAGE_MAX_BYTES, hold at least one item, and resume at next_cursor', async (t, engine) => {
+  const { app } = await buildApp(t, { PAGE_MAX_BYTES: '4096' }, engine)
+  for (let k = 0; k < 12; k++) {
+    await deliver(app, events.createTenant(`t${String(k).padStart(2, '0')}`, { name: 'n'.repeat(900) }, o(k, `e${k}`)))
+    await deliver(app, events.createUser(`u${String(k).padStart(2, '0')}`, { email: `${'m'.repeat(900)}@x` }, o(k, `f${k}`)))
+  }
+  await deliver(app, events.createTenant('t99', { name: 'b', attributes: { blob: 'x'.repeat(20_000) } }, o(20, 'e-big')))
+  for (const list of ['tenants', 'users']) {
+    const seen: string[] = []
+    let cursor: string | null = null
+    let pages = 0
+    do {
+      const res = await getJson(app, `/${list}?limit=200${cursor === null ? '' : `&cursor=${cursor}`}`)
+      const page = res.json() as { items: Array<{ id: string }>, next_cursor: string | null }
+      t.ok(page.items.length >= 1, `${list}: a page of ${page.items.length}, ${res.body.length} bytes`)
+      t.ok(res.body.length <= 4096 || page.items.length === 1, `${list}: within the budget, or one item`)
+      seen.push(...page.items.map(i => i.id))
+      cursor = page.next_cursor
+    } while (cursor !== null && ++pages < 50)
+    const ids = Array.from({ length: 12 }, (_, k) => `${list[0]}${String(k).padStart(2, '0')}`)
+    t.same(seen, list === 'tenants' ? [...ids, 't99'] : ids, `${list}: every item once, in order`)
+    t.ok(pages >= 3, `${list}: ${pages + 1} pages`)
+  }
+})
