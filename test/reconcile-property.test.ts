@@ -207,3 +207,69 @@ async function clearProjection (app: FastifyInstance): Promise<void> {
     await app.repository.prisma.$executeRawUnsafe(`DELETE FROM "${table}"`)
   }
 }
+
+/** A store that fails its `failAt`-th transaction of a run (a chunk, or the one raising the floor): a database error, or the run's process dying, there. */
+class FailingStore extends ReconcileStore {
+  transactions = 0
+  failAt = 0
+  override async chunk<T> (...args: Parameters<ReconcileStore['chunk']>): Promise<T> {
+    this.#fail()
+    return await super.chunk(...args) as T
+  }
+
+  override async raiseFloor (...args: Parameters<ReconcileStore['raiseFloor']>): Promise<boolean> {
+    this.#fail()
+    return await super.raiseFloor(...args)
+  }
+
+  #fail (): void {
+    if (++this.transactions === this.failAt) throw new Error(`injected failure at transaction ${this.failAt}`)
+  }
+}
+
+engineTest(t, `a run failed at any chunk, then every event delivered late: the copy reaches the in-order state (${Math.max(1, Math.floor(RUNS / 4))} histories, every chunk)`, async (t, engine) => {
+  const api = await startSaasus(t)
+  const env = { ...api.env, LOG_LEVEL: 'warn' }
+  const [a, b, c] = [await buildApp(t, env, engine), await buildApp(t, env, engine), await buildApp(t, env, engine)]
+  const start = Date.now() - 10 * 86_400_000
+  let round = 0
+  const store = new FailingStore(a.app.repository)
+  const reconciler = (marginMs: number): Reconciler => new Reconciler({
+    client: new SaasusClient({ baseUrl: api.url, credentials: SAASUS, timeoutMs: 5000, retries: 0, maxRetryDelayMs: 0, maxAnswerBytes: 1 << 30 }),
+    store,
+    marginMs,
+    chunkSize: 1,
+    chunkTargetMs: 25,
+    analyzeEveryMs: 60_000,
+    chunkTimeoutMs: 30_000,
+    leaseMs: 60_000,
+    log: quiet
+  })
+  let failures = 0
+  await fc.assert(fc.asyncProperty(scenario, async ({ ops, cut, fate, order }) => {
+    // Fail at the 1st transaction, then the 2nd, ... until a run has fewer: every boundary of this history.
+    for (let failAt = 1; ; failAt++) {
+      round++
+      const ns = `f${round}-`
+      const base = start + round * 60_000
+      const time = (i: number) => new Date(base + i * 1000).toISOString().replace('.000', '')
+      const all = ops.map((o, i) => event(o, ns, time(i)))
+      await clearProjection(c.app)
+      for (let i = 0; i < cut; i++) await deliver(c.app, all[i])
+      api.state = await saasusState(c.app)
+      for (const e of all) await deliver(b.app, e)
+
+      for (const i of order) if (i < cut ? fate[i] === 'early' : fate[i] !== 'late') await deliver(a.app, all[i])
+      store.transactions = 0
+      store.failAt = failAt
+      const result = await reconciler(Date.now() - (base + cut * 1000 - 500)).run()
+      // Every event, again or for the first time, in a shuffled order: the late deliveries of EventBridge.
+      for (const i of order) await deliver(a.app, all[i])
+      t.same(await state(a.app, ns), await state(b.app, ns), `case ${round}: failed at transaction ${failAt} (${result.outcome})`)
+      if (result.outcome === 'succeeded') break
+      failures++
+      if (result.error === undefined || !result.error.includes(`injected failure at transaction ${failAt}`)) throw new Error(`unexpected: ${result.error ?? ''}`)
+    }
+  }), { numRuns: Math.max(1, Math.floor(RUNS / 4)) })
+  t.ok(failures > 0, `${failures} failed runs`)
+})

@@ -80,12 +80,12 @@ engineTest(t, 'an empty database ends equal to SaaSus; a second run writes nothi
   })
   const after = await dump(app) as { floor: unknown }
   t.same({ ...after, floor: null }, { ...(before as object), floor: null }, 'no row was written by the no-op run')
-  t.same(after.floor, [{ id: 1, version: second.snapshotVersion }])
+  t.same(after.floor, [{ id: 1, version: second.snapshotVersion, pendingVersion: '' }], 'the floor raised, nothing pending')
 
   const runs = (await getJson(app, '/reconcile/runs')).json()
   t.same(runs.items.map((r: any) => [r.id, r.outcome, r.trigger, r.dry_run]), [[second.id, 'succeeded', 'manual', false], [first.id, 'succeeded', 'manual', false]])
   t.equal(runs.items[1].snapshot_version, first.snapshotVersion)
-  t.same(runs.items[1].counts.tenants, { created: 2, updated: 0, deleted: 0, unchanged: 0, ids: { created: ['t1', 't2'], updated: [], deleted: [] } })
+  t.same(runs.items[1].counts.tenants, { created: 2, updated: 0, deleted: 0, unchanged: 0, refused: 0, ids: { created: ['t1', 't2'], updated: [], deleted: [] }, refusals: [] })
   t.equal(runs.next_cursor, null)
   const page = (await getJson(app, '/reconcile/runs?limit=1')).json()
   t.same(page.items.map((r: any) => r.id), [second.id])
@@ -239,7 +239,7 @@ const FAULTS = [
   ['HTTP 500', { status: 500 }, /HTTP 500/],
   ['HTTP 401', { status: 401 }, /refused the credentials/],
   ['a time-out', { delayMs: 600 }, /no complete answer within 300 ms/],
-  ['a malformed body', { body: '{"tenants": [{"id": 1}], "users": [{}], "roles": [1], "envs": "x"}' }, /malformed answer/]
+  ['a malformed body', { body: '{"tenants": "x", "users": {}, "roles": 1, "envs": null}' }, /malformed answer/]
 ] as const
 const PATHS = ['/v1/auth/tenants', '/v1/auth/users', '/v1/auth/tenants/all/users', '/v1/auth/roles', '/v1/auth/envs']
 
@@ -314,7 +314,7 @@ engineTest(t, 'a failure while applying is recorded as failed, with what was app
   await app.repository.prisma.$executeRawUnsafe('DROP TABLE "tenant_user_roles"')
   const failed = await run(app)
   t.equal(failed.outcome, 'failed')
-  t.match(failed.error, /^applying the snapshot stopped part-way \(the next run completes it\): /)
+  t.match(failed.error, /^applying the snapshot stopped part-way \(what was applied stays; the version floor was not raised, so every event delivered late still applies; the next run completes it\): /)
   t.equal(failed.drift.roles.created, 2, 'what was applied before the failure is reported')
 }, [sqlite])
 

@@ -12,7 +12,15 @@ import type { Repository, Transaction } from './repository.js'
 // same transaction as the guarded writes that correct it. The writes themselves go through applyChanges,
 // the path events take.
 
-export type RunOutcome = 'running' | 'succeeded' | 'failed' | 'skipped'
+/** `abandoned`: a run found `running` by a later run that took the lease after it expired (its process died). */
+export type RunOutcome = 'running' | 'succeeded' | 'failed' | 'skipped' | 'abandoned'
+
+/** A row the reconcile journal holds: written by a write older than the snapshot being applied. */
+export interface JournalEntry {
+  entity: Entity
+  /** JSON of the key's values in key order, as text (journalKey in batch-write.ts). */
+  key: string
+}
 
 export interface RunRecord {
   id: string
@@ -38,6 +46,8 @@ export interface ChunkReader {
   envs: () => Promise<Env[]>
   /** Writes through the guarded upserts; returns the indexes of the lists that wrote something. */
   apply: (changes: Change[][]) => Promise<Set<number>>
+  /** Removes these entries from the reconcile journal (they are compared in this transaction). */
+  forget: (entries: JournalEntry[]) => Promise<void>
 }
 
 /** Thrown inside a dry run's transaction to roll it back after computing what it would have done. */
@@ -54,6 +64,13 @@ const EPOCH = new Date(0)
  */
 const CHUNK_SETTINGS = "SELECT set_config('random_page_cost', '1.1', true)"
 const ASYNC_COMMIT = "set_config('synchronous_commit', 'off', true)"
+/**
+ * SQLite, first statement of a chunk: takes the write lock, as an event batch's first statement (an
+ * insert) does. A chunk that read first would hold a read snapshot, and its first write would fail with
+ * SQLITE_BUSY_SNAPSHOT whenever another connection (the service beside `npm run reconcile`) had committed
+ * since; waiting for the lock (busy_timeout) instead never fails for that.
+ */
+const SQLITE_WRITE_LOCK = 'UPDATE "version_floor" SET "pending_version" = "pending_version" WHERE 0 = 1'
 const PROJECTED_TABLES = ['tenants', 'users', 'tenant_users', 'tenant_user_roles', 'roles', 'envs', 'attribute_values']
 /** The entities whose rows carry attribute keys (attribute_values). */
 const ATTRIBUTE_HOLDERS: Entity[] = ['tenant', 'user', 'tenant_user']
@@ -83,6 +100,12 @@ export class ReconcileStore {
   constructor (readonly repository: Repository, readonly options: ReconcileStoreOptions = {}) {}
 
   get #prisma () { return this.repository.prisma }
+
+  /** A short transaction of the run's own bookkeeping (not a chunk: none of a chunk's settings). */
+  async #transaction<T> (work: (tx: Transaction) => Promise<T>): Promise<T> {
+    const { maxWaitMs, timeoutMs } = this.repository.limits
+    return await this.#prisma.$transaction(work, { maxWait: maxWaitMs, timeout: timeoutMs })
+  }
 
   /** Takes the lease if it is free or expired; false when another run holds it. */
   async acquireLease (holder: string, until: Date, now: Date = new Date()): Promise<boolean> {
@@ -128,12 +151,55 @@ export class ReconcileStore {
   }
 
   /**
-   * Raises the version floor to `version` (never lowers it). On PostgreSQL this waits for the event
-   * batches in flight, which hold the floor row share-locked: after it, every write older than `version`
-   * is stale.
+   * Marks every run still `running` as `abandoned` (ended now): called by the run that just took the lease,
+   * so no other run is alive (a run's lease is renewed every few seconds while it lives); returns their ids.
    */
-  async raiseFloor (version: Version): Promise<void> {
-    await this.#prisma.$executeRaw(sql`UPDATE "version_floor" SET "version" = ${version} WHERE "id" = 1 AND "version" < ${version}`)
+  async abandonDeadRuns (now: Date, note: string): Promise<string[]> {
+    const dead = await this.#prisma.reconcileRun.findMany({ where: { outcome: 'running' }, select: { id: true } })
+    if (dead.length === 0) return []
+    await this.#prisma.reconcileRun.updateMany({ where: { id: { in: dead.map(d => d.id) }, outcome: 'running' }, data: { outcome: 'abandoned', endedAt: now, error: note } })
+    return dead.map(d => d.id)
+  }
+
+  /**
+   * A run starts applying the snapshot of `version`: from now on, writes older than it that land are
+   * journaled (batch-write.ts), for the run to compare again before it raises the floor. A journal left by
+   * an earlier run is dropped: this run compares everything anyway. On PostgreSQL this waits for the event
+   * batches in flight (they hold the floor row share-locked), so every later one journals.
+   */
+  async beginApplying (version: Version): Promise<void> {
+    await this.#transaction(async tx => {
+      await tx.$executeRaw(sql`UPDATE "version_floor" SET "pending_version" = ${version} WHERE "id" = 1`)
+      await tx.$executeRaw(sql`DELETE FROM "reconcile_journal"`)
+    })
+  }
+
+  /** The run of `version` stopped applying without raising the floor: nothing to journal any more. */
+  async endApplying (version: Version): Promise<void> {
+    await this.#prisma.$executeRaw(sql`UPDATE "version_floor" SET "pending_version" = '' WHERE "id" = 1 AND "pending_version" = ${version}`)
+  }
+
+  /** Up to `limit` journal entries, in key order. */
+  async journal (limit: number): Promise<JournalEntry[]> {
+    return await this.#prisma.$queryRaw<JournalEntry[]>(sql`SELECT "entity", "key" FROM "reconcile_journal" ORDER BY "entity", "key" LIMIT ${limit}`)
+  }
+
+  /**
+   * Raises the version floor to `version` (never lowers it) and ends `pending_version`, if the journal is empty:
+   * every row is then as the snapshot says, or newer. One short transaction whose first statement locks the
+   * floor row (PostgreSQL: it waits for the event batches in flight, which hold it share-locked, and the
+   * next ones wait for it; SQLite: the write lock), so no older write can land between the check and the
+   * raise. False when the journal holds rows: the run compares them and tries again.
+   */
+  async raiseFloor (version: Version): Promise<boolean> {
+    return await this.#transaction(async tx => {
+      await tx.$executeRaw(sql`UPDATE "version_floor" SET "pending_version" = "pending_version" WHERE "id" = 1`)
+      const [{ n }] = await tx.$queryRaw<Array<{ n: unknown }>>(sql`SELECT COUNT(*) AS "n" FROM "reconcile_journal"`)
+      if (Number(n) > 0) return false
+      await tx.$executeRaw(sql`UPDATE "version_floor" SET "version" = CASE WHEN "version" < ${version} THEN ${version} ELSE "version" END,
+        "pending_version" = CASE WHEN "pending_version" = ${version} THEN '' ELSE "pending_version" END WHERE "id" = 1`)
+      return true
+    })
   }
 
   async floor (): Promise<string> {
@@ -186,6 +252,7 @@ export class ReconcileStore {
       const result = await this.repository.transaction(async tx => {
         feed.restart() // a retried transaction records afresh
         if (dialect.name === 'postgresql') await tx.$queryRawUnsafe(this.options.asyncCommit === true ? `${CHUNK_SETTINGS}, ${ASYNC_COMMIT}` : CHUNK_SETTINGS)
+        else await tx.$executeRawUnsafe(SQLITE_WRITE_LOCK)
         const result = await work(reader(tx, dialect, async (db, changes) => await applyChanges(db, dialect, changes, cause, feed)))
         if (dryRun) throw new DryRun(result)
         return result
@@ -265,6 +332,10 @@ function reader (tx: Transaction, dialect: Dialect, apply: (db: Queryable, chang
       : sql`SELECT ${ATTRIBUTE_COLUMNS} FROM "attribute_values" WHERE "user_id" IN (${list(ids)}) AND ${BY_USER_SCOPE} = ${scope}`, attributeRow),
     roles: async () => await tx.role.findMany(),
     envs: async () => await tx.env.findMany(),
-    apply: async changes => await apply(tx, changes)
+    apply: async changes => await apply(tx, changes),
+    forget: async entries => {
+      if (entries.length === 0) return
+      await tx.$executeRaw(sql`DELETE FROM "reconcile_journal" WHERE ("entity", "key") IN (${dialect.rows(['text', 'text'], entries.map(e => [e.entity, e.key]))})`)
+    }
   }
 }

@@ -370,7 +370,8 @@ export class Repository {
         await tx.$executeRawUnsafe(`DELETE FROM "${table}"`)
       }
       // What reconciliation wrote is gone with the rest: so is the floor it set.
-      await tx.$executeRawUnsafe('UPDATE "version_floor" SET "version" = \'\'')
+      await tx.$executeRawUnsafe('UPDATE "version_floor" SET "version" = \'\', "pending_version" = \'\'')
+      await tx.$executeRawUnsafe('DELETE FROM "reconcile_journal"')
       let events = 0
       let unreadable = 0
       let cursor: { receivedAt: Date, id: string } | undefined

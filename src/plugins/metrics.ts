@@ -98,7 +98,7 @@ export default fp(async (fastify) => {
 
   const reconcileRuns = new Counter({
     name: 'receiver_reconcile_runs_total',
-    help: 'Reconciliation runs of this process with SaaSus, by outcome (succeeded, failed, skipped).',
+    help: 'Reconciliation runs of this process with SaaSus, by outcome (succeeded, failed, skipped), and runs it found dead and marked abandoned.',
     labelNames: ['outcome'],
     registers: [registry]
   })
@@ -159,6 +159,7 @@ export default fp(async (fastify) => {
     quarantined: result => { quarantinedItems.inc({ result }) },
     reconcileFinished: result => {
       reconcileRuns.inc({ outcome: result.outcome })
+      if (result.abandoned.length > 0) reconcileRuns.inc({ outcome: 'abandoned' }, result.abandoned.length)
       if (result.dryRun) return
       for (const entity of REPORT_ENTITIES) {
         for (const change of CHANGE_KINDS) if (result.drift[entity][change] > 0) reconcileDrift.inc({ entity, change }, result.drift[entity][change])

@@ -5,12 +5,18 @@ import { SaasusClient } from '../saasus/client.js'
 import type { SaasusCredentials } from '../saasus/signature.js'
 import { Reconciler, type ReconcileLog, type RunResult } from './reconciler.js'
 
-/** How long a run's lease lasts without renewal; it is renewed after every answer and before every chunk. */
-const LEASE_MS = 10 * 60_000
+/**
+ * How long a run's lease lasts without renewal. A living run renews it every 5 s (a sixth of it), so a run
+ * whose process died is seen as dead (and marked abandoned by the next run) within 30 s.
+ */
+const LEASE_MS = 30_000
 /** Longest pause a Retry-After may impose before the next attempt. */
 const MAX_RETRY_DELAY_MS = 60_000
-/** Longest transaction of one chunk: far longer than a chunk takes, short enough to notice a stuck one. */
-const CHUNK_TIMEOUT_MS = 30_000
+/**
+ * Longest transaction of one chunk: far longer than a chunk takes, short enough to notice a stuck one, and
+ * shorter than what is left of the lease when a chunk starts (renewals wait while a transaction is open).
+ */
+const CHUNK_TIMEOUT_MS = 20_000
 /**
  * Time budget of one chunk's transaction: about what an ordinary event batch takes, so that an event
  * waiting behind a chunk waits no longer than behind another batch.

@@ -8,7 +8,8 @@ import type { ChangeKind, ReportEntity } from './drift.js'
 
 // Pure: a part of the snapshot and the local rows it concerns -> the guarded changes that make the read API
 // show the snapshot, at the snapshot's version. Only what differs from what is visible is written (a
-// re-run on an unchanged copy writes nothing); the version floor makes every older write stale anyway.
+// re-run on an unchanged copy writes nothing); the version floor, raised once the whole snapshot is applied,
+// makes every older write stale then.
 
 /** One row of the snapshot (or one live row absent from it), what it needs, and how the report counts it. */
 export interface PlannedItem {
@@ -107,7 +108,8 @@ export function planUsers (items: SaasusSaasUser[], rows: User[], keys: Attribut
   const byId = new Map(rows.map(r => [r.id, r]))
   return items.map(u => {
     const row = byId.get(u.id)
-    // The snapshot's users may not carry sign_in_id: then it is left as the events set it.
+    // SaaSus's definition requires sign_in_id on /users and /tenants/all/users since v1.12.8 (authapi.yml);
+    // an answer without it (an older API) leaves it as the events set it.
     const desired = u.sign_in_id === undefined ? { email: u.email } : { email: u.email, sign_in_id: u.sign_in_id }
     return {
       entity: 'users',

@@ -1,21 +1,27 @@
 import { randomUUID } from 'node:crypto'
 import { setImmediate as yieldToEvents } from 'node:timers/promises'
 import type { WriteCause } from '../db/writing/batch-write.js'
-import type { ChunkReader, ReconcileStore } from '../db/reconcile-store.js'
-import type { Entity } from '../events/entities.js'
+import type { ChunkReader, JournalEntry, ReconcileStore } from '../db/reconcile-store.js'
+import { ENTITIES, type Entity } from '../events/entities.js'
 import { snapshotVersion, type Version } from '../events/version.js'
 import type { SaasusClient } from '../saasus/client.js'
-import type { SaasusTenantUser } from '../schemas/saasus-api.js'
-import { REPORT_ENTITIES, count, emptyDrift, type Drift } from './drift.js'
+import type { SaasusEnv, SaasusRole, SaasusSaasUser, SaasusTenant, SaasusTenantUser } from '../schemas/saasus-api.js'
+import { Heartbeat } from './heartbeat.js'
+import { REPORT_ENTITIES, count, emptyDrift, refuse, type Drift } from './drift.js'
 import { WorkSlice } from '../work-slice.js'
 import { AnalyzeSchedule, ChunkSizer, giveWay } from './pacer.js'
-import { planDeletions, planEnvs, planMemberships, planRoles, planTenants, planUsers, rowKey, type PlannedItem } from './plan.js'
-import { fetchSnapshot, type Snapshot } from './snapshot.js'
+import { planDeletions, planEnvs, planMemberships, planRoles, planTenants, planUsers, reportId, rowKey, type PlannedItem } from './plan.js'
+import { fetchSnapshot, type Refusal, type Snapshot } from './snapshot.js'
 
-// One reconciliation run: take the lease (one run at a time per database), record the run, read the
-// whole snapshot (any failure ends the run before anything is written), raise the version floor to the
-// snapshot's version, then apply the snapshot in chunks, each one short transaction through the guarded
-// write path, and finally delete what is live here but absent there, reading the live keys page by page.
+// One reconciliation run: take the lease (one run at a time per database; renewed every few seconds while
+// the run lives, so that a killed run's lease soon expires and the next run marks it abandoned), record the
+// run, read the whole snapshot (any failure ends the run before anything is written), apply it in chunks,
+// each one short transaction through the guarded write path, delete what is live here but absent there
+// (reading the live keys page by page), and only then raise the version floor to the snapshot's version.
+// Writes older than the snapshot that land while it is applied are journaled by the write path and
+// compared again before the floor is raised, in the transaction that raises it when none is left: the floor
+// never covers a row the copy does not hold as the snapshot says (docs/reconciliation.md). A run that stops
+// part-way leaves the floor where it was, so every late event still applies.
 // Event intake goes first throughout: chunks are sized to a time budget, wait while event batches are
 // queued, and every long computation over the snapshot gives the event loop a turn every few ms.
 
@@ -45,7 +51,10 @@ export interface ReconcilerOptions {
   analyzeEveryMs: number
   /** Longest time one chunk's transaction may take. */
   chunkTimeoutMs: number
-  /** How long the lease lasts without renewal; renewed before every chunk and after every answer. */
+  /**
+   * How long the lease lasts without renewal. A running run renews it every sixth of that (a timer,
+   * between chunks), so a run whose process died is seen as dead once it expires.
+   */
   leaseMs: number
   log: ReconcileLog
   /** Called with every finished run (metrics). */
@@ -55,6 +64,10 @@ export interface ReconcilerOptions {
 export type RunOutcome = 'succeeded' | 'failed' | 'skipped'
 
 export interface RunResult {
+  /** Runs found `running` when this one took the lease, marked abandoned (their processes died). */
+  abandoned: string[]
+  /** Whether the version floor was raised to this run's snapshot version (succeeded, nothing refused). */
+  floorRaised: boolean
   id: string
   outcome: RunOutcome
   dryRun: boolean
@@ -85,10 +98,35 @@ const MAX_GIVE_WAY_MS = 1000
 const GIVE_WAY_POLL_MS = 2
 /** Live keys read per page when looking for rows absent from the snapshot. */
 const KEY_PAGE = 2000
+/** Journal entries compared per chunk. */
+const JOURNAL_PAGE = 500
+/**
+ * Times a run drains the journal and tries to raise the floor before it gives up (failed, floor not raised):
+ * only writes older than the snapshot landing without pause, more than the run can compare, exhaust it.
+ */
+const MAX_FLOOR_ATTEMPTS = 20
 
-/** Keys of every row the snapshot holds, per entity; built a slice at a time. */
-async function snapshotKeys (snapshot: Snapshot, slice: WorkSlice): Promise<Record<Entity, Set<string>>> {
-  const keys: Record<Entity, Set<string>> = { tenant: new Set(), user: new Set(), tenant_user: new Set(), tenant_user_role: new Set(), role: new Set(), env: new Set() }
+const REFUSED_ENTITY: Record<Refusal['entity'], Entity> = {
+  tenants: 'tenant', users: 'user', memberships: 'tenant_user', role_assignments: 'tenant_user_role', roles: 'role', envs: 'env'
+}
+
+/**
+ * Keys of every row the snapshot holds, per entity, with those of refused items (never deleted); built a
+ * slice at a time. `kept`: memberships whose role assignments are all kept (their item was refused), and the
+ * entities a refused item without a usable id leaves undeletable.
+ */
+async function snapshotKeys (snapshot: Snapshot, slice: WorkSlice): Promise<Record<Entity, Set<string>> & { kept: Set<string>, undeletable: Set<Entity> }> {
+  const keys = { tenant: new Set<string>(), user: new Set<string>(), tenant_user: new Set<string>(), tenant_user_role: new Set<string>(), role: new Set<string>(), env: new Set<string>(), kept: new Set<string>(), undeletable: new Set<Entity>() }
+  for (const r of snapshot.refused) {
+    const entity = REFUSED_ENTITY[r.entity]
+    if (r.key === undefined) {
+      keys.undeletable.add(entity)
+      if (entity === 'tenant_user') keys.undeletable.add('tenant_user_role')
+    } else {
+      keys[entity].add(rowKey(entity, r.key))
+      if (entity === 'tenant_user') keys.kept.add(rowKey(entity, r.key))
+    }
+  }
   for (const t of snapshot.tenants) { keys.tenant.add(rowKey('tenant', { id: t.id })); await slice.turn() }
   for (const u of snapshot.users) { keys.user.add(rowKey('user', { id: u.id })); await slice.turn() }
   for (const m of snapshot.memberships) {
@@ -119,6 +157,33 @@ async function byUser (memberships: SaasusTenantUser[], slice: WorkSlice): Promi
 
 const unique = (values: string[]): string[] => [...new Set(values)]
 
+/** The snapshot's items by id (memberships by user), for comparing journaled rows again. */
+interface SnapshotIndex {
+  tenants: Map<string, SaasusTenant>
+  users: Map<string, SaasusSaasUser>
+  memberships: Map<string, SaasusTenantUser[]>
+  /** The users of each tenant's memberships. */
+  members: Map<string, string[]>
+  roles: SaasusRole[]
+  envs: SaasusEnv[]
+}
+
+async function snapshotIndex (snapshot: Snapshot, slice: WorkSlice): Promise<SnapshotIndex> {
+  const index: SnapshotIndex = { tenants: new Map(), users: new Map(), memberships: new Map(), members: new Map(), roles: snapshot.roles, envs: snapshot.envs }
+  for (const t of snapshot.tenants) { index.tenants.set(t.id, t); await slice.turn() }
+  for (const u of snapshot.users) { index.users.set(u.id, u); await slice.turn() }
+  for (const m of snapshot.memberships) {
+    const list = index.memberships.get(m.id)
+    if (list === undefined) index.memberships.set(m.id, [m])
+    else list.push(m)
+    const members = index.members.get(m.tenant_id)
+    if (members === undefined) index.members.set(m.tenant_id, [m.id])
+    else members.push(m.id)
+    await slice.turn()
+  }
+  return index
+}
+
 export class Reconciler {
   readonly #options: ReconcilerOptions
   #stopping = false
@@ -139,8 +204,10 @@ export class Reconciler {
     const version = snapshotVersion(startedAt.getTime() - marginMs, id)
     const drift = emptyDrift()
     const leaseUntil = () => new Date(Date.now() + leaseMs)
+    let abandoned: string[] = []
+    let floorRaised = false
     const finish = async (outcome: RunOutcome, error?: string): Promise<RunResult> => {
-      const result: RunResult = { id, outcome, dryRun, trigger, snapshotVersion: version, startedAt, endedAt: new Date(), drift, ...(error === undefined ? {} : { error }) }
+      const result: RunResult = { id, outcome, dryRun, trigger, snapshotVersion: version, startedAt, endedAt: new Date(), drift, abandoned, floorRaised, ...(error === undefined ? {} : { error }) }
       await store.finishRun(id, { endedAt: result.endedAt, outcome, counts: drift, error })
       this.#report(result)
       return result
@@ -151,15 +218,15 @@ export class Reconciler {
       await store.startRun({ ...run, outcome: 'skipped' })
       return await finish('skipped', this.#stopping ? 'the service is shutting down' : 'another reconciliation holds the lease')
     }
+    const heartbeat = new Heartbeat(leaseMs / 6, async () => await store.renewLease(id, leaseUntil()))
     try {
+      abandoned = await store.abandonDeadRuns(startedAt, `abandoned: its lease expired without renewal (its process ended without finishing it); seen by run ${id}`)
       await store.startRun({ ...run, outcome: 'running' })
-      let renewed = performance.now()
-      /** Ends the run when stopping; renews the lease, before a chunk only once a quarter of it has passed. */
+      heartbeat.start()
+      /** Ends the run when stopping or when the lease was lost; renews the lease (`always`, or when due). */
       const renew = async (always = true): Promise<void> => {
         if (this.#stopping) throw new Stopped('stopped: the service is shutting down')
-        if (!always && performance.now() - renewed < leaseMs / 4) return
-        if (!await store.renewLease(id, leaseUntil())) throw new Error('lost the reconciliation lease (a chunk took longer than the lease)')
-        renewed = performance.now()
+        await heartbeat.beat(always)
       }
       let snapshot: Snapshot
       try {
@@ -168,13 +235,17 @@ export class Reconciler {
         return await finish('failed', `incomplete snapshot, nothing written: ${(err as Error).message}`)
       }
       try {
-        if (!dryRun) await store.raiseFloor(version)
-        await this.#apply(snapshot, id, version, drift, dryRun, renew)
+        if (!dryRun) await heartbeat.hold(async () => await store.beginApplying(version))
+        floorRaised = await this.#apply(snapshot, id, version, drift, dryRun, renew, heartbeat)
       } catch (err) {
-        return await finish('failed', `applying the snapshot stopped part-way (the next run completes it): ${(err as Error).message}`)
+        return await finish('failed', 'applying the snapshot stopped part-way (what was applied stays; the version floor was not raised, so every ' +
+          `event delivered late still applies; the next run completes it): ${(err as Error).message}`)
+      } finally {
+        if (!dryRun && !floorRaised) await heartbeat.hold(async () => await store.endApplying(version)).catch(() => {})
       }
       return await finish('succeeded')
     } finally {
+      heartbeat.stop()
       await store.releaseLease(id)
     }
   }
@@ -199,9 +270,13 @@ export class Reconciler {
     this.#options.onFinished?.(result)
   }
 
-  async #apply (snapshot: Snapshot, runId: string, version: Version, drift: Drift, dryRun: boolean, renew: (always: boolean) => Promise<void>): Promise<void> {
+  /** Applies the snapshot; true when it raised the floor to `version` (not for a dry run, nor with refused items). */
+  async #apply (snapshot: Snapshot, runId: string, version: Version, drift: Drift, dryRun: boolean, renew: (always: boolean) => Promise<void>, heartbeat: Heartbeat): Promise<boolean> {
     const { store, chunkSize, chunkTargetMs, chunkTimeoutMs, intakeTurn, analyzeEveryMs } = this.#options
     const cause: WriteCause = { kind: 'reconcile', runId }
+    for (const r of snapshot.refused) {
+      refuse(drift, r.entity, { id: r.key === undefined ? null : reportId(REFUSED_ENTITY[r.entity], r.key), field: r.field, reason: r.reason })
+    }
     const slice = new WorkSlice(SLICE_MS)
     const statistics = new AnalyzeSchedule(analyzeEveryMs)
     let tables: Entity[] = []
@@ -210,14 +285,14 @@ export class Reconciler {
       if (intakeTurn !== undefined) await giveWay(intakeTurn(), GIVE_WAY_POLL_MS, MAX_GIVE_WAY_MS)
       await renew(false)
       const started = performance.now()
-      const outcomes = await store.chunk(cause, dryRun, chunkTimeoutMs, async reader => {
+      const outcomes = await heartbeat.hold(async () => await store.chunk(cause, dryRun, chunkTimeoutMs, async reader => {
         const planned = await work(reader)
         const writes = planned.filter(p => p.changes.length > 0)
         const applied = writes.length > 0 ? await reader.apply(writes.map(p => p.changes)) : new Set<number>()
         let w = 0
         // A write the guards refused (a newer event here) leaves the row as it is: unchanged.
         return planned.map(p => ({ ...p, kind: p.changes.length === 0 || applied.has(w++) ? p.kind : 'unchanged' as const }))
-      })
+      }))
       sizer.took(rows, performance.now() - started)
       // The tables grow: fresh planner statistics keep the reads of chunks and event batches on their indexes.
       statistics.wrote(outcomes.filter(p => p.kind !== 'unchanged').length)
@@ -244,22 +319,25 @@ export class Reconciler {
         await chunk(sizer, part.length, work(part))
       }
     }
-
-    await inChunks(['role'], snapshot.roles, part => async reader => planRoles(part, await reader.roles(), version))
-    await inChunks(['env'], snapshot.envs, part => async reader => planEnvs(part, await reader.envs(), version))
-    await inChunks(['tenant'], snapshot.tenants, part => async reader => {
+    const tenantsPart = (part: SaasusTenant[]) => async (reader: ChunkReader): Promise<PlannedItem[]> => {
       const ids = part.map(t => t.id)
       return planTenants(part, await reader.tenants(ids), await reader.attributes('tenant', ids), version)
-    })
-    await inChunks(['user'], snapshot.users, part => async reader => {
+    }
+    const usersPart = (part: SaasusSaasUser[]) => async (reader: ChunkReader): Promise<PlannedItem[]> => {
       const ids = part.map(u => u.id)
       return planUsers(part, await reader.users(ids), await reader.attributes('user', ids), version)
-    })
-    await inChunks(['tenant_user', 'tenant_user_role'], await byUser(snapshot.memberships, slice), part => async reader => {
+    }
+    const membershipsPart = (part: SaasusTenantUser[]) => async (reader: ChunkReader): Promise<PlannedItem[]> => {
       const userIds = unique(part.map(m => m.id))
       const [tenants, users, below] = [await reader.tenants(unique(part.map(m => m.tenant_id))), await reader.users(userIds), await reader.memberships(userIds)]
       return planMemberships(part, { tenants, users, ...below }, version)
-    })
+    }
+
+    await inChunks(['role'], snapshot.roles, part => async reader => planRoles(part, await reader.roles(), version))
+    await inChunks(['env'], snapshot.envs, part => async reader => planEnvs(part, await reader.envs(), version))
+    await inChunks(['tenant'], snapshot.tenants, tenantsPart)
+    await inChunks(['user'], snapshot.users, usersPart)
+    await inChunks(['tenant_user', 'tenant_user_role'], await byUser(snapshot.memberships, slice), membershipsPart)
     // Statistics of the tables as the snapshot left them, for the deletions and the event batches after.
     if (!dryRun && statistics.pending > 0) {
       await store.analyze()
@@ -267,6 +345,7 @@ export class Reconciler {
     }
     const keys = await snapshotKeys(snapshot, slice)
     for (const entity of DELETION_ORDER) {
+      if (keys.undeletable.has(entity)) continue
       phase([entity])
       const sizer = new ChunkSizer(chunkTargetMs, chunkSize)
       // Page by page in key order: deleting rows behind the cursor never moves it.
@@ -274,7 +353,7 @@ export class Reconciler {
         const page = await store.liveKeys(entity, KEY_PAGE, after)
         full = page.length === KEY_PAGE
         after = page[page.length - 1]
-        const deletions = planDeletions(entity, page, keys[entity], version)
+        const deletions = planDeletions(entity, entity === 'tenant_user_role' ? page.filter(k => !keys.kept.has(rowKey('tenant_user', k))) : page, keys[entity], version)
         await slice.turn()
         for (let at = 0; at < deletions.length;) {
           const part = deletions.slice(at, at + sizer.size)
@@ -283,5 +362,74 @@ export class Reconciler {
         }
       }
     }
+    // With items refused, the snapshot does not say what those rows hold: the floor must not cover them.
+    if (dryRun || snapshot.refused.length > 0) return false
+
+    // Rows that writes older than the snapshot changed while it was applied (the journal) are compared with
+    // it again, then the floor is raised in the transaction that finds the journal empty.
+    const index = await snapshotIndex(snapshot, slice)
+    phase(Object.keys(ENTITIES) as Entity[])
+    const sizer = new ChunkSizer(chunkTargetMs, JOURNAL_PAGE)
+    for (let attempt = 1; ; attempt++) {
+      for (let entries = await store.journal(JOURNAL_PAGE); entries.length > 0; entries = await store.journal(JOURNAL_PAGE)) {
+        await chunk(sizer, entries.length, async reader => {
+          const planned = await this.#replan(entries, index, keys, reader, version)
+          await reader.forget(entries)
+          return planned
+        })
+      }
+      await renew(false)
+      if (await heartbeat.hold(async () => await store.raiseFloor(version))) return true
+      if (attempt === MAX_FLOOR_ATTEMPTS) throw new Error(`writes older than the snapshot kept landing: the floor was not raised after ${attempt} attempts`)
+    }
+  }
+
+  /**
+   * The journaled rows compared with the snapshot again: each as its phase compares it (a tenant or user
+   * with its attribute keys; a user's memberships and role assignments all together), deleted when the
+   * snapshot does not hold it.
+   */
+  async #replan (entries: JournalEntry[], index: SnapshotIndex, keys: Record<Entity, Set<string>>, reader: ChunkReader, version: Version): Promise<PlannedItem[]> {
+    const planned: PlannedItem[] = []
+    const ids = (entity: Entity) => entries.filter(e => e.entity === entity).map(e => JSON.parse(e.key) as string[])
+    const absent = (entity: Entity, live: Array<Record<string, string | number>>): void => {
+      planned.push(...planDeletions(entity, live, keys[entity], version))
+    }
+    const tenantIds = ids('tenant').map(([id]) => id)
+    if (tenantIds.length > 0) {
+      const rows = await reader.tenants(tenantIds)
+      const items = tenantIds.flatMap(id => index.tenants.get(id) ?? [])
+      planned.push(...planTenants(items, rows, await reader.attributes('tenant', items.map(t => t.id)), version))
+      absent('tenant', rows.filter(r => r.live && !index.tenants.has(r.id)).map(r => ({ id: r.id })))
+    }
+    // A tenant's or user's delete hides what hangs below it: their memberships are compared again too.
+    const userIds = unique([
+      ...ids('user').map(([id]) => id),
+      ...(['tenant_user', 'tenant_user_role'] as const).flatMap(e => ids(e).map(([, userId]) => userId)),
+      ...tenantIds.flatMap(id => index.members.get(id) ?? [])
+    ])
+    if (userIds.length > 0) {
+      const rows = await reader.users(userIds)
+      const items = userIds.flatMap(id => index.users.get(id) ?? [])
+      planned.push(...planUsers(items, rows, await reader.attributes('user', items.map(u => u.id)), version))
+      absent('user', rows.filter(r => r.live && !index.users.has(r.id)).map(r => ({ id: r.id })))
+      const memberships = userIds.flatMap(id => index.memberships.get(id) ?? [])
+      const below = await reader.memberships(userIds)
+      const tenants = await reader.tenants(unique(memberships.map(m => m.tenant_id)))
+      planned.push(...planMemberships(memberships, { tenants, users: rows, ...below }, version))
+      absent('tenant_user', below.memberships.filter(m => m.live).map(m => ({ tenant_id: m.tenantId, user_id: m.userId })))
+      absent('tenant_user_role', below.roles.filter(r => r.live).map(r => ({ tenant_id: r.tenantId, user_id: r.userId, env_id: r.envId, role_name: r.roleName })))
+    }
+    if (entries.some(e => e.entity === 'role')) {
+      const rows = await reader.roles()
+      planned.push(...planRoles(index.roles, rows, version))
+      absent('role', rows.filter(r => r.live).map(r => ({ role_name: r.roleName })))
+    }
+    if (entries.some(e => e.entity === 'env')) {
+      const rows = await reader.envs()
+      planned.push(...planEnvs(index.envs, rows, version))
+      absent('env', rows.filter(r => r.live).map(r => ({ id: r.id })))
+    }
+    return planned
   }
 }

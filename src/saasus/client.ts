@@ -1,7 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { JSONParser } from '@streamparser/json'
 import type { Static, TSchema } from '@sinclair/typebox'
-import { Checker } from '../events/checker.js'
+import { Checker, type ValidationProblem } from '../events/checker.js'
+import { jsonProblem, MAX_DEPTH, MAX_EVENT_VALUES } from '../events/json-value.js'
 import { WorkSlice } from '../work-slice.js'
 import { redactCredentials } from './redact.js'
 import { authorization, type SaasusCredentials } from './signature.js'
@@ -125,16 +126,18 @@ export class SaasusClient {
 
   /**
    * GET `path` (under /v1/auth), whose answer is an object holding the array `field`, and the array's items,
-   * each validated against `item` (unknown fields kept); throws SaasusApiError.
+   * each validated against `item` (unknown fields kept); throws SaasusApiError. An item this service cannot
+   * take (nested deeper than MAX_DEPTH, more values than MAX_EVENT_VALUES, as events; or refused by `item`)
+   * is passed to `refuse` and left out, when it is given; without it, it fails the call.
    */
-  async list<S extends TSchema> (path: string, field: string, item: S): Promise<Array<Static<S>>> {
+  async list<S extends TSchema> (path: string, field: string, item: S, refuse?: (problem: ValidationProblem, item: unknown) => void): Promise<Array<Static<S>>> {
     const url = new URL(`${this.#options.baseUrl.replace(/\/+$/, '')}/v1/auth${path}`)
     const name = `GET /v1/auth${path}`
     for (let attempt = 0; ; attempt++) {
       let failure: SaasusApiError
       let pause = backoffMs(attempt)
       try {
-        return await this.#once(url, name, async body => await this.#items(body, name, field, this.#checker(item)))
+        return await this.#once(url, name, async body => await this.#items(body, name, field, this.#checker(item), refuse))
       } catch (err) {
         if (!(err instanceof Retry)) throw err
         failure = err.error
@@ -231,8 +234,11 @@ export class SaasusClient {
    * The items of the array `field` of the streamed answer, each checked as soon as it is complete. Only the
    * items are kept (keepStack: false), and the parse gives the event loop a turn every SLICE_MS.
    */
-  async #items<S extends TSchema> (body: ReadableStream<Uint8Array>, name: string, field: string, checker: Checker<S>): Promise<Array<Static<S>>> {
+  async #items<S extends TSchema> (
+    body: ReadableStream<Uint8Array>, name: string, field: string, checker: Checker<S>, refuse?: (problem: ValidationProblem, item: unknown) => void
+  ): Promise<Array<Static<S>>> {
     const items: Array<Static<S>> = []
+    let index = 0
     let container: unknown
     let problem: string | undefined
     const parser = new JSONParser({ paths: [`$.${field}.*`, `$.${field}`], keepStack: false })
@@ -242,8 +248,12 @@ export class SaasusClient {
         container = value
         return
       }
-      const checked = checker.check(value, `/${field}/${items.length}`)
+      const at = `/${field}/${index++}`
+      // The limits events have: deeper or larger values would overflow or stall what follows (checks, storing).
+      const limits = jsonProblem(value, at, MAX_DEPTH, { max: MAX_EVENT_VALUES, used: 0 })
+      const checked = limits === undefined ? checker.check(value, at) : { ok: false as const, problem: limits }
       if (checked.ok) items.push(checked.value)
+      else if (refuse !== undefined) refuse(checked.problem, value)
       else problem = `${checked.problem.field}: ${checked.problem.message}`
     }
     const malformed = (where: string): SaasusApiError => new SaasusApiError(`${name}: malformed answer at ${where}`, false)

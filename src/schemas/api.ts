@@ -86,8 +86,11 @@ const EntityDrift = Type.Object({
   updated: Count,
   deleted: Count,
   unchanged: Count,
+  refused: Type.Optional(Count),
   ids: Type.Object({ created: Type.Array(Type.String()), updated: Type.Array(Type.String()), deleted: Type.Array(Type.String()) },
-    { description: 'the first few ids of each change' })
+    { description: 'the first few ids of each change' }),
+  refusals: Type.Optional(Type.Array(Type.Object({ id: Nullable(Type.String()), field: Type.String(), reason: Type.String() }),
+    { description: 'the first few items of SaaSus\'s answers this service could not take (left as the copy had them): the row\'s id if the item carried it, where, and why' }))
 })
 
 export const ReconcileRun = Type.Object({
@@ -97,7 +100,7 @@ export const ReconcileRun = Type.Object({
   snapshot_version: Nullable(Type.String({ description: 'the version every write of the run carries: start time minus RECONCILE_MARGIN' })),
   dry_run: Type.Boolean(),
   trigger: Type.String({ description: 'manual (npm run reconcile), start or interval (the service)' }),
-  outcome: Type.String({ description: 'running, succeeded, failed or skipped (another run held the lease)' }),
+  outcome: Type.String({ description: 'running, succeeded, failed, skipped (another run held the lease) or abandoned (its process died: its lease expired unrenewed and a later run marked it)' }),
   counts: Nullable(Type.Record(Type.String(), EntityDrift, { description: 'per entity: tenants, users, memberships, role_assignments, roles, envs' })),
   error: Nullable(Type.String())
 })

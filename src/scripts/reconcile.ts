@@ -8,7 +8,8 @@ import { parseReconcileArgs, UsageError } from './reconcile-args.js'
 // `npm run reconcile [-- --dry-run] [--json]`: reads a complete snapshot from SaaSus's Auth API, applies it
 // to DATABASE_URL through the version guards, prints the drift per entity and exits 0. Exits 1 with a
 // one-line reason, having written nothing, on bad configuration, refused credentials or an incomplete
-// snapshot (or when another run holds the lease). Safe beside the running service.
+// snapshot (or when another run holds the lease), and after a failure part-way (what it applied is kept).
+// Safe beside the running service: on SQLite each chunk takes the write lock first.
 
 const asJson = (r: RunResult) => ({
   id: r.id,

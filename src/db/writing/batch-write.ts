@@ -66,25 +66,44 @@ function sortedBy<T> (list: T[], key: (item: T) => string): Array<{ item: T, id:
 }
 
 /**
- * The version floor: the version of the newest reconciliation snapshot being or having been applied.
- * On PostgreSQL the row stays share-locked until the transaction ends, so a run raising the floor waits
- * for the writes that read the old one.
+ * The version floor: the version of the newest reconciliation snapshot applied whole; and `pending_version`, the
+ * version of the snapshot a run is applying ('' when none). On PostgreSQL the row stays share-locked until
+ * the transaction ends, so a run raising the floor (or setting `pending_version`) waits for the writes that read the
+ * old one.
  */
-export async function versionFloor (db: Queryable, dialect: Dialect): Promise<string> {
-  const rows = await db.$queryRaw<Array<{ version: string }>>(sql`SELECT "version" FROM "version_floor" WHERE "id" = 1${dialect.forShare}`)
+export interface Floor {
+  version: string
+  pending_version: string
+}
+
+export async function versionFloor (db: Queryable, dialect: Dialect): Promise<Floor> {
+  const rows = await db.$queryRaw<Floor[]>(sql`SELECT "version", "pending_version" FROM "version_floor" WHERE "id" = 1${dialect.forShare}`)
   // The migration that created the table inserted its one row.
-  return rows[0].version
+  return rows[0]
 }
 
 /**
  * The version floor (share-locked, as versionFloor), with the write's locks taken first in the same statement
  * (feed-locks.ts: the keys of the entities `scope` reads and writes; PostgreSQL only): one round trip.
  */
-async function floorAndLocks (db: Queryable, dialect: Dialect, feed: FeedWrite | null, scope: FeedScope): Promise<string> {
+async function floorAndLocks (db: Queryable, dialect: Dialect, feed: FeedWrite | null, scope: FeedScope): Promise<Floor> {
   if (feed === null || !dialect.concurrentWriters) return await versionFloor(db, dialect)
-  const rows = await db.$queryRaw<Array<{ version: string }>>(sql`SELECT "version", ${feed.locks.take(scopeKeys(scope))} AS "locks"
+  const rows = await db.$queryRaw<Floor[]>(sql`SELECT "version", "pending_version", ${feed.locks.take(scopeKeys(scope))} AS "locks"
     FROM "version_floor" WHERE "id" = 1${dialect.forShare}`)
-  return rows[0].version
+  return rows[0]
+}
+
+/** A row's key as the reconcile journal holds it: JSON of its key's values, in key order, as text. */
+export const journalKey = (entity: Entity, key: Record<string, unknown>): string => JSON.stringify(ENTITIES[entity].keys.map(k => String(key[k])))
+
+/**
+ * Notes rows that writes older than the snapshot a run is applying changed, for that run to compare again
+ * before it raises the floor (reconciler.ts): the run may have compared them already.
+ */
+async function journal (db: Queryable, dialect: Dialect, rows: Map<string, [Entity, string]>): Promise<void> {
+  if (rows.size === 0) return
+  const sorted = [...rows.values()].sort((a, b) => (a[0] + a[1] < b[0] + b[1] ? -1 : 1))
+  await db.$executeRaw(sql`INSERT INTO "reconcile_journal" ("entity", "key") ${dialect.rows(['text', 'text'], sorted)} ON CONFLICT DO NOTHING`)
 }
 
 /**
@@ -101,7 +120,7 @@ export async function applyChanges (
   // The locks are taken with the floor, so for everything the changes touch, the floor's cut included.
   const all = collapse(changes)
   if (all.rows.length === 0 && all.attributes.length === 0) return applied
-  const floor = await floorAndLocks(db, dialect, feed, scopeOf(all.rows, all.attributes))
+  const { version: floor, pending_version: pending } = await floorAndLocks(db, dialect, feed, scopeOf(all.rows, all.attributes))
   const stale = floor !== '' && changes.some(list => list.some(c => c.version < floor))
   const { rows, attributes } = stale ? collapse(changes.map(list => list.filter(c => c.version >= floor))) : all
   if (rows.length === 0 && attributes.length === 0) return applied
@@ -113,9 +132,11 @@ export async function applyChanges (
   const before = feed === null ? undefined : await loadLockedFeedRows(db, dialect, scope, rows, feed.locks)
   const landed = new Map<string, Winner[]>()
   const written: StoredRow[] = []
-  const land = (id: string, winner: Winner): void => {
+  const older = new Map<string, [Entity, string]>()
+  const land = (id: string, winner: Winner, entity: Entity, key: Record<string, unknown>): void => {
     applied.add(winner.owner)
     landed.set(id, [...(landed.get(id) ?? []), winner])
+    if (winner.version < pending) older.set(id, [entity, journalKey(entity, key)])
   }
 
   // Tables in one fixed order (ENTITIES'), rows in key order within each: see sortedBy.
@@ -129,8 +150,8 @@ export async function applyChanges (
     for (const stored of returned) {
       const row = byId.get(rowId(def.keys.map(k => stored[k])))!
       const subject = subjectId(FEED_ENTITY[entity], Object.fromEntries(def.keys.map(k => [k, row.key[k]])))
-      for (const [register, winner] of row.registers) if (stored[`${register}_v`] === winner.version) land(subject, winner)
-      if (row.deleted !== undefined && stored.deleted_v === row.deleted.version) land(subject, row.deleted)
+      for (const [register, winner] of row.registers) if (stored[`${register}_v`] === winner.version) land(subject, winner, entity, row.key)
+      if (row.deleted !== undefined && stored.deleted_v === row.deleted.version) land(subject, row.deleted, entity, row.key)
     }
   }
 
@@ -142,11 +163,12 @@ export async function applyChanges (
     for (const stored of returned) {
       const a = byId.get(rowId([stored.scope, stored.tenant_id, stored.user_id, stored.key]))!
       const owner = ATTRIBUTE_OWNER[a.scope as keyof typeof ATTRIBUTE_OWNER]
-      const subject = owner === 'membership' ? subjectId(owner, { tenant_id: a.tenantId, user_id: a.userId }) : subjectId(owner, { id: owner === 'tenant' ? a.tenantId : a.userId })
-      if (stored.v === a.winner.version) land(subject, a.winner)
+      const key: Record<string, string> = owner === 'membership' ? { tenant_id: a.tenantId, user_id: a.userId } : { id: owner === 'tenant' ? a.tenantId : a.userId }
+      if (stored.v === a.winner.version) land(subjectId(owner, key), a.winner, a.scope as Entity, key)
     }
   }
 
+  await journal(db, dialect, older)
   if (feed !== null && applied.size > 0) {
     const after = rowsAfter(before!, written)
     await recordFeed(db, dialect, before!, after, change => entryCause(cause, landed, change), feed)
