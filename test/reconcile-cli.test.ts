@@ -1,9 +1,10 @@
 import { tmpdir } from 'node:os'
 import t from 'tap'
-import { buildApp, getJson, testConfig } from './helpers/app.js'
+import { buildApp, deliver, getJson, testConfig } from './helpers/app.js'
 import { engineTest, sqlite } from './helpers/engines.js'
-import { runScript } from './helpers/process.js'
-import { SAASUS, expectedReads, oneOfEach as state, startSaasus } from './helpers/saasus.js'
+import { events } from './helpers/events.js'
+import { runScript, startScript } from './helpers/process.js'
+import { SAASUS, emptyState, expectedReads, oneOfEach as state, saasus, startSaasus, type SaasusState } from './helpers/saasus.js'
 import { reads } from './helpers/reads.js'
 import { loadConfig } from '../src/config.js'
 
@@ -86,4 +87,81 @@ engineTest(t, 'two reconcile processes against one database: exactly one applies
   t.same(await reads(app), expectedReads(api.state))
   t.same((await getJson(app, '/reconcile/runs')).json().items.map((r: any) => r.outcome).sort(), ['skipped', 'succeeded'])
   t.equal(api.calls.filter(c => c.path === '/v1/auth/tenants').length, 1, 'only the run holding the lease read the snapshot')
+})
+
+/** A SaaSus state of `n` tenants, each with one user in it holding a role: a run of many chunks. */
+function large (n: number): SaasusState {
+  const s = emptyState()
+  for (let i = 0; i < n; i++) {
+    const id = String(i).padStart(4, '0')
+    s.tenants.push(saasus.tenant(`t${id}`))
+    s.users.push(saasus.user(`u${id}`, { sign_in_id: `u${id}` }))
+    s.memberships.push(saasus.membership(`t${id}`, `u${id}`, { n: i }, [{ id: 1, roles: ['admin'] }]))
+  }
+  s.roles.push(saasus.role('admin'))
+  s.envs.push(saasus.env(1))
+  return s
+}
+
+engineTest(t, 'npm run reconcile killed (SIGKILL) between chunks: late events older than its snapshot still apply; the next run marks it abandoned and completes', async (t, engine) => {
+  const api = await startSaasus(t, large(400))
+  const config = testConfig(t, api.env, engine)
+  const env = { ...api.env, DATABASE_URL: config.DATABASE_URL, API_KEYS: config.API_KEYS[0], RECONCILE_CHUNK_SIZE: '2' }
+  const { app } = await buildApp(t, {}, loadConfig({ ...env, LOG_LEVEL: 'silent', PRESSURE_MAX_EVENT_LOOP_DELAY_MS: '0' }))
+  const prisma = app.repository.prisma
+  const run = startScript('reconcile', ['--json'], env)
+  // Killed once it has committed some chunks of tenants, and long before it is done.
+  for (let i = 0; i < 1200 && await prisma.tenant.count() < 20; i++) await new Promise(resolve => setTimeout(resolve, 25))
+  run.kill('SIGKILL')
+  t.same(await run.exit, { code: null, signal: 'SIGKILL' })
+  const written = await prisma.tenant.count()
+  t.ok(written >= 20 && written < 400, `killed part-way (${written} of 400 tenants written)`)
+  const [killed] = await prisma.reconcileRun.findMany()
+  t.match(killed, { outcome: 'running', endedAt: null }, 'its row still says running')
+  t.equal((await prisma.versionFloor.findUniqueOrThrow({ where: { id: 1 } })).version, '', 'the floor was not raised')
+
+  // The late create_tenant of tenants it never wrote, dated long before its snapshot: applied, and shown.
+  const missing = ['t0390', 't0391', 't0392', 't0393', 't0394']
+  for (const id of missing) {
+    t.equal(await deliver(app, events.createTenant(id, { name: `name-${id}` }, { time: '2026-05-19T10:00:00Z' })), 'applied', `${id}: applied, not stale`)
+    t.equal((await getJson(app, `/tenants/${id}`)).statusCode, 200)
+  }
+
+  // Its lease was renewed every 5 s while it lived: the next run waits at most 30 s for it to expire.
+  const { expiresAt } = await prisma.reconcileLease.findUniqueOrThrow({ where: { id: 1 } })
+  t.ok(expiresAt.getTime() - Date.now() <= 30_000, 'the dead run holds the lease for at most 30 s more')
+  const early = await runScript('reconcile', ['--json'], env)
+  t.match(JSON.parse(early.output.split('\n')[0]), { outcome: 'skipped' }, 'while its lease lasts')
+  await new Promise(resolve => setTimeout(resolve, Math.max(0, expiresAt.getTime() - Date.now() + 100)))
+  const next = await runScript('reconcile', ['--json'], env)
+  t.equal(next.code, 0, next.output)
+  t.match(JSON.parse(next.output), { outcome: 'succeeded' })
+  const after = await prisma.reconcileRun.findUniqueOrThrow({ where: { id: killed.id } })
+  t.equal(after.outcome, 'abandoned')
+  t.ok(after.endedAt !== null, 'with an end')
+  t.same(await reads(app), expectedReads(api.state), 'the copy equals SaaSus')
+})
+
+t.test('npm run reconcile beside the service writing events from another connection (SQLite): no SQLITE_BUSY_SNAPSHOT, it succeeds', async t => {
+  const api = await startSaasus(t, large(300))
+  const config = testConfig(t, api.env, sqlite)
+  const env = { ...api.env, DATABASE_URL: config.DATABASE_URL, API_KEYS: config.API_KEYS[0], RECONCILE_CHUNK_SIZE: '5' }
+  const { app } = await buildApp(t, {}, loadConfig({ ...env, LOG_LEVEL: 'silent', PRESSURE_MAX_EVENT_LOOP_DELAY_MS: '0' }))
+  const run = startScript('reconcile', ['--json'], env)
+  let done = false
+  let written = 0
+  void run.exit.then(() => { done = true })
+  // Events for tenants of their own, written by this process while the command runs in its own.
+  const writing = (async () => {
+    while (!done) {
+      await deliver(app, events.createTenant(`busy-${written}`, { name: 'x' }, { time: new Date().toISOString() }))
+      written++
+    }
+  })()
+  const { code } = await run.exit
+  await writing
+  t.equal(code, 0, run.output())
+  t.match(JSON.parse(run.output()), { outcome: 'succeeded' })
+  t.ok(written >= 20, `${written} events written beside it`)
+  t.same((await reads(app)).tenants.length, 300 + written, 'the snapshot\'s tenants and every event\'s')
 })

@@ -38,16 +38,22 @@ export async function waitListening (server: ServerProcess): Promise<number> {
   throw new Error(`server did not start:\n${server.output()}`)
 }
 
+/** One of src/scripts/*.ts in a child process, as `npm run <script>` would run it (to kill it midway). */
+export function startScript (name: string, args: string[], env: Record<string, string>): ServerProcess {
+  const script = fileURLToPath(new URL(`../../src/scripts/${name}.ts`, import.meta.url))
+  const child = spawn(process.execPath, ['--import=tsx', script, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  let output = ''
+  child.stdout.on('data', d => { output += String(d) })
+  child.stderr.on('data', d => { output += String(d) })
+  const exit = new Promise<{ code: number | null, signal: NodeJS.Signals | null }>(resolve => child.on('exit', (code, signal) => resolve({ code, signal })))
+  return { pid: child.pid!, exit, output: () => output, kill: signal => child.kill(signal) }
+}
+
 /** Runs one of src/scripts/*.ts to its end, as `npm run <script>` would; its output is stdout and stderr. */
 export async function runScript (name: string, args: string[], env: Record<string, string>): Promise<{ code: number | null, output: string }> {
-  const script = fileURLToPath(new URL(`../../src/scripts/${name}.ts`, import.meta.url))
-  return await new Promise(resolve => {
-    const child = spawn(process.execPath, ['--import=tsx', script, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
-    let output = ''
-    child.stdout.on('data', d => { output += String(d) })
-    child.stderr.on('data', d => { output += String(d) })
-    child.on('exit', code => resolve({ code, output }))
-  })
+  const child = startScript(name, args, env)
+  const { code } = await child.exit
+  return { code, output: child.output() }
 }
 
 /** A port the OS says is free now (for processes that must be told their port up front). */
