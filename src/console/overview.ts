@@ -1,5 +1,5 @@
 import type { Repository } from '../db/repository.js'
-import type { ConsoleReads, CountRow } from '../db/console/console-reads.js'
+import { REFUSED, type ConsoleReads, type EventCounts } from '../db/console/console-reads.js'
 import { ReconcileStore, type RunRecord } from '../db/reconcile-store.js'
 import { readMigrations } from '../db/migrations/migrate.js'
 import { SQLITE_MIGRATIONS_DIR } from '../db/engines/sqlite.js'
@@ -20,7 +20,12 @@ export interface Overview {
 
 const HOUR = 3_600_000
 
-const summary = (title: string, counts: CountRow[]) => ({ chart: countsChart(title, counts), legend: legend(counts), total: counts.reduce((n, c) => n + c.count, 0) })
+/** A chart of the counts; its title says when only the newest events were broken down by type. */
+function summary (title: string, { rows, total, counted }: EventCounts): Overview['hour'] {
+  const refused = rows.filter(r => r.event_type === REFUSED).reduce((n, r) => n + r.count, 0)
+  const sampled = counted < total - refused ? `${title} (types of the newest ${counted.toLocaleString('en')})` : title
+  return { chart: countsChart(sampled, rows), legend: legend(rows), total }
+}
 
 /**
  * As /readyz decides, given that the database answers (the page's own session check needed it; when it

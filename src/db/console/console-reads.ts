@@ -33,6 +33,18 @@ export interface EventCursor { receivedAt: Date, id: string }
 
 export interface CountRow { event_type: string, outcome: string, count: number }
 
+/** The overview's counts: rows per type and outcome of the newest `counted` events, and the `total` received. */
+export interface EventCounts { rows: CountRow[], total: number, counted: number }
+
+/** Event types the overview charts by name; the others are summed as OTHER_TYPES. */
+export const CHART_TYPES = 10
+export const OTHER_TYPES = '(other types)'
+/** Characters of an event type the overview shows: a longer one is cut, with an ellipsis. */
+export const LABEL_MAX = 80
+/** Events the overview's breakdown by type reads at most (newest first), and per statement. */
+export const COUNTED_MAX = 50_000
+export const COUNTED_CHUNK = 5_000
+
 export interface WrittenRow {
   entity: string
   key: Record<string, unknown>
@@ -88,21 +100,47 @@ export class ConsoleReads {
   get #prisma () { return this.repository.prisma }
 
   /**
-   * Events received since `since`, per type and outcome (a few dozen groups at most), and last, as type
-   * `(refused)`, the quarantined items refused again or first since then (refused items have no trusted type).
+   * Events received since `since`: how many (an index count), and per type and outcome for the newest
+   * COUNTED_MAX of them, read COUNTED_CHUNK at a time with a turn for other work in between (a day of 300k
+   * events never freezes the process), types cut to LABEL_MAX characters, the CHART_TYPES most frequent named
+   * and the rest summed as OTHER_TYPES; last, as type `(refused)`, the quarantined items refused again or
+   * first since then (refused items have no trusted type).
    */
-  async eventCounts (since: Date): Promise<CountRow[]> {
-    const [rows, refused] = await Promise.all([
-      this.#prisma.event.groupBy({
-        by: ['eventType', 'outcome'],
-        where: { receivedAt: { gte: since } },
-        _count: { _all: true },
-        orderBy: [{ eventType: 'asc' }, { outcome: 'asc' }]
-      }),
+  async eventCounts (since: Date, { max, chunk } = { max: COUNTED_MAX, chunk: COUNTED_CHUNK }): Promise<EventCounts> {
+    const [[{ total }], refused] = await Promise.all([
+      this.#prisma.$queryRaw<Array<{ total: bigint | number }>>(sql`SELECT COUNT(*) AS "total" FROM "events" WHERE "received_at" >= ${since}`),
       this.#prisma.quarantinedEvent.count({ where: { lastSeenAt: { gte: since } } })
     ])
-    const counts = rows.map(r => ({ event_type: r.eventType, outcome: r.outcome, count: r._count._all }))
-    return refused === 0 ? counts : [...counts, { event_type: REFUSED, outcome: 'rejected', count: refused }]
+    const byType = new Map<string, Map<string, number>>()
+    let counted = 0
+    let cursor: { at: Date, id: string } | undefined
+    while (counted < max) {
+      const rows = await this.#prisma.$queryRaw<Array<{ id: string, received_at: Date | string, type: string, outcome: string }>>(sql`SELECT "id",
+        "received_at", SUBSTR("event_type", 1, ${LABEL_MAX + 1}) AS "type", "outcome" FROM "events" WHERE "received_at" >= ${since}
+        ${cursor === undefined ? empty : sql`AND ("received_at" < ${cursor.at} OR ("received_at" = ${cursor.at} AND "id" < ${cursor.id}))`}
+        ORDER BY "received_at" DESC, "id" DESC LIMIT ${Math.min(chunk, max - counted)}`)
+      for (const row of rows) {
+        const type = row.type.length > LABEL_MAX ? `${row.type.slice(0, LABEL_MAX - 1)}…` : row.type
+        const outcomes = byType.get(type) ?? byType.set(type, new Map()).get(type)!
+        outcomes.set(row.outcome, (outcomes.get(row.outcome) ?? 0) + 1)
+      }
+      counted += rows.length
+      if (rows.length < chunk) break
+      const last = rows[rows.length - 1]
+      cursor = { at: new Date(last.received_at), id: last.id }
+      await new Promise(resolve => setImmediate(resolve))
+    }
+    const sum = (outcomes: Map<string, number>): number => [...outcomes.values()].reduce((a, b) => a + b, 0)
+    const ranked = [...byType].sort(([a, x], [b, y]) => sum(y) - sum(x) || (a < b ? -1 : 1))
+    const other = new Map<string, number>()
+    for (const [, outcomes] of ranked.slice(CHART_TYPES)) for (const [outcome, n] of outcomes) other.set(outcome, (other.get(outcome) ?? 0) + n)
+    const shown = [...ranked.slice(0, CHART_TYPES), ...(other.size > 0 ? [[OTHER_TYPES, other] as const] : [])]
+    const rows = shown.flatMap(([type, outcomes]) => [...outcomes].sort(([a], [b]) => (a < b ? -1 : 1)).map(([outcome, count]) => ({ event_type: type, outcome, count })))
+    return {
+      rows: refused === 0 ? rows : [...rows, { event_type: REFUSED, outcome: 'rejected', count: refused }],
+      total: Number(total) + refused,
+      counted
+    }
   }
 
   /**
