@@ -76,8 +76,12 @@ export interface QuarantineEntry {
   envelopeId: string | null
   field: string
   error: string
-  /** The refused item, secrets already redacted. */
+  /** The refused item as the console shows it (events/quarantine-copy.ts). */
   raw: unknown
+  /** Its JSON text as received, SaaSus's secret fields replaced: what a replay judges. Null: not kept. */
+  original?: string | null
+  /** Why `original` was not kept (a replay is refused with it). */
+  replayRefusal?: string | null
 }
 
 /** A quarantined row as read back: the entry, and how many times that content was refused. */
@@ -91,7 +95,7 @@ export interface QuarantinedRow extends QuarantineEntry {
  */
 export type QuarantineResult = 'kept' | 'repeat' | 'not_kept'
 
-const QUARANTINE_TYPES: ColumnType[] = ['text', 'timestamp', 'timestamp', 'text', 'text', 'json_text', 'text', 'integer', 'integer']
+const QUARANTINE_TYPES: ColumnType[] = ['text', 'timestamp', 'timestamp', 'text', 'text', 'json_text', 'text', 'text', 'text', 'integer', 'integer']
 
 /** Runs `deleteBatch` (one statement deleting at most `batchSize` rows) until a run deletes fewer; the total. */
 async function deleteInBatches (deleteBatch: () => Promise<number>, batchSize: number): Promise<number> {
@@ -273,14 +277,17 @@ export class Repository {
 
   /**
    * Keeps requests that passed authentication but not validation, with the reason, all in one transaction.
-   * The same content (SHA-256 of `raw`) is kept once: a repeat raises its count and last_seen_at. New content
-   * is kept while the table stays within QUARANTINE_MAX_ROWS and QUARANTINE_MAX_BYTES, else it is not kept.
+   * The same content (SHA-256 of the original text, or of `raw` when there is none) is kept once: a repeat
+   * raises its count and last_seen_at. New content is kept while the table stays within
+   * QUARANTINE_MAX_ROWS and QUARANTINE_MAX_BYTES (bytes of `raw` and `original`), else it is not kept.
    * Results come back in the entries' order.
    */
   async quarantine (entries: QuarantineEntry[], receivedAt: Date = new Date()): Promise<QuarantineResult[]> {
     const prepared = entries.map(entry => {
       const json = JSON.stringify(entry.raw)
-      return { entry, json, hash: createHash('sha256').update(json).digest('hex'), size: Buffer.byteLength(json) }
+      const original = entry.original ?? null
+      const hash = createHash('sha256').update(original ?? json).digest('hex')
+      return { entry, json, original, hash, size: Buffer.byteLength(json) + (original === null ? 0 : Buffer.byteLength(original)) }
     })
     // One row per distinct content: PostgreSQL refuses to upsert one row twice in a statement.
     const distinct = new Map<string, { first: typeof prepared[number], count: number }>()
@@ -315,13 +322,14 @@ export class Repository {
         rows++
         bytes += first.size
         fate.set(hash, 'kept')
-        const { envelopeId, field, error } = first.entry
-        kept.push([envelopeId, receivedAt, receivedAt, field, error, first.json, hash, count, first.size])
+        const { envelopeId, field, error, replayRefusal } = first.entry
+        const refusal = first.original === null ? replayRefusal ?? 'the item as received was not kept' : null
+        kept.push([envelopeId, receivedAt, receivedAt, field, error, first.json, first.original, refusal, hash, count, first.size])
       }
       if (kept.length > 0) {
         // A concurrent transaction (PostgreSQL) may have kept the same content meanwhile: count it there.
         await tx.$executeRaw(sql`INSERT INTO "quarantine"
-          ("envelope_id", "received_at", "last_seen_at", "field", "error", "raw", "hash", "count", "size")
+          ("envelope_id", "received_at", "last_seen_at", "field", "error", "raw", "original", "replay_refusal", "hash", "count", "size")
           ${this.dialect.rows(QUARANTINE_TYPES, kept)}
           ON CONFLICT ("hash") DO UPDATE SET "count" = "quarantine"."count" + excluded."count", "last_seen_at" = excluded."last_seen_at"`)
       }
@@ -346,7 +354,7 @@ export class Repository {
 
   async quarantined (): Promise<QuarantinedRow[]> {
     const rows = await this.prisma.quarantinedEvent.findMany({ orderBy: { id: 'asc' } })
-    return rows.map(r => ({ envelopeId: r.envelopeId, field: r.field, error: r.error, raw: r.raw, count: r.count }))
+    return rows.map(r => ({ envelopeId: r.envelopeId, field: r.field, error: r.error, raw: r.raw, original: r.original, replayRefusal: r.replayRefusal, count: r.count }))
   }
 
   /** Deletes quarantine rows last seen before `cutoff`, `batchSize` rows per transaction. Returns the count. */

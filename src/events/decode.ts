@@ -3,7 +3,7 @@ import { SaasusEvent } from '../schemas/saasus-event.js'
 import { Checker, type ValidationProblem } from './checker.js'
 import { matchOperation, type Operation } from './operations.js'
 import { makeVersion, type Version } from './version.js'
-import { redactSecrets } from './redact.js'
+import { withoutSecrets } from './secret-fields.js'
 import { jsonProblem, tooManyValues, type ValueBudget } from './json-value.js'
 import { scanJson } from './json-scan.js'
 import { instantProblem } from './instant.js'
@@ -23,7 +23,7 @@ export interface DecodedEvent {
   responseBody: unknown
   /** The API call this event records, or undefined when this version does not know it. */
   operation: Operation | undefined
-  /** The whole event with inner JSON decoded and secrets redacted: what is stored and may be shown. */
+  /** The whole event with inner JSON decoded and SaaSus's secret fields redacted: what is stored and may be shown. */
   redacted: unknown
 }
 
@@ -131,7 +131,7 @@ export function decodeEvent (body: unknown, clock?: Clock, maxValues?: number): 
   }
 
   const method = call.request_method.toUpperCase()
-  const redacted = redactSecrets({
+  const redacted = withoutSecrets({
     ...env,
     detail: { ...env.detail, event: { ...call, ...bodies } }
   })

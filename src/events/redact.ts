@@ -1,26 +1,17 @@
-// Secrets that travel inside SaaSus events: the SaaS's own `api_key`, passwords (user creation, password
-// change, invitations) and tokens. They are replaced before an event is stored or logged.
+// Copies of refused input for people to look at (the console's quarantine pages), never for applying: what
+// the quarantine keeps to replay is the text as received (secret-fields.ts). Here a heuristic may hide
+// more than SaaSus's secret fields, since nothing here is data.
 
 import { MAX_DEPTH, stringProblem } from './json-value.js'
+import { REDACTED } from './secret-fields.js'
 
-export const REDACTED = '[REDACTED]'
+export { REDACTED }
 const TOO_DEEP = `[nested deeper than ${MAX_DEPTH} levels: not kept]`
 
 const SECRET_KEY = /(^|_)(api_?key|password|access_token|refresh_token|id_token|secret|client_secret)$/i
 
 export function isSecretKey (key: string): boolean {
   return SECRET_KEY.test(key)
-}
-
-/** A deep copy of a JSON value with every secret-named property's value replaced by REDACTED. */
-export function redactSecrets (value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(redactSecrets)
-  if (value === null || typeof value !== 'object') return value
-  const copy: Record<string, unknown> = {}
-  for (const [key, inner] of Object.entries(value)) {
-    copy[key] = isSecretKey(key) && inner !== null && inner !== '' ? REDACTED : redactSecrets(inner)
-  }
-  return copy
 }
 
 // A string that is not JSON cannot be searched reliably for a secret's value; when it mentions a
@@ -33,30 +24,37 @@ const UNSTORABLE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC
 const storable = (value: string): string => stringProblem(value) === undefined ? value : value.replace(UNSTORABLE, '\uFFFD')
 
 /**
- * Like redactSecrets, for input that failed validation: JSON held in strings is decoded and redacted too,
- * a string that is not JSON but mentions a secret-like name is replaced whole, and what lies deeper than
- * MAX_DEPTH levels is not kept (refused input may be nested deep enough to overflow the stack). The copy
- * can always be stored: `__proto__` stays a plain property, unstorable characters and numbers are replaced.
+ * A copy of refused input that can always be stored and shown: `__proto__` stays a plain property,
+ * unstorable characters and numbers are replaced, what lies deeper than MAX_DEPTH levels is not kept
+ * (refused input may be nested deep enough to overflow the stack). With `redact`, JSON held in strings is
+ * decoded and redacted too, secret-named members are replaced and a string that is not JSON but mentions
+ * a secret-like name is replaced whole (for descriptions of what the quarantine could not keep as sent).
  */
-export function redactUntrusted (value: unknown, depth = 0): unknown {
+function untrustedCopy (value: unknown, redact: boolean, depth: number): unknown {
   if (depth > MAX_DEPTH) return TOO_DEEP
   // JSON.stringify would write null: keep the text instead (Infinity, -Infinity).
   if (typeof value === 'number' && !Number.isFinite(value)) return String(value)
   if (typeof value === 'string') {
-    if (!SECRET_MENTION.test(value)) return storable(value)
+    if (!redact || !SECRET_MENTION.test(value)) return storable(value)
     try {
       const parsed: unknown = JSON.parse(value)
-      if (parsed !== null && typeof parsed === 'object') return JSON.stringify(redactUntrusted(parsed, depth + 1))
+      if (parsed !== null && typeof parsed === 'object') return JSON.stringify(untrustedCopy(parsed, redact, depth + 1))
     } catch {}
     return `${REDACTED} (${value.length} characters that mention a secret)`
   }
-  if (Array.isArray(value)) return value.map(inner => redactUntrusted(inner, depth + 1))
+  if (Array.isArray(value)) return value.map(inner => untrustedCopy(inner, redact, depth + 1))
   if (value === null || typeof value !== 'object') return value
   // No prototype, so that a `__proto__` key is an own property (data), never the copy's prototype.
   const copy: Record<string, unknown> = Object.create(null)
   for (const key in value) {
     const inner = (value as Record<string, unknown>)[key]
-    copy[storable(key)] = isSecretKey(key) && inner !== null && inner !== '' ? REDACTED : redactUntrusted(inner, depth + 1)
+    copy[storable(key)] = redact && isSecretKey(key) && inner !== null && inner !== '' ? REDACTED : untrustedCopy(inner, redact, depth + 1)
   }
   return copy
 }
+
+/** A storable copy of refused input, for display: every value as sent except what no column can hold. */
+export const storableCopy = (value: unknown): unknown => untrustedCopy(value, false, 0)
+
+/** A storable copy with anything that looks like a secret hidden (by its name, or a mention in a string). */
+export const redactUntrusted = (value: unknown): unknown => untrustedCopy(value, true, 0)

@@ -4,6 +4,7 @@ import { isUtf8 } from 'node:buffer'
 import { scanJson } from '../events/json-scan.js'
 import { MAX_EVENT_VALUES } from '../events/json-value.js'
 import { OversizedEvent } from '../events/oversized.js'
+import { rememberText } from '../events/received-text.js'
 import { WorkSlice, nextTurn } from '../work-slice.js'
 
 /** A client error with its status, answered in the one error shape by plugins/errors.ts. */
@@ -32,14 +33,29 @@ export function encodingProblem (request: Pick<FastifyRequest, 'headers'>): Body
 
 const invalidJson = (reason: string): BodyError => new BodyError(400, 'INVALID_JSON', `Body is not valid JSON: ${reason}`)
 
-/** A JSON text to its value; `where` names an item of a batch in the message. */
+/**
+ * A JSON text to its value; `where` names an item of a batch in the message. The text is remembered with
+ * the value (events/received-text.ts): a refused item is quarantined as it was sent.
+ */
 function parse (bytes: Uint8Array, where = ''): unknown {
+  const text = utf8.decode(bytes)
   try {
-    return JSON.parse(utf8.decode(bytes))
+    return rememberText(JSON.parse(text), text)
   } catch (err) {
     throw invalidJson(`${where}${(err as Error).message}`)
   }
 }
+
+/** One event's text holding `values` values: parsed, or an OversizedEvent when it holds more than MAX_EVENT_VALUES. */
+const oneItem = (text: Uint8Array, values: number, where?: string): unknown =>
+  values > MAX_EVENT_VALUES ? new OversizedEvent(text, values) : parse(text, where)
+
+/**
+ * One item's text (a replayed quarantine item, console/replay.ts) to its value as the body parser reads an
+ * event: counted first, parsed only when it holds at most MAX_EVENT_VALUES values. Throws a BodyError
+ * (400) when it is not JSON.
+ */
+export const parseItemText = (text: Uint8Array): unknown => oneItem(text, scanJson(text).values)
 
 /**
  * A request body to its value: one event, or the array of a batch. What it holds is counted from its
@@ -58,8 +74,7 @@ export async function parseBody (bytes: Buffer, maxItems: number): Promise<unkno
   // Refused, not replaced with U+FFFD.
   if (!isUtf8(bytes)) throw new BodyError(400, 'INVALID_UTF8', 'Body is not valid UTF-8')
   if (scan.items === undefined) {
-    if (scan.values > MAX_EVENT_VALUES) return new OversizedEvent(bytes, scan.values)
-    const value = parse(bytes)
+    const value = oneItem(bytes, scan.values)
     // Parsing is a long step, and checking the event is the next: others get a turn in between.
     await nextTurn()
     return value
@@ -70,7 +85,7 @@ export async function parseBody (bytes: Buffer, maxItems: number): Promise<unkno
   for (const [i, { start, end, values }] of scan.items.entries()) {
     await slice.turn()
     const text = bytes.subarray(start, end)
-    items.push(values > MAX_EVENT_VALUES ? new OversizedEvent(text, values) : parse(text, `item ${i}: `))
+    items.push(oneItem(text, values, `item ${i}: `))
   }
   await nextTurn()
   return items

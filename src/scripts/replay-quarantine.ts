@@ -19,10 +19,11 @@ try {
       repository,
       quarantine: new ConsoleQuarantine(repository),
       log: { info: () => {} },
-      clock: () => ({ now: Date.now(), maxFutureSkewMs: config.MAX_FUTURE_SKEW_MS })
+      clock: () => ({ now: Date.now(), maxFutureSkewMs: config.MAX_FUTURE_SKEW_MS }),
+      bodyLimit: config.BODY_LIMIT
     }, args, result => { process.stdout.write(`${describeReplay(result)}\n`) })
     const count = (kind: string) => results.filter(r => r.result === kind).length
-    process.stdout.write(`${results.length} item(s): ${count('recorded')} recorded and removed, ${count('refused')} still refused, ${count('not_found')} not found\n`)
+    process.stdout.write(`${results.length} item(s): ${count('recorded')} recorded and removed, ${count('refused')} still refused, ${count('not_replayable')} not replayable, ${count('not_found')} not found\n`)
     if (count('not_found') > 0) process.exitCode = 1
   } finally {
     await repository.close()

@@ -3,11 +3,12 @@ import type { Metrics } from '../plugins/metrics.js'
 import { parseEvent, type Parsed } from '../events/parse.js'
 import { MAX_EVENT_VALUES } from '../events/json-value.js'
 import { OversizedEvent } from '../events/oversized.js'
+import { parseItemText } from '../plugins/json-body.js'
 import { WorkSlice, nextTurn } from '../work-slice.js'
 import { WRITE_WINDOW_ROWS, WriteWindow, settlesWithin, writeWeight } from './write-window.js'
 import type { Clock } from '../events/decode.js'
 import type { ValidationProblem } from '../events/checker.js'
-import { redactUntrusted } from '../events/redact.js'
+import { quarantineCopy } from '../events/quarantine-copy.js'
 import type { Outcome, QuarantineEntry, QuarantineResult, Repository } from '../db/repository.js'
 import { dataErrorReason } from '../db/engines/data-error.js'
 
@@ -45,16 +46,32 @@ interface Refusal {
 
 /**
  * An item (a parsed event, or an OversizedEvent the body parser did not parse) to an event or the reason
- * it is refused.
+ * it is refused: every check an event passes before it is applied, for deliveries and for replays of
+ * quarantined items alike (console/replay.ts).
  */
-const parseItem = (item: unknown, clock: Clock): Parsed =>
+export const judgeItem = (item: unknown, clock: Clock): Parsed =>
   item instanceof OversizedEvent ? { ok: false, problem: item.problem } : parseEvent(item, clock, MAX_EVENT_VALUES)
+
+/**
+ * A quarantined item's text as received (console/replay.ts) to an event or the reason it is refused: the
+ * body parser's checks for one event (BODY_LIMIT; MAX_EVENT_VALUES counted before parsing), then judgeItem.
+ */
+export function judgeText (text: string, clock: Clock, bodyLimit: number): Parsed {
+  const bytes = Buffer.from(text)
+  if (bytes.length > bodyLimit) return { ok: false, problem: { field: '', message: `is ${bytes.length} bytes: larger than BODY_LIMIT (${bodyLimit})` } }
+  let item: unknown
+  try {
+    item = parseItemText(bytes)
+  } catch (err) {
+    return { ok: false, problem: { field: '', message: (err as Error).message } }
+  }
+  return judgeItem(item, clock)
+}
 
 function refusal (item: unknown, { field, message }: ValidationProblem): Refusal {
   const id = envelopeId(item)
-  const raw = item instanceof OversizedEvent ? item.quarantined : item
   return {
-    entry: { envelopeId: id, field, error: message, raw: redactUntrusted(raw) ?? null },
+    entry: { envelopeId: id, field, error: message, ...quarantineCopy(item, { field, message }) },
     result: { id, outcome: 'rejected', error: { field, message: `body${field} ${message}` } },
     item
   }
@@ -96,7 +113,7 @@ function reportRecorded ({ log, metrics }: Receiver, id: string, type: string, o
 export async function receiveEvent (receiver: Receiver, item: unknown): Promise<Result> {
   const { repository, withinDeadline } = receiver
   const started = performance.now()
-  const parsed = parseItem(item, receiver.clock())
+  const parsed = judgeItem(item, receiver.clock())
   if (!parsed.ok) {
     // Checking, redacting and storing a large refused body are each a long step: others get turns between.
     await nextTurn()
@@ -177,7 +194,7 @@ export async function receiveBatch (receiver: Receiver, items: unknown[], chunkS
     for (let i = start; i < Math.min(items.length, start + chunkSize); i++) {
       await slice.turn()
       const started = performance.now()
-      const parsed = parseItem(items[i], clock)
+      const parsed = judgeItem(items[i], clock)
       if (!parsed.ok) {
         refused.push({ index: i, ...refusal(items[i], parsed.problem) })
         continue

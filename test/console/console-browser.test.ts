@@ -5,7 +5,7 @@ import { chromium, type Page } from 'playwright-core'
 import { API_KEY, buildApp, tempDir } from '../helpers/app.js'
 import { events } from '../helpers/events.js'
 import { CONSOLE_PASSWORD } from '../helpers/console.js'
-import { redactUntrusted } from '../../src/events/redact.js'
+import { quarantineCopy } from '../../src/events/quarantine-copy.js'
 
 // The console in a real browser: Debian's chromium driven by playwright-core (which never downloads one).
 // Signs in, posts the seed samples through the API, finds them on the overview and the events page, opens
@@ -39,7 +39,7 @@ t.test('sign in, find the samples, open an event, filter, replay a quarantined i
   t.equal((await post({ ...samples[0], id: 'refused-sample', detail: { event_type: 'create_tenant', event: '{"log_id": 1}' } })).status, 400, 'an invalid item is quarantined')
   // An item an older rule refused, valid today: the one to replay.
   const replayable = events.createTenant('tenant-replayed', { name: 'Replayed Tenant' }, { time })
-  await app.repository.quarantine([{ envelopeId: replayable.id, field: '/detail/event', error: 'refused by an older rule', raw: redactUntrusted(replayable) }])
+  await app.repository.quarantine([{ envelopeId: replayable.id, field: '/detail/event', error: 'refused by an older rule', ...quarantineCopy(replayable, { field: '', message: 'old' }) }])
 
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS })
   t.teardown(async () => { await browser.close() })

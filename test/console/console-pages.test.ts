@@ -7,7 +7,7 @@ import { events, sample } from '../helpers/events.js'
 import { CONSOLE_PASSWORD, csrfOf, links, mainText, page, postForm, signIn } from '../helpers/console.js'
 import { ReconcileStore } from '../../src/db/reconcile-store.js'
 import { emptyDrift } from '../../src/reconcile/drift.js'
-import { redactUntrusted } from '../../src/events/redact.js'
+import { quarantineCopy } from '../../src/events/quarantine-copy.js'
 import { ConsoleReads, type EventCursor, type EventFilter } from '../../src/db/console/console-reads.js'
 
 // The console's pages on real data, on SQLite and PostgreSQL: the overview, the event list's filters and
@@ -200,7 +200,7 @@ engineTest(t, 'quarantine: list and pages, an item\'s field and reason, replay (
   t.equal((await postEvent(app, invalid)).statusCode, 400)
   // Valid today, refused by an older rule: kept as the intake keeps refused items (redacted).
   const valid = events.createTenant('t-9', { name: 'Replayed Tenant' }, { time: at(0) })
-  await app.repository.quarantine([{ envelopeId: valid.id, field: '/detail', error: 'refused by an older rule', raw: redactUntrusted(valid) }])
+  await app.repository.quarantine([{ envelopeId: valid.id, field: '/detail', error: 'refused by an older rule', ...quarantineCopy(valid, { field: '', message: 'old' }) }])
 
   const list = await page(app, '/console/quarantine', cookie)
   t.equal(list.statusCode, 200)

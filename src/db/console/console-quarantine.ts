@@ -15,8 +15,12 @@ export interface QuarantineListItem {
 }
 
 export interface QuarantineItem extends QuarantineListItem {
-  /** The refused item as kept: secrets redacted. */
+  /** The refused item as the console shows it. */
   raw: unknown
+  /** Its JSON text as received, SaaSus's secret fields replaced: what a replay judges. Null: not kept. */
+  original: string | null
+  /** Why the original was not kept (items of older versions, descriptions of what was too large to parse). */
+  replay_refusal: string | null
 }
 
 const LIST_FIELDS = { id: true, envelopeId: true, field: true, error: true, count: true, size: true, receivedAt: true, lastSeenAt: true } as const
@@ -52,7 +56,7 @@ export class ConsoleQuarantine {
 
   async item (id: number): Promise<QuarantineItem | undefined> {
     const row = await this.#prisma.quarantinedEvent.findUnique({ where: { id } })
-    return row === null ? undefined : { ...listItem(row), raw: row.raw }
+    return row === null ? undefined : { ...listItem(row), raw: row.raw, original: row.original, replay_refusal: row.replayRefusal }
   }
 
   /** Removes an item that passed validation and was recorded. */

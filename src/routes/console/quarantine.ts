@@ -23,12 +23,13 @@ const quarantineRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   // Replay: today's validation decides; what passes is recorded like a delivery and leaves the quarantine.
   fastify.post('/quarantine/:id/replay', { schema: { params: QuarantineParams, body: CsrfBody } }, async (request, reply) => {
     if (!auth.csrfValid(request.consoleToken!, request.body.csrf)) return await reply.code(403).page('error', CSRF_REFUSED)
-    const { MAX_FUTURE_SKEW_MS } = fastify.config
+    const { MAX_FUTURE_SKEW_MS, BODY_LIMIT } = fastify.config
     const result = await replayQuarantined({
       repository: fastify.repository,
       quarantine,
       log: request.log,
       clock: () => ({ now: Date.now(), maxFutureSkewMs: MAX_FUTURE_SKEW_MS }),
+      bodyLimit: BODY_LIMIT,
       eventReceived: (type, outcome) => { fastify.metrics.eventReceived(type, outcome) }
     }, request.params.id)
     if (result.result === 'not_found') return await reply.code(404).page('error', notFound(request.params.id))
