@@ -75,7 +75,9 @@ export const ConfigSchema = Type.Object({
   // The operator console under /console (issue 15): off while CONSOLE_PASSWORD is empty.
   CONSOLE_PASSWORD: Type.String({ default: '' }),
   CONSOLE_SECURE_COOKIE: Type.Boolean({ default: false }),
-  CONSOLE_SESSION_TTL: Type.String({ pattern: '^[1-9][0-9]{0,6}[smhd]$', default: '8h' })
+  CONSOLE_SESSION_TTL: Type.String({ pattern: '^[1-9][0-9]{0,6}[smhd]$', default: '8h' }),
+  // Failed sign-ins make the next attempts from their source wait, up to this long (issue 25).
+  CONSOLE_SIGN_IN_MAX_DELAY_MS: Type.Integer({ minimum: 0, maximum: 600000, default: 10000 })
 })
 
 export type RawConfig = Static<typeof ConfigSchema>

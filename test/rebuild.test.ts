@@ -37,16 +37,32 @@ engineTest(t, 'rebuilding from the recorded events gives the live state back', a
   await app.repository.prisma.$executeRawUnsafe('UPDATE "tenants" SET "name" = \'corrupted\'')
   t.not(JSON.stringify(await everything(app)), JSON.stringify(live))
 
-  t.same(await app.repository.rebuild(), { events: history().length, unreadable: 0 })
+  t.same(await app.repository.rebuild(), { events: history().length, unreadable: 0, inexact: 0 })
   t.same(await everything(app), live)
-  t.same(await app.repository.rebuild(), { events: history().length, unreadable: 0 }, 'and again: idempotent')
+  t.same(await app.repository.rebuild(), { events: history().length, unreadable: 0, inexact: 0 }, 'and again: idempotent')
   t.same(await everything(app), live)
 
   // Events recorded by this version but unreadable to it (say, written by hand) are counted, not fatal.
   await app.repository.prisma.$executeRawUnsafe(`INSERT INTO "events" ("id", "event_type", "time", "received_at", "outcome", "raw")
     VALUES ('hand-made', 'x', '2026-01-01T00:00:00.000+00:00', '2026-01-01T00:00:00.000+00:00', 'ignored', '{"not":"an event"}')`)
-  t.same(await app.repository.rebuild(), { events: history().length + 1, unreadable: 1 })
+  t.same(await app.repository.rebuild(), { events: history().length + 1, unreadable: 1, inexact: 0 })
   t.same(await everything(app), live)
+
+  // Stored by an older version, which redacted values by their names (an attribute named client_secret):
+  // not applied rather than applied rewritten. The same stored after this version's migration is data.
+  const rewritten = events.createTenant('r-old', { name: 'old', attributes: { client_secret: 'cs' } }, { time: '2026-05-19T10:00:00Z', encoding: 'object' })
+  const stored = JSON.parse(JSON.stringify(rewritten).replaceAll('"client_secret":"cs"', '"client_secret":"[REDACTED]"'))
+  stored.detail.event.api_key = '[REDACTED]'
+  const insert = async (id: string, receivedAt: string) => { await app.repository.prisma.event.create({ data: { id, eventType: 'create_tenant', time: new Date('2026-05-19T10:00:00Z'), receivedAt: new Date(receivedAt), outcome: 'applied', raw: { ...stored, id } } }) }
+  await insert('old-inexact', '2026-01-01T00:00:00Z')
+  t.same(await app.repository.rebuild(), { events: history().length + 2, unreadable: 1, inexact: 1 })
+  t.same(await everything(app), live, 'the rewritten event is not applied')
+  await app.repository.prisma.event.delete({ where: { id: 'old-inexact' } })
+  await insert('new-literal', new Date(Date.now() + 60_000).toISOString())
+  t.same(await app.repository.rebuild(), { events: history().length + 2, unreadable: 1, inexact: 0 }, 'after the migration, "[REDACTED]" is what was sent')
+  t.equal((await getJson(app, '/tenants/r-old')).json().attributes.client_secret, '[REDACTED]')
+  await app.repository.prisma.event.delete({ where: { id: 'new-literal' } })
+  await app.repository.rebuild()
 
   // Password calls and ignored events are replayed too, and change nothing.
   const ignored = makeEvent({ eventType: 'x', method: 'PATCH', uri: '/v1/auth/users/r-u1/password', time: '2026-05-19T11:00:00Z', request: { password: 'p' } })
@@ -62,6 +78,11 @@ engineTest(t, 'npm run rebuild runs it from the command line', async (t, engine)
   const ok = await run({ DATABASE_URL: config.DATABASE_URL, API_KEYS: '' })
   t.equal(ok.code, 0, ok.output)
   t.match(ok.output, `rebuilt the projection from ${history().length} recorded events`)
+  const old = events.createTenant('r-old', { name: 'old', attributes: { client_secret: '[REDACTED]' } }, { time: '2026-05-19T10:00:00Z', encoding: 'object' })
+  await app.repository.prisma.event.create({ data: { id: old.id, eventType: 'create_tenant', time: new Date('2026-05-19T10:00:00Z'), receivedAt: new Date('2026-01-01T00:00:00Z'), outcome: 'applied', raw: old } })
+  const inexact = await run({ DATABASE_URL: config.DATABASE_URL, API_KEYS: '' })
+  t.equal(inexact.code, 0, inexact.output)
+  t.match(inexact.output, '1 event(s) stored by an older version with data redacted (names that looked like secrets) were not applied: run npm run reconcile')
   const bad = await run({ DATABASE_URL: 'nope' })
   t.equal(bad.code, 1)
   t.match(bad.output, /invalid configuration/)

@@ -6,6 +6,7 @@ import type { DatabaseClient } from './engines/client.js'
 import type { DecodedEvent } from '../events/decode.js'
 import type { Change, Plan } from '../events/changes.js'
 import { parseEvent } from '../events/parse.js'
+import { redactedBeyondSecretFields } from '../events/secret-fields.js'
 import type { ColumnType, Dialect } from './engines/dialect.js'
 import { applyChanges, FeedWrite, writeBatch, type BatchItem, type Outcome, type Queryable } from './writing/batch-write.js'
 import { loadFeedRows, recordFeed } from './feed/feed-store.js'
@@ -46,6 +47,9 @@ export interface WriteLimits {
   /** false: event batches record no change feed entries. Only to measure the feed's cost (bench/write-path.ts). */
   feed?: boolean
 }
+
+/** The migration that came with an inbox keeping everything but SaaSus's secret fields as sent (issue 25). */
+export const EXACT_INBOX_MIGRATION = '20261207150000_quarantine_original'
 
 /** The shortest transaction worth starting: Prisma's own lower bound on a transaction's time-out is 100 ms. */
 const MIN_ATTEMPT_MS = 100
@@ -367,7 +371,13 @@ export class Repository {
    * Drops the projected state and applies every recorded event again, in storage order, with the current
    * code: how a new projection is back-filled. One transaction, so readers see the old state until it ends.
    */
-  async rebuild (timeoutMs = 10 * 60_000): Promise<{ events: number, unreadable: number }> {
+  async rebuild (timeoutMs = 10 * 60_000): Promise<{ events: number, unreadable: number, inexact: number }> {
+    // Events stored before this version's inbox kept data as sent (names that looked like secrets were
+    // redacted then): those holding such a redaction are not applied, rather than applied rewritten.
+    const [marker] = await this.prisma.$queryRaw<Array<{ finished_at: unknown }>>(sql`SELECT "finished_at" FROM "_prisma_migrations"
+      WHERE "migration_name" = ${EXACT_INBOX_MIGRATION} AND "finished_at" IS NOT NULL`)
+    /* c8 ignore next -- the migration is applied before the repository opens */
+    const exactSince = marker === undefined ? Infinity : new Date(marker.finished_at as string | Date).getTime()
     const feed = new FeedWrite()
     const result = await this.prisma.$transaction(async tx => {
       // The feed records the difference between the visible state before and after the whole rebuild, which
@@ -382,6 +392,7 @@ export class Repository {
       await tx.$executeRawUnsafe('DELETE FROM "reconcile_journal"')
       let events = 0
       let unreadable = 0
+      let inexact = 0
       let cursor: { receivedAt: Date, id: string } | undefined
       for (;;) {
         const page = await tx.event.findMany({
@@ -397,6 +408,7 @@ export class Repository {
           events++
           const parsed = parseEvent(row.raw)
           if (!parsed.ok) unreadable++
+          else if (row.receivedAt.getTime() < exactSince && redactedBeyondSecretFields(row.raw)) inexact++
           else if (parsed.plan.kind === 'changes') changes.push(parsed.plan.changes)
         }
         await applyChanges(tx, this.dialect, changes, { kind: 'rebuild' }, null)
@@ -404,7 +416,7 @@ export class Repository {
         cursor = { receivedAt: end.receivedAt, id: end.id }
       }
       await recordFeed(tx, this.dialect, before, await loadFeedRows(tx, this.dialect, 'all'), () => ({ cause: 'rebuild' }), feed)
-      return { events, unreadable }
+      return { events, unreadable, inexact }
     }, { maxWait: this.limits.maxWaitMs, timeout: timeoutMs })
     this.feedCommitted(feed)
     return result

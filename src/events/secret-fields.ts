@@ -31,28 +31,49 @@ type Json = Record<string, unknown>
 const isObject = (value: unknown): value is Json => value !== null && typeof value === 'object' && !Array.isArray(value)
 const hidden = (value: unknown): unknown => value === null || value === '' ? value : REDACTED
 
-/** `body` (a decoded request or response body) with its secret members replaced; the input is not modified. */
-function bodyWithoutSecrets (body: unknown): unknown {
+/** `body` (a decoded request or response body) with its secret members' values passed through `hide`. */
+function bodyWithoutSecrets (body: unknown, hide: (value: unknown) => unknown): unknown {
   if (!isObject(body)) return body
   const replace = (node: Json, path: readonly string[]): Json => {
     const [name, ...rest] = path
     if (!Object.hasOwn(node, name)) return node
     const inner = node[name]
-    if (rest.length === 0) return { ...node, [name]: hidden(inner) }
+    if (rest.length === 0) return { ...node, [name]: hide(inner) }
     return isObject(inner) ? { ...node, [name]: replace(inner, rest) } : node
   }
   return SECRET_BODY_FIELDS.reduce(replace, body)
+}
+
+type DecodedEvent = Json & { detail: Json & { event: Json } }
+
+function replaceSecrets (event: DecodedEvent, hide: (value: unknown) => unknown): Json {
+  const call: Json = { ...event.detail.event }
+  if (Object.hasOwn(call, 'api_key')) call.api_key = hide(call.api_key)
+  for (const key of BODIES) if (Object.hasOwn(call, key)) call[key] = bodyWithoutSecrets(call[key], hide)
+  return { ...event, detail: { ...event.detail, event: call } }
 }
 
 /**
  * A decoded event (its `detail.event` and bodies already parsed) with SaaSus's secret fields replaced by
  * REDACTED: what the inbox stores. Only the objects on the way to a secret are copied.
  */
-export function withoutSecrets (event: Json & { detail: Json & { event: Json } }): Json {
-  const call: Json = { ...event.detail.event }
-  if (Object.hasOwn(call, 'api_key')) call.api_key = hidden(call.api_key)
-  for (const key of BODIES) if (Object.hasOwn(call, key)) call[key] = bodyWithoutSecrets(call[key])
-  return { ...event, detail: { ...event.detail, event: call } }
+export const withoutSecrets = (event: DecodedEvent): Json => replaceSecrets(event, hidden)
+
+/**
+ * Whether a stored event (as the inbox keeps it) holds REDACTED anywhere but in SaaSus's secret fields:
+ * versions before issue 25 replaced every value whose name looked like a secret (an attribute named
+ * `client_secret` too), and such an event cannot be applied again as it was sent.
+ */
+export function redactedBeyondSecretFields (stored: unknown): boolean {
+  const event = stored as DecodedEvent
+  const rest: unknown = isObject(event) && isObject(event.detail) && isObject(event.detail.event) ? replaceSecrets(event, () => null) : stored
+  const stack: unknown[] = [rest]
+  while (stack.length > 0) {
+    const value = stack.pop()
+    if (value === REDACTED) return true
+    if (value !== null && typeof value === 'object') stack.push(...Object.values(value))
+  }
+  return false
 }
 
 export type TextWithoutSecrets = { ok: true, text: string } | { ok: false, field: string, reason: string }

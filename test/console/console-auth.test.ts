@@ -1,12 +1,13 @@
 import t from 'tap'
 import { createHash } from 'node:crypto'
 import { API_KEY, buildApp } from '../helpers/app.js'
-import { CONSOLE_PASSWORD, csrfOf, page, postForm, signIn } from '../helpers/console.js'
+import { CONSOLE_PASSWORD, FORM, csrfOf, page, postForm, signIn } from '../helpers/console.js'
 import { loadConfig } from '../../src/config.js'
-import { SignInLockout } from '../../src/console/lockout.js'
+import { MAX_WAITING_UNKNOWN, SignInThrottle, type SignInSource } from '../../src/console/sign-in-throttle.js'
+import type { FastifyInstance } from 'fastify'
 
 // The console's protection (issue 15): off without a password, sign-in to a server-side session, the
-// cookie's attributes, expiry, sign-out that revokes, CSRF, the per-address failure limit, the API key
+// cookie's attributes, expiry, sign-out that revokes, CSRF, failed sign-ins slowed but never locked, the API key
 // refused, security headers and a strict CSP.
 
 const env = { CONSOLE_PASSWORD }
@@ -39,7 +40,7 @@ t.test('sign-in: pages need a session; a wrong password is 401; the right one se
   const right = await postForm(app, '/console/sign-in', { password: CONSOLE_PASSWORD })
   t.equal(right.statusCode, 303)
   t.equal(right.headers.location, '/console/')
-  const setCookie = String(right.headers['set-cookie'])
+  const setCookie = ([right.headers['set-cookie']].flat() as string[]).find(c => c.startsWith('receiver_console='))!
   t.match(setCookie, /^receiver_console=[A-Za-z0-9_-]{43}\.[^;]+; Path=\/console; Expires=[^;]+; HttpOnly; SameSite=Strict$/, 'signed, HttpOnly, SameSite=Strict, not Secure without CONSOLE_SECURE_COOKIE')
   const expires = new Date(/Expires=([^;]+)/.exec(setCookie)![1]).getTime()
   t.ok(Math.abs(expires - (Date.now() + 8 * 3_600_000)) < 5000, 'expires after CONSOLE_SESSION_TTL')
@@ -112,34 +113,114 @@ t.test('sign-out needs the CSRF token, then revokes the session for good', async
   t.equal((await postForm(app, '/console/sign-out', { csrf }, cookie)).statusCode, 401, 'signing out again: not signed in')
 })
 
-t.test('failed sign-ins count toward the per-address limit; over it, even the right password waits', async t => {
-  const { app } = await buildApp(t, { ...env, AUTH_FAILURE_LIMIT: '2', AUTH_FAILURE_WINDOW_MS: '60000' })
-  t.equal((await postForm(app, '/console/sign-in', { password: 'wrong-password-number-1' })).statusCode, 401)
-  // The API's failures count on the same limit.
-  t.equal((await app.inject({ url: '/tenants', headers: { 'x-api-key': 'wrong-api-key-0123456789' } })).statusCode, 401)
-  const limited = await postForm(app, '/console/sign-in', { password: 'wrong-password-number-2' })
-  t.equal(limited.statusCode, 429)
-  t.match(limited.headers['retry-after'], /^\d+$/)
-  t.match(limited.body, /Too many failed sign-ins from this address/)
-  const right = await postForm(app, '/console/sign-in', { password: CONSOLE_PASSWORD })
-  t.equal(right.statusCode, 429, 'the right password is not even looked at while the address is over the limit')
-  t.equal(right.headers['set-cookie'], undefined)
+t.test('SignInThrottle: a growing wait per source, a budget for all addresses, one attempt at a time; never a lock', async t => {
+  let now = 0
+  const throttle = new SignInThrottle({ perSource: 2, windowMs: 60_000, maxDelayMs: 1000 }, 10_000, () => now)
+  const fail = (source: SignInSource): number => {
+    const admission = throttle.enter(source)
+    if ('busySeconds' in admission) throw new Error('busy')
+    admission.done(true)
+    admission.done(false) // a second call changes nothing
+    return admission.waitMs
+  }
+  const a = { address: 'a' }
+  t.same([fail(a), fail(a), fail(a), fail(a), fail(a), fail(a)], [0, 0, 250, 500, 1000, 1000], 'free, then 250 ms doubling up to the most')
+  const right = throttle.enter(a)
+  if ('busySeconds' in right) throw new Error('busy')
+  t.equal(right.waitMs, 1000, 'the right password waits as long: the wait depends only on failures already counted')
+  t.same(throttle.enter(a), { busySeconds: 1 }, 'one attempt per source at a time: a second one is answered unchecked')
+  right.done(false)
+  t.equal(throttle.waitMs(a), 1000, 'a success neither counts nor forgives')
+  now += 60_000
+  t.equal(throttle.waitMs(a), 0, 'a new window starts from nothing')
+
+  // Many addresses, each within its own budget: together past the global one (5 x 2 = 10), everyone without a device waits.
+  for (let i = 0; i < 10; i++) fail({ address: `spread-${i}` })
+  t.equal(throttle.waitMs({ address: 'fresh' }), 250)
+  for (let i = 10; i < 30; i++) fail({ address: `spread-${i}` })
+  t.equal(throttle.waitMs({ address: 'fresh' }), 1000, 'doubling every 10 failures past the global budget')
+  t.equal(throttle.waitMs({ device: 'operator' }), 0, 'a device that signed in before is behind no one')
+
+  // At most MAX_WAITING_UNKNOWN attempts without a device at once; a device still gets in.
+  const waiting = Array.from({ length: MAX_WAITING_UNKNOWN }, (_, i) => throttle.enter({ address: `w-${i}` }))
+  t.ok(waiting.every(w => 'done' in w))
+  t.same(throttle.enter({ address: 'one-more' }), { busySeconds: 1 })
+  const device = throttle.enter({ device: 'operator' })
+  t.same('waitMs' in device && device.waitMs, 0)
+  for (const w of waiting) if ('done' in w) w.done(false)
+  t.ok('done' in throttle.enter({ address: 'one-more' }), 'room again once they are answered')
+
+  // Bounded memory: expired entries give way first, then the oldest.
+  const small = new SignInThrottle({ perSource: 1, windowMs: 1000, maxDelayMs: 1000 }, 2, () => now)
+  const failSmall = (address: string): void => { const x = small.enter({ address }); if ('done' in x) x.done(true) }
+  failSmall('x')
+  now += 1000
+  failSmall('y')
+  failSmall('z') // full: x has expired and gives way
+  t.equal(small.waitMs({ address: 'y' }), 250)
+  failSmall('q') // full of live entries: the oldest (y) gives way
+  t.equal(small.waitMs({ address: 'z' }), 250)
+  t.equal(small.waitMs({ address: 'y' }), 0, 'forgotten')
 })
 
-t.test('SignInLockout: per address, until its time; bounded', async t => {
-  const lockout = new SignInLockout(2)
-  lockout.lock('a', 10_000, 0)
-  t.equal(lockout.retryAfterSeconds('a', 1000), 9)
-  t.equal(lockout.retryAfterSeconds('b', 1000), 0)
-  t.equal(lockout.retryAfterSeconds('a', 10_000), 0, 'over at its time')
-  lockout.lock('a', 10_000, 0)
-  lockout.lock('b', 1000, 0)
-  lockout.lock('c', 10_000, 5000) // full: b has expired and gives way
-  t.equal(lockout.retryAfterSeconds('a', 5000), 5)
-  t.equal(lockout.retryAfterSeconds('c', 5000), 10)
-  lockout.lock('d', 10_000, 5000) // full of live entries: the oldest (a) gives way
-  t.equal(lockout.retryAfterSeconds('a', 5000), 0)
-  t.equal(lockout.retryAfterSeconds('d', 5000), 10)
+/** A sign-in from `address`, with the device cookie when given: the answer and how long it took. */
+async function signInFrom (app: FastifyInstance, address: string, password: string, device?: string): Promise<{ status: number, ms: number, cookies: string }> {
+  const started = performance.now()
+  const res = await app.inject({
+    method: 'POST', url: '/console/sign-in', remoteAddress: address, payload: new URLSearchParams({ password }).toString(),
+    headers: { ...FORM, ...(device === undefined ? {} : { cookie: device }) }
+  })
+  return { status: res.statusCode, ms: performance.now() - started, cookies: [res.headers['set-cookie'] ?? []].flat().join('\n') }
+}
+
+t.test('the operator signs in after 20+ failures from its own address (and wrong API keys from it): a wait, never a lock', async t => {
+  const { app } = await buildApp(t, { ...env, CONSOLE_SIGN_IN_MAX_DELAY_MS: '400' })
+  for (let i = 0; i < 25; i++) t.equal((await app.inject({ url: '/tenants', headers: { 'x-api-key': `wrong-api-key-${i}-0123456789` } })).statusCode, i < 20 ? 401 : 429)
+  const answers: Array<{ status: number, ms: number }> = []
+  for (let i = 0; i < 25; i++) answers.push(await signInFrom(app, '127.0.0.1', `wrong-password-number-${i}`))
+  t.ok(answers.every(a => a.status === 401), 'every wrong password is checked and answered 401, none locked out')
+  const early = answers.slice(0, 20).map(a => a.ms).sort((a, b) => a - b)
+  t.ok(early[10] < 200, `the first AUTH_FAILURE_LIMIT (20) do not wait (median ${Math.round(early[10])} ms)`)
+  t.ok(answers.slice(21).every(a => a.ms >= 390), `later ones wait (${answers.slice(20).map(a => Math.round(a.ms)).join(', ')} ms)`)
+  const right = await signInFrom(app, '127.0.0.1', CONSOLE_PASSWORD)
+  t.equal(right.status, 303, 'the right password signs in after its wait')
+  t.ok(right.ms >= 390, `(${Math.round(right.ms)} ms)`)
+  t.match(right.cookies, /receiver_console_device=[^;]+; Path=\/console\/sign-in; Expires=[^;]+; HttpOnly; SameSite=Strict/, 'and the browser is given a device cookie')
+})
+
+t.test('38 other addresses guessing: slowed (one at a time each, a global budget); the operator\'s browser signs in at once, a new one after a wait', async t => {
+  const { app } = await buildApp(t, { ...env, CONSOLE_SIGN_IN_MAX_DELAY_MS: '2000' })
+  const first = await signInFrom(app, '10.0.0.1', CONSOLE_PASSWORD)
+  const device = first.cookies.split('\n').find(c => c.startsWith('receiver_console_device='))!.split(';')[0]
+  const answers: Array<{ status: number, ms: number }> = []
+  let attacking = true
+  const started = performance.now()
+  const attack = Promise.all(Array.from({ length: 38 }, async (_, a) => {
+    for (let i = 0; i < 20 && attacking; i++) {
+      // Two at a time from each address: the second is answered 429 unchecked while the first is checked.
+      answers.push(...await Promise.all([signInFrom(app, `192.0.2.${a + 1}`, `guess-${a}-${i}`), signInFrom(app, `192.0.2.${a + 1}`, `guess-${a}-${i}b`)]))
+    }
+  }))
+  await new Promise(resolve => setTimeout(resolve, 1500))
+  const operator = await signInFrom(app, '192.0.2.1', CONSOLE_PASSWORD, device)
+  t.equal(operator.status, 303, 'the operator\'s browser, even behind an attacker\'s address, signs in during the attack')
+  t.ok(operator.ms < 1500, `without the wait others get (${Math.round(operator.ms)} ms, under a busy event loop)`)
+  attacking = false
+  await attack
+  const elapsed = performance.now() - started
+  const checked = answers.filter(a => a.status === 401).length
+  const unchecked = answers.filter(a => a.status === 429).length
+  t.equal(checked + unchecked, answers.length, 'every guess is 401 or 429, none signs in')
+  t.ok(unchecked >= checked, `${unchecked} answered 429 unchecked, ${checked} checked`)
+  t.ok(checked / (elapsed / 1000) < 200, `guessing slowed: ${checked} checked in ${Math.round(elapsed)} ms`)
+  t.ok(answers.filter(a => a.status === 401 && a.ms >= 240).length > 0, 'past the global budget, guesses wait before they are checked')
+
+  const fresh = await signInFrom(app, '198.51.100.7', CONSOLE_PASSWORD)
+  t.equal(fresh.status, 303, 'a browser without a device cookie, from an address that never failed, signs in too')
+  t.ok(fresh.ms >= 1990, `after the global wait (${Math.round(fresh.ms)} ms)`)
+  const forged = await signInFrom(app, '198.51.100.8', 'wrong-password-forged', 'receiver_console_device=forged.value')
+  t.equal(forged.status, 401, 'a forged device cookie is no device: it waits like any address')
+  t.ok(forged.ms >= 1990)
 })
 
 t.test('security headers and a strict CSP on every console page; the stylesheet is served; nothing is cached', async t => {

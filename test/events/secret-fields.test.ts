@@ -1,5 +1,5 @@
 import t from 'tap'
-import { REDACTED, SECRET_BODY_FIELDS, textWithoutSecrets, withoutSecrets } from '../../src/events/secret-fields.js'
+import { REDACTED, SECRET_BODY_FIELDS, redactedBeyondSecretFields, textWithoutSecrets, withoutSecrets } from '../../src/events/secret-fields.js'
 import { rememberText, textOf } from '../../src/events/received-text.js'
 import { quarantineCopy } from '../../src/events/quarantine-copy.js'
 import { OversizedEvent } from '../../src/events/oversized.js'
@@ -105,4 +105,12 @@ t.test('quarantineCopy: the original and a copy to show, or a description with t
   t.equal(description.original, null)
   t.equal(description.replayRefusal, `body ${oversized.problem.message}; kept as a description, not as the event`)
   t.match(description.raw, { not_parsed: 'more values than MAX_EVENT_VALUES', bytes: 13 })
+})
+
+t.test('redactedBeyondSecretFields: a stored event redacted by name (older versions) is told apart', async t => {
+  const stored = (attributes: object) => ({ id: 'e', detail: { event: { api_key: REDACTED, request_body: { password: REDACTED, attributes }, response_body: [{ id: 1 }] } } })
+  t.equal(redactedBeyondSecretFields(stored({ memo: 'x' })), false, 'only SaaSus\'s secret fields')
+  t.equal(redactedBeyondSecretFields(stored({ client_secret: REDACTED })), true, 'an attribute rewritten')
+  t.equal(redactedBeyondSecretFields({ not: ['an', { event: REDACTED }] }), true, 'whatever the shape')
+  t.equal(redactedBeyondSecretFields('text'), false)
 })

@@ -30,7 +30,7 @@ engineTest(t, 'a batch answers per event, in order; an invalid item is quarantin
   // The items of a batch are taken concurrently: quarantine order is not batch order.
   const quarantined = (await app.repository.quarantined()).sort((a, b) => a.field.localeCompare(b.field))
   t.equal(quarantined.length, 2)
-  t.same(quarantined[0], { envelopeId: null, field: '', error: 'Expected object', raw: 42, count: 1 })
+  t.same(quarantined[0], { envelopeId: null, field: '', error: 'Expected object', raw: 42, original: '42', replayRefusal: null, count: 1 })
   t.match(quarantined[1], { envelopeId: broken.id, field: '/detail/event/request_body' })
   const stored = JSON.stringify(quarantined)
   t.notOk(stored.includes('Very-Secret-1'), 'a secret inside unparsable text is not stored')
