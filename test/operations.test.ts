@@ -169,7 +169,7 @@ t.test('repeated auth failures from one address get 429; successful requests are
 t.test('a database slower than REQUEST_DEADLINE_MS answers 503 before EventBridge gives up', async t => {
   // Another transaction on the app's own connection stays open; the event's transaction queues behind it
   // (for up to TRANSACTION_MAX_WAIT_MS = 10 s), and the deadline is 100 ms. (A lock held by another
-  // *process* cannot be used here: better-sqlite3 waits for it synchronously, see docs/operations.md.)
+  // *process* would hold SQLite's writer thread for SQLITE_BUSY_TIMEOUT_MS instead, see docs/operations.md.)
   const { app, logs } = await buildApp(t, { REQUEST_DEADLINE_MS: '100', TRANSACTION_MAX_WAIT_MS: '10000', TRANSACTION_TIMEOUT_MS: '10000', RETRY_AFTER_SECONDS: '3' })
   const before = events.createTenant('t-before', { name: 'acknowledged' }, { time })
   t.equal((await postEvent(app, before)).statusCode, 200)

@@ -15,6 +15,7 @@ import { FEED_KEYS, type FeedEntity } from './feed/feed-views.js'
 import { Batcher } from './writing/batcher.js'
 import { IdleWalCheckpoint } from './engines/wal-checkpoint.js'
 import { adapterTransaction, driverAdapterOf } from './engines/driver-adapter.js'
+import { SqliteWriterAdapter } from './engines/sqlite-writer.js'
 import { isTransientDatabaseError } from './engines/transient.js'
 import { tenantView, userView, type TenantView, type UserView } from './views.js'
 
@@ -228,10 +229,21 @@ export class Repository {
   async writeNow (items: BatchItem[], receivedAt: Date = new Date()): Promise<Outcome[]> {
     const feed = new FeedWrite()
     const adapter = await driverAdapterOf(this.prisma)
-    const outcomes = await this.#retried(async timeoutMs => await adapterTransaction(adapter, this.dialect, { maxWaitMs: this.limits.maxWaitMs, timeoutMs }, async db => {
-      feed.restart() // a retried transaction records afresh: the inbox rows too, rolled back with the rest
-      return await writeBatch(db, this.dialect, items, receivedAt, this.limits.feed === false ? null : feed)
-    }), this.limits.timeoutMs)
+    const recordFeed = this.limits.feed !== false
+    const outcomes = await this.#retried(async timeoutMs => {
+      const limits = { maxWaitMs: this.limits.maxWaitMs, timeoutMs }
+      if (adapter instanceof SqliteWriterAdapter) {
+        // SQLite: the whole transaction in the writer thread, one message each way (engines/sqlite-writer.ts).
+        const written = await adapter.writer.writeBatch(items, receivedAt, recordFeed, limits)
+        feed.head = written.head
+        feed.entries.push(...written.entries)
+        return written.outcomes
+      }
+      return await adapterTransaction(adapter, this.dialect, limits, async db => {
+        feed.restart() // a retried transaction records afresh: the inbox rows too, rolled back with the rest
+        return await writeBatch(db, this.dialect, items, receivedAt, recordFeed ? feed : null)
+      })
+    }, this.limits.timeoutMs)
     this.#checkpoint?.written(items.length)
     this.feedCommitted(feed)
     return outcomes

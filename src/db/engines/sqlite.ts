@@ -2,11 +2,10 @@ import { mkdirSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import Database from 'better-sqlite3'
-import { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3'
 import { PrismaClient } from '../../generated/sqlite/client.js'
 import { applyMigrations, readMigrations } from '../migrations/migrate.js'
-import { withStatementCache } from './statement-cache.js'
 import { withDriverAdapter } from './driver-adapter.js'
+import { sqliteWriterAdapterFactory } from './sqlite-writer.js'
 import { sqliteMigrationTarget } from '../migrations/sqlite-migration-target.js'
 
 export const SQLITE_MIGRATIONS_DIR = fileURLToPath(new URL('../../../prisma/sqlite/migrations', import.meta.url))
@@ -65,11 +64,14 @@ export async function migrateSqlite (options: SqliteOptions): Promise<string[]> 
   }
 }
 
-/** A Prisma client on the SQLite file, with the busy timeout and durability the configuration asks for. */
+/**
+ * A Prisma client on the SQLite file, with the busy timeout and durability the configuration asks for: its
+ * writes go through the writer thread (sqlite-writer.ts), whose connection commits at `synchronous`.
+ */
 export async function openSqliteClient (options: SqliteOptions): Promise<PrismaClient> {
-  const adapter = new PrismaBetterSqlite3({ url: `file:${sqliteFilePath(options.url)}`, timeout: options.busyTimeoutMs })
-  const prisma = withDriverAdapter(withStatementCache(adapter), factory => new PrismaClient({ adapter: factory }))
-  // Per connection, so set on the adapter's own connection: FULL syncs the WAL on every commit.
-  await openFile(sqliteFilePath(options.url), async () => await prisma.$executeRawUnsafe(`PRAGMA synchronous = ${options.synchronous}`))
+  const path = sqliteFilePath(options.url)
+  const factory = sqliteWriterAdapterFactory({ path, busyTimeoutMs: options.busyTimeoutMs, synchronous: options.synchronous })
+  const prisma = withDriverAdapter(factory, factory => new PrismaClient({ adapter: factory }))
+  await openFile(path, async () => { await prisma.$connect() })
   return prisma
 }
