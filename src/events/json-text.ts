@@ -9,12 +9,15 @@ export function skipSpace (text: string, i: number): number {
   return i
 }
 
-/** Index just past the string literal that starts (with its quote) at `i`. */
+/** Index just past the string literal that starts (with its quote) at `i`: the first quote after it not escaped. */
 function stringEnd (text: string, i: number): number {
-  for (let j = i + 1; j < text.length; j++) {
-    if (text[j] === '\\') j++
-    else if (text[j] === '"') return j + 1
+  for (let j = text.indexOf('"', i + 1); j >= 0; j = text.indexOf('"', j + 1)) {
+    // Escaped when an odd number of backslashes stands before it (the opening quote ends the run).
+    let slashes = 0
+    while (text[j - 1 - slashes] === '\\') slashes++
+    if (slashes % 2 === 0) return j + 1
   }
+  /* c8 ignore next -- well-formed JSON closes every string */
   return text.length
 }
 

@@ -110,7 +110,7 @@ function nestedEdits (text: string, start: number, end: number, field: string, e
   const inner = JSON.parse(text.slice(start, end)) as string
   const at = skipSpace(inner, 0)
   if (at === inner.length) return []
-  if (scanJson(Buffer.from(inner)).values > MAX_EVENT_VALUES) throw new Unlocatable(field, `holds more values than MAX_EVENT_VALUES (${MAX_EVENT_VALUES}), so it was not parsed`)
+  if (scanJson(Buffer.from(inner), 0).values > MAX_EVENT_VALUES) throw new Unlocatable(field, `holds more values than MAX_EVENT_VALUES (${MAX_EVENT_VALUES}), so it was not parsed`)
   let value: unknown
   try {
     value = JSON.parse(inner)

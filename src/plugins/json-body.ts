@@ -55,7 +55,7 @@ const oneItem = (text: Uint8Array, values: number, where?: string): unknown =>
  * event: counted first, parsed only when it holds at most MAX_EVENT_VALUES values. Throws a BodyError
  * (400) when it is not JSON.
  */
-export const parseItemText = (text: Uint8Array): unknown => oneItem(text, scanJson(text).values)
+export const parseItemText = (text: Uint8Array): unknown => oneItem(text, scanJson(text, 0).values)
 
 /**
  * A request body to its value: one event, or the array of a batch. What it holds is counted from its
