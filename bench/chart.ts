@@ -11,14 +11,17 @@ const BAR = 18
 const GAP = 6
 const escape = (text: string): string => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
 
-/** One titled panel of horizontal bars; returns its SVG and height. */
-function panel (title: string, bars: Array<{ label: string, value: number, text: string }>, top: number, label: number): { svg: string, height: number } {
-  const most = Math.max(...bars.map(b => b.value))
+/**
+ * One titled panel of horizontal bars; returns its SVG and height. `scale`: how a value maps to a length
+ * before bars are made proportional (a log scale shows 20 ms beside 40 s).
+ */
+function panel (title: string, bars: Array<{ label: string, value: number, text: string }>, top: number, label: number, scale = (v: number) => v): { svg: string, height: number } {
+  const most = Math.max(...bars.map(b => scale(b.value)))
   const span = BARS - 110
   const lines = [`<text x="10" y="${top + 16}" font-weight="bold">${escape(title)}</text>`]
   bars.forEach((bar, i) => {
     const y = top + 28 + i * (BAR + GAP)
-    const width = most > 0 ? Math.max(1, Math.round((bar.value / most) * span)) : 1
+    const width = most > 0 ? Math.max(1, Math.round((scale(bar.value) / most) * span)) : 1
     lines.push(
       `<text x="10" y="${y + 13}">${escape(bar.label)}</text>`,
       `<rect x="${label}" y="${y}" width="${width}" height="${BAR}" fill="#4a78b5"/>`,
@@ -46,6 +49,30 @@ export function chartSvg (rows: Row[], caption: string): string {
     `<rect width="${width}" height="${height}" fill="white"/>`,
     throughput.svg,
     latency.svg,
+    `<text x="10" y="${height - 8}" fill="#555">${escape(caption)}</text>`,
+    '</svg>',
+    ''
+  ].join('\n')
+}
+
+/**
+ * The slow-disk section's chart (bench/slow-disk.ts, `rows` as in bench/results/slow-disk.json): p99 latency
+ * of each target at each flush delay, on a log scale, with the worst answer and the requests over 5 s.
+ */
+export function slowDiskChartSvg (rows: Row[], caption: string): string {
+  const bars = rows.map(r => ({
+    label: `${String(r.target)}, flush +${Number(r['flush +ms'])} ms`,
+    value: Number(r['p99 ms']),
+    text: `${Number(r['p99 ms'])} ms (max ${Number(r['max ms'])}, ${Number(r['over 5 s'])} over 5 s)`
+  }))
+  const label = Math.max(MIN_LABEL, Math.ceil(20 + Math.max(...bars.map(b => b.label.length)) * CHAR))
+  const width = label + BARS + 60
+  const p99 = panel('p99 latency, ms (log scale), every flush delayed', bars, 0, label, v => Math.log10(1 + v))
+  const height = p99.height + 24
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="12">`,
+    `<rect width="${width}" height="${height}" fill="white"/>`,
+    p99.svg,
     `<text x="10" y="${height - 8}" fill="#555">${escape(caption)}</text>`,
     '</svg>',
     ''

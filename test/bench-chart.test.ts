@@ -1,5 +1,5 @@
 import t from 'tap'
-import { chartSvg } from '../bench/chart.js'
+import { chartSvg, slowDiskChartSvg } from '../bench/chart.js'
 
 // The bench's chart (bench/chart.ts): bars in proportion to the table's numbers.
 
@@ -31,4 +31,17 @@ t.test('a long label widens the label column, so that no bar starts under its te
 
 t.test('a panel whose values are all zero still draws visible bars', async t => {
   t.same(widths(chartSvg([{ target: 'x', 'req/s': 0, 'p99 ms': 0, 'vs bare': '0 %' }], '')), [1, 1])
+})
+
+t.test('the slow-disk chart: p99 bars on a log scale, labelled with the delay, the worst answer and the requests over 5 s', async t => {
+  const slow = [
+    { target: 'receiver, SQLite (FULL)', 'flush +ms': 5, 'p99 ms': 9, 'max ms': 20, 'over 5 s': 0 },
+    { target: 'naive receiver (SQLite FULL)', 'flush +ms': 5, 'p99 ms': 9999, 'max ms': 20000, 'over 5 s': 944 }
+  ]
+  const svg = slowDiskChartSvg(slow, 'caption <x>')
+  const bars = [...svg.matchAll(/<rect x="(\d+)" y="\d+" width="(\d+)"/g)].map(m => Number(m[2]))
+  t.same(bars, [Math.round(310 / 4), 310], 'log10(1 + 9) is a quarter of log10(1 + 9999)')
+  t.match(svg, 'naive receiver (SQLite FULL), flush +5 ms')
+  t.match(svg, '9999 ms (max 20000, 944 over 5 s)')
+  t.match(svg, 'caption &lt;x&gt;')
 })

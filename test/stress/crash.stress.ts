@@ -1,5 +1,8 @@
-import t from 'tap'
+import t, { type Test, type TestOpts } from 'tap'
+import type { BuiltPlugins } from '@tapjs/test'
+import { execFileSync } from 'node:child_process'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import Database from 'better-sqlite3'
 import { tempDir } from '../helpers/app.js'
 import { events } from '../helpers/events.js'
@@ -9,6 +12,9 @@ import { sqliteFilePath } from '../../src/db/engines/sqlite.js'
 // `npm run test:stress`: a real server under load is killed with SIGKILL, then restarted on the same
 // database. Every event that was answered 2xx must be there. Bounded: 127.0.0.1 only, at most MAX_EVENTS
 // events and MAX_MS of load; the kill comes after KILL_AFTER_ACKS answers or KILL_AFTER_MS, whichever is first.
+// Once on this machine's disk, once on a slow one: every flush of the server delayed by SLOW_FLUSH_MS
+// (bench/slow-flush.c, LD_PRELOAD, compiled with the system's `cc`), where SQLite's commits wait in its
+// writer thread while the server goes on reading requests.
 
 const KEY = 'stress-test-key-0123456789'
 const MAX_EVENTS = Number(process.env.STRESS_EVENTS ?? 20_000)
@@ -16,10 +22,11 @@ const MAX_MS = 20_000
 const CONCURRENCY = 16
 const KILL_AFTER_ACKS = Number(process.env.STRESS_KILL_AFTER ?? 1_500)
 const KILL_AFTER_MS = 5_000
+const SLOW_FLUSH_MS = Number(process.env.STRESS_SLOW_FLUSH_MS ?? 10)
 
-t.test('SIGKILL under load loses no acknowledged event', async t => {
+async function killMidRun (t: Test<BuiltPlugins, TestOpts> & BuiltPlugins, slow: Record<string, string>): Promise<void> {
   const DATABASE_URL = `file:${join(tempDir(t), 'crash.db')}`
-  const env = { PORT: '0', API_KEYS: KEY, DATABASE_URL }
+  const env = { PORT: '0', API_KEYS: KEY, DATABASE_URL, ...slow }
   const server = startServer(env)
   const port = await waitListening(server)
 
@@ -76,4 +83,12 @@ t.test('SIGKILL under load loses no acknowledged event', async t => {
   const missing = acked.filter(id => !stored.has(id))
   t.same(missing, [], `all ${acked.length} acknowledged events are in the table (${stored.size} rows)`)
   t.ok(stored.size >= acked.length)
+}
+
+t.test('SIGKILL under load loses no acknowledged event', async t => { await killMidRun(t, {}) })
+
+t.test(`SIGKILL under load on a slow disk (every flush +${SLOW_FLUSH_MS} ms) loses no acknowledged event`, async t => {
+  const shim = join(tempDir(t), 'slow-flush.so')
+  execFileSync('cc', ['-shared', '-fPIC', '-O2', '-o', shim, fileURLToPath(new URL('../../bench/slow-flush.c', import.meta.url)), '-ldl'])
+  await killMidRun(t, { LD_PRELOAD: shim, FLUSH_DELAY_MS: String(SLOW_FLUSH_MS) })
 })
