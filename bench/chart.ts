@@ -66,7 +66,8 @@ export function slowDiskChartSvg (rows: Row[], caption: string): string {
     text: `${Number(r['p99 ms'])} ms (max ${Number(r['max ms'])}, ${Number(r['over 5 s'])} over 5 s)`
   }))
   const label = Math.max(MIN_LABEL, Math.ceil(20 + Math.max(...bars.map(b => b.label.length)) * CHAR))
-  const width = label + BARS + 60
+  // Room after the longest bar for its text (p99, max and the count over 5 s).
+  const width = label + BARS + 200
   const p99 = panel('p99 latency, ms (log scale), every flush delayed', bars, 0, label, v => Math.log10(1 + v))
   const height = p99.height + 24
   return [
