@@ -5,6 +5,7 @@ import { ReceiverLogController, loggerOptions } from './logger.js'
 import { MAX_ID_LENGTH } from './schemas/ids.js'
 import { paramKeywords } from './schemas/params.js'
 import configPlugin from './plugins/config.js'
+import clockPlugin from './plugins/clock.js'
 import errorsPlugin from './plugins/errors.js'
 import databasePlugin from './plugins/database.js'
 import authPlugin from './plugins/auth.js'
@@ -20,6 +21,7 @@ import jsonBodyPlugin from './plugins/json-body.js'
 import requestLogPlugin from './plugins/request-log.js'
 import reconcilePlugin from './plugins/reconcile.js'
 import feedPlugin from './plugins/feed.js'
+import plansPlugin from './plugins/plans.js'
 import healthRoutes from './routes/health.js'
 import metricsRoute from './routes/metrics.js'
 import docsRoutes from './routes/docs.js'
@@ -31,6 +33,8 @@ import consoleRoutes from './routes/console/index.js'
 
 export interface AppOptions {
   config: Config
+  /** The clock plans are read and activated at (Unix ms); Date.now unless a test gives its own. */
+  now?: () => number
 }
 
 /** Fastify server options for this app; `logStream` lets tests capture the logs. */
@@ -55,8 +59,9 @@ export function serverOptions (config: Config, logStream?: NodeJS.WritableStream
 }
 
 /** The whole receiver as one plugin: server.ts listens with it, tests inject into it. */
-export default async function app (fastify: FastifyInstance, { config }: AppOptions): Promise<void> {
+export default async function app (fastify: FastifyInstance, { config, now }: AppOptions): Promise<void> {
   await fastify.register(configPlugin, { config })
+  await fastify.register(clockPlugin, { now })
   await fastify.register(requestLogPlugin)
   await fastify.register(errorsPlugin)
   await fastify.register(databasePlugin)
@@ -71,6 +76,7 @@ export default async function app (fastify: FastifyInstance, { config }: AppOpti
   await fastify.register(shutdownPlugin)
   await fastify.register(reconcilePlugin)
   await fastify.register(feedPlugin)
+  await fastify.register(plansPlugin)
 
   // Operations, without the API key: probes, metrics (own token), the OpenAPI description.
   await fastify.register(healthRoutes)

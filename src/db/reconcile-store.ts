@@ -292,7 +292,9 @@ const tenantRow = (r: Raw): Tenant => ({
   nextPlan: json(r.next_plan),
   nextPlanV: text(r.next_plan_v),
   billingInfo: json(r.billing_info),
-  billingInfoV: text(r.billing_info_v)
+  billingInfoV: text(r.billing_info_v),
+  planState: json(r.plan_state),
+  planDueAt: r.plan_due_at === null ? null : BigInt(r.plan_due_at as number)
 })
 const userRow = (r: Raw): User => ({
   id: text(r.id), live: bool(r.live), liveV: text(r.live_v), deletedV: text(r.deleted_v),
@@ -310,7 +312,7 @@ const attributeRow = (r: Raw): AttributeValue => ({
 
 const TENANT_COLUMNS = raw(`"id", "live", "live_v", "deleted_v", "name", "name_v", "back_office_staff_email", "back_office_staff_email_v",
   "plan_id", "plan_id_v", CAST("plan_histories" AS TEXT) AS "plan_histories", "plan_histories_v", CAST("next_plan" AS TEXT) AS "next_plan",
-  "next_plan_v", CAST("billing_info" AS TEXT) AS "billing_info", "billing_info_v"`)
+  "next_plan_v", CAST("billing_info" AS TEXT) AS "billing_info", "billing_info_v", CAST("plan_state" AS TEXT) AS "plan_state", "plan_due_at"`)
 // `scope` as an expression: SQLite would otherwise search the primary key by scope alone (every key of
 // that scope) instead of the user_id index.
 const BY_USER_SCOPE = raw('("scope" || \'\')')

@@ -151,6 +151,7 @@ export interface FeedEntryView {
   op: 'upsert' | 'delete'
   fields: Record<string, unknown> | null
   cause: { kind: 'event', event_id: string | null, event_type: string | null, time: string | null } | { kind: 'reconcile', run_id: string | null } | { kind: 'rebuild' }
+    | { kind: 'scheduled', time: string }
   recorded_at: string
 }
 
@@ -399,6 +400,8 @@ export class Repository {
       for (const table of ['tenants', 'users', 'tenant_users', 'tenant_user_roles', 'roles', 'envs', 'attribute_values']) {
         await tx.$executeRawUnsafe(`DELETE FROM "${table}"`)
       }
+      // The plan changes events made go with them; the instants the activator saw pass stay (plan-state.ts).
+      await tx.$executeRawUnsafe('DELETE FROM "tenant_plan_changes" WHERE "change" ->> \'kind\' <> \'activate\'')
       // What reconciliation wrote is gone with the rest: so is the floor it set.
       await tx.$executeRawUnsafe('UPDATE "version_floor" SET "version" = \'\', "pending_version" = \'\'')
       await tx.$executeRawUnsafe('DELETE FROM "reconcile_journal"')
@@ -457,7 +460,10 @@ export class Repository {
       cause: r.cause === 'event'
         /* c8 ignore next -- an event's entry always has its event's time */
         ? { kind: 'event', event_id: r.eventId, event_type: r.eventType, time: r.eventTime?.toISOString() ?? null }
-        : r.cause === 'reconcile' ? { kind: 'reconcile', run_id: r.runId } : { kind: 'rebuild' },
+        : r.cause === 'reconcile'
+          ? { kind: 'reconcile', run_id: r.runId }
+          // A scheduled entry always has the instant its plan took effect at.
+          : r.cause === 'scheduled' ? { kind: 'scheduled', time: r.eventTime!.toISOString() } : { kind: 'rebuild' },
       recorded_at: r.recordedAt.toISOString()
     }))
   }
@@ -481,21 +487,22 @@ export class Repository {
         (SELECT "cursor" FROM "feed_entries" WHERE "cursor" <= ${BigInt(through)} ORDER BY "cursor" LIMIT ${batchSize})`), batchSize)
   }
 
-  async tenant (id: string): Promise<TenantView | undefined> {
+  /** A live tenant as of `nowMs` (its plan: a reservation whose instant has passed shows as taken effect). */
+  async tenant (id: string, nowMs: number = Date.now()): Promise<TenantView | undefined> {
     const row = await this.prisma.tenant.findFirst({ where: { id, live: true } })
-    return row === null ? undefined : (await this.tenantViews([row]))[0]
+    return row === null ? undefined : (await this.tenantViews([row], nowMs))[0]
   }
 
   /** Live tenants after `cursor`, by id: at most `limit`, and within `maxBytes` of JSON but for the first. */
-  async tenants (cursor: string | undefined, limit: number, maxBytes: number = Number.MAX_SAFE_INTEGER): Promise<Page<TenantView>> {
+  async tenants (cursor: string | undefined, limit: number, maxBytes: number = Number.MAX_SAFE_INTEGER, nowMs: number = Date.now()): Promise<Page<TenantView>> {
     const ids = await this.prisma.tenant.findMany({ where: visibleAfter(cursor), orderBy: { id: 'asc' }, take: limit + 1, select: { id: true } })
     return await page(ids, limit, maxBytes, async group => {
       const rows = await this.prisma.tenant.findMany({ where: { id: { in: group.map(r => r.id) }, live: true }, orderBy: { id: 'asc' } })
-      return await this.tenantViews(rows)
+      return await this.tenantViews(rows, nowMs)
     })
   }
 
-  private async tenantViews (rows: Tenant[]): Promise<TenantView[]> {
+  private async tenantViews (rows: Tenant[], nowMs: number): Promise<TenantView[]> {
     const ids = rows.map(r => r.id)
     const [attributes, memberships] = await Promise.all([
       this.prisma.attributeValue.findMany({ where: { scope: 'tenant', tenantId: { in: ids } } }),
@@ -504,7 +511,7 @@ export class Repository {
     const users = await this.prisma.user.findMany({ where: { id: { in: [...new Set(memberships.map(m => m.userId))] }, live: true } })
     const userById = new Map(users.map(u => [u.id, u]))
     return rows.map(t => tenantView(
-      t, attributes.filter(a => a.tenantId === t.id), memberships.filter(m => m.tenantId === t.id), userById))
+      t, attributes.filter(a => a.tenantId === t.id), memberships.filter(m => m.tenantId === t.id), userById, nowMs))
   }
 
   async user (id: string): Promise<UserView | undefined> {

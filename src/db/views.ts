@@ -1,5 +1,6 @@
 import type { AttributeValue, Tenant, TenantUser, TenantUserRole, User } from '../generated/sqlite/client.js'
 import { versionTime, type Version } from '../events/version.js'
+import { effectivePlan, planAsOf, type PlanState } from '../events/plan-state.js'
 
 // How stored registers become what the read API shows. Pure functions over rows: the repository loads
 // them, these decide what is visible. A row below a deleted parent is visible only if it was written after
@@ -48,26 +49,37 @@ export function membershipVisible (m: TenantUser, tenant: Tenant | undefined, us
     m.liveV > tenant.deletedV && m.liveV > user.deletedV
 }
 
+/**
+ * A tenant's plan (events/plan-state.ts): as last folded into the row; with `nowMs`, as of that instant too
+ * (a reservation whose instant has passed shows as taken effect before the activator records it). A row
+ * never folded shows its registers.
+ */
+export function tenantPlan (tenant: Tenant, nowMs?: number): PlanState {
+  if (tenant.planState !== null) return planAsOf(tenant.planState as unknown as PlanState, nowMs)
+  return effectivePlan(tenant, [], nowMs)
+}
+
 const updatedAt = (versions: string[]): string => versionTime(maxVersion(versions) as Version).toISOString()
 
 export function tenantView (
-  tenant: Tenant, attributes: AttributeValue[], memberships: TenantUser[], users: Map<string, User>
+  tenant: Tenant, attributes: AttributeValue[], memberships: TenantUser[], users: Map<string, User>, nowMs: number
 ): TenantView {
   // Keys written since the last delete, removals included: each is a change to the tenant.
   const written = attributes.filter(a => a.v > tenant.deletedV)
+  const plan = tenantPlan(tenant, nowMs)
   return {
     id: tenant.id,
     name: tenant.name,
     attributes: attributeObject(written, tenant.deletedV),
     back_office_staff_email: tenant.backOfficeStaffEmail,
-    plan_id: tenant.planId,
-    plan_histories: tenant.planHistories,
-    next_plan: tenant.nextPlan,
+    plan_id: plan.plan_id,
+    plan_histories: plan.plan_histories,
+    next_plan: plan.next_plan,
     billing_info: tenant.billingInfo,
     users: memberships.filter(m => membershipVisible(m, tenant, users.get(m.userId))).map(m => m.userId).sort(byText),
     updated_at: updatedAt([
       tenant.liveV, tenant.nameV, tenant.backOfficeStaffEmailV, tenant.planIdV, tenant.planHistoriesV,
-      tenant.nextPlanV, tenant.billingInfoV, ...written.map(a => a.v)
+      tenant.nextPlanV, tenant.billingInfoV, plan.changed_v, ...written.map(a => a.v)
     ])
   }
 }

@@ -6,6 +6,7 @@ import type { OperationName } from './operations.js'
 import type { Version } from './version.js'
 import { ENTITIES, type AttributeScope, type Entity } from './entities.js'
 import { Checker, type Checked, type ValidationProblem } from './checker.js'
+import { planOpOf, type PlanOp } from './plan-state.js'
 
 export type Attributes = Record<string, unknown>
 export type Key = Record<string, string | number>
@@ -34,7 +35,15 @@ export interface AttributesChange {
   values: Attributes
 }
 
-export type Change = RegisterChange | AttributesChange
+/** One change of a tenant's plan (events/plan-state.ts), kept as a row of its own: the plan is their fold. */
+export interface PlanChange {
+  kind: 'plan'
+  tenantId: string
+  version: Version
+  op: PlanOp
+}
+
+export type Change = RegisterChange | AttributesChange | PlanChange
 
 /** What an event asks of the database: `ignored` events are recorded and change nothing. */
 export type Plan =
@@ -63,6 +72,8 @@ export const remove = (entity: Entity, key: Key, version: Version): RegisterChan
 
 export const attributes = (scope: AttributeScope, owner: { tenantId?: string, userId?: string }, version: Version, values: Attributes): AttributesChange =>
   ({ kind: 'attributes', scope, tenantId: owner.tenantId ?? '', userId: owner.userId ?? '', version, values })
+
+export const planChange = (tenantId: string, version: Version, op: PlanOp): PlanChange => ({ kind: 'plan', tenantId, version, op })
 
 /** Only the properties that are present: an absent field is "unchanged", not "cleared". */
 const present = (values: Record<string, unknown>): Record<string, unknown> =>
@@ -100,18 +111,11 @@ const PLANNERS: Partial<Record<OperationName, Planner>> = {
   },
   delete_tenant: ({ version }, { tenant_id }) => [remove('tenant', { id: tenant_id }, version)],
   update_tenant_plan ({ requestBody, version }, { tenant_id }) {
-    // A PUT: the reservation is replaced as a whole, and an absent field is no reservation of it.
+    // A PUT replaces the plan information as a whole: without using_next_plan_from the plan applies at once,
+    // with it the plan is reserved for that instant, without next_plan_id any reservation is cancelled.
     const b = body(Bodies.UpdateTenantPlanRequest, requestBody ?? {}, REQUEST)
     if (!b.ok) return b.problem
-    const r = b.value
-    const nextPlan = {
-      next_plan_id: r.next_plan_id ?? null,
-      using_next_plan_from: r.using_next_plan_from ?? null,
-      next_plan_tax_rate_id: r.next_plan_tax_rate_id ?? null,
-      proration_behavior: r.proration_behavior ?? null,
-      delete_usage: r.delete_usage ?? null
-    }
-    return [put('tenant', { id: tenant_id }, version, { next_plan: nextPlan })]
+    return [put('tenant', { id: tenant_id }, version), planChange(tenant_id, version, planOpOf(b.value))]
   },
   update_tenant_billing_info ({ requestBody, version }, { tenant_id }) {
     const b = body(Bodies.UpdateTenantBillingInfoRequest, requestBody, REQUEST)

@@ -23,7 +23,7 @@ const RETRY_MS = 5 * 60_000
 export default fp(async (fastify) => {
   const store = new ReconcileStore(fastify.repository)
   const log = fastify.log.child({ component: 'reconcile' })
-  const reconciler = reconcilerFor(fastify.config, fastify.repository, log, result => { fastify.metrics.reconcileFinished(result) })
+  const reconciler = reconcilerFor(fastify.config, fastify.repository, log, result => { fastify.metrics.reconcileFinished(result) }, fastify.now)
   fastify.decorate('reconcileStore', store)
   fastify.decorate('reconciler', reconciler)
   if (reconciler === undefined) return
@@ -35,4 +35,4 @@ export default fp(async (fastify) => {
   })
   fastify.addHook('onReady', async () => { scheduler.start() })
   fastify.addHook('onClose', async () => { await scheduler.stop() })
-}, { name: 'reconcile', dependencies: ['config', 'database', 'metrics'] })
+}, { name: 'reconcile', dependencies: ['config', 'clock', 'database', 'metrics'] })

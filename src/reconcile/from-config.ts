@@ -36,7 +36,7 @@ export function saasusCredentials (config: Config): SaasusCredentials | undefine
 }
 
 /** The reconciler the configuration describes, or undefined without SaaSus credentials. */
-export function reconcilerFor (config: Config, repository: Repository, log: ReconcileLog, onFinished?: (result: RunResult) => void): Reconciler | undefined {
+export function reconcilerFor (config: Config, repository: Repository, log: ReconcileLog, onFinished?: (result: RunResult) => void, now?: () => number): Reconciler | undefined {
   const credentials = saasusCredentials(config)
   if (credentials === undefined) return undefined
   return new Reconciler({
@@ -60,6 +60,7 @@ export function reconcilerFor (config: Config, repository: Repository, log: Reco
     chunkTimeoutMs: CHUNK_TIMEOUT_MS,
     leaseMs: LEASE_MS,
     log,
-    onFinished
+    onFinished,
+    now
   })
 }

@@ -2,7 +2,8 @@ import type { AttributeValue, Env, Role, Tenant, TenantUser, TenantUserRole, Use
 import { attributes, put, remove, type Change } from '../events/changes.js'
 import { ENTITIES, type Entity } from '../events/entities.js'
 import type { Version } from '../events/version.js'
-import { attributeObject, membershipVisible } from '../db/views.js'
+import { attributeObject, membershipVisible, tenantPlan } from '../db/views.js'
+import { effectivePlan, type PlanState } from '../events/plan-state.js'
 import type { SaasusEnv, SaasusRole, SaasusSaasUser, SaasusTenant, SaasusTenantUser } from '../schemas/saasus-api.js'
 import type { ChangeKind, ReportEntity } from './drift.js'
 
@@ -71,11 +72,21 @@ export function tenantFields (t: SaasusTenant): Record<string, unknown> {
 const tenantRowFields = (t: Tenant): Record<string, unknown> => ({
   name: t.name,
   back_office_staff_email: t.backOfficeStaffEmail,
-  plan_id: t.planId,
-  plan_histories: t.planHistories,
-  next_plan: t.nextPlan,
   billing_info: t.billingInfo
 })
+
+const planFields = (p: PlanState): Record<string, unknown> => ({ plan_id: p.plan_id, plan_histories: p.plan_histories, next_plan: p.next_plan })
+
+/**
+ * The plan registers to write for a tenant shown here: none when the snapshot's plan, carried to `nowMs`
+ * (its reservation taken effect if its instant has passed since), is the plan shown now: a reservation
+ * that fell due between the snapshot and now is the activator's, not drift. Else the snapshot's plan as it
+ * was (the fold carries it on from there, and an event dated after the snapshot still applies on top).
+ */
+function planEdits (desired: Record<string, unknown>, row: Tenant, version: Version, nowMs: number): Record<string, unknown> {
+  const base = { planId: desired.plan_id as string | null, planIdV: version, planHistories: desired.plan_histories, planHistoriesV: version, nextPlan: desired.next_plan, nextPlanV: version }
+  return same(planFields(effectivePlan(base, [], nowMs)), planFields(tenantPlan(row, nowMs))) ? {} : planFields(effectivePlan(base, []))
+}
 
 /** A tenant or user: write every field when it is not visible, else only the differing fields and keys. */
 function planOwner (
@@ -93,14 +104,20 @@ function planOwner (
   return { id, kind: 'updated', changes: withAttributes(isEmpty(edits) ? [] : [put(entity, { id }, version, edits)]) }
 }
 
-export function planTenants (items: SaasusTenant[], rows: Tenant[], keys: AttributeValue[], version: Version): PlannedItem[] {
+export function planTenants (items: SaasusTenant[], rows: Tenant[], keys: AttributeValue[], version: Version, nowMs: number = Date.now()): PlannedItem[] {
   const byId = new Map(rows.map(r => [r.id, r]))
   return items.map(t => {
     const row = byId.get(t.id)
-    return {
-      entity: 'tenants',
-      ...planOwner('tenant', t.id, version, tenantFields(t), t.attributes, row, row === undefined ? {} : tenantRowFields(row), keys.filter(k => k.tenantId === t.id))
-    }
+    const desired = tenantFields(t)
+    const tenantKeys = keys.filter(k => k.tenantId === t.id)
+    if (row?.live !== true) return { entity: 'tenants', ...planOwner('tenant', t.id, version, desired, t.attributes, row, {}, tenantKeys) }
+    const { plan_id: _p, plan_histories: _h, next_plan: _n, ...rest } = desired
+    const planned = planOwner('tenant', t.id, version, rest, t.attributes, row, tenantRowFields(row), tenantKeys)
+    const plan = planEdits(desired, row, version, nowMs)
+    if (isEmpty(plan)) return { entity: 'tenants', ...planned }
+    const others = planned.changes.filter(c => c.kind !== 'register')
+    const fields = { ...planned.changes.flatMap(c => c.kind === 'register' ? [c.fields] : [])[0], ...plan }
+    return { entity: 'tenants', id: t.id, kind: 'updated', changes: [put('tenant', { id: t.id }, version, fields), ...others] }
   })
 }
 

@@ -59,6 +59,8 @@ export interface ReconcilerOptions {
   log: ReconcileLog
   /** Called with every finished run (metrics). */
   onFinished?: (result: RunResult) => void
+  /** The clock plans are compared at (a reservation due since the snapshot is not drift); Date.now by default. */
+  now?: () => number
 }
 
 export type RunOutcome = 'succeeded' | 'failed' | 'skipped'
@@ -321,7 +323,7 @@ export class Reconciler {
     }
     const tenantsPart = (part: SaasusTenant[]) => async (reader: ChunkReader): Promise<PlannedItem[]> => {
       const ids = part.map(t => t.id)
-      return planTenants(part, await reader.tenants(ids), await reader.attributes('tenant', ids), version)
+      return planTenants(part, await reader.tenants(ids), await reader.attributes('tenant', ids), version, this.#options.now?.())
     }
     const usersPart = (part: SaasusSaasUser[]) => async (reader: ChunkReader): Promise<PlannedItem[]> => {
       const ids = part.map(u => u.id)
@@ -399,7 +401,7 @@ export class Reconciler {
     if (tenantIds.length > 0) {
       const rows = await reader.tenants(tenantIds)
       const items = tenantIds.flatMap(id => index.tenants.get(id) ?? [])
-      planned.push(...planTenants(items, rows, await reader.attributes('tenant', items.map(t => t.id)), version))
+      planned.push(...planTenants(items, rows, await reader.attributes('tenant', items.map(t => t.id)), version, this.#options.now?.()))
       absent('tenant', rows.filter(r => r.live && !index.tenants.has(r.id)).map(r => ({ id: r.id })))
     }
     // A tenant's or user's delete hides what hangs below it: their memberships are compared again too.

@@ -12,11 +12,11 @@ const notFound = (what: string, id: string) =>
  */
 const readRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get('/tenants', { schema: { querystring: ListQuery, response: { 200: TenantPage } } },
-    async request => await fastify.repository.tenants(request.query.cursor, request.query.limit, fastify.config.PAGE_MAX_BYTES))
+    async request => await fastify.repository.tenants(request.query.cursor, request.query.limit, fastify.config.PAGE_MAX_BYTES, fastify.now()))
 
   fastify.get('/tenants/:id', { schema: { params: IdParams, response: { 200: TenantResponse, 404: ErrorResponse } } },
     async (request, reply) => {
-      const tenant = await fastify.repository.tenant(request.params.id)
+      const tenant = await fastify.repository.tenant(request.params.id, fastify.now())
       return tenant ?? await reply.code(404).send(notFound('tenant', request.params.id))
     })
 

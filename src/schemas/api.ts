@@ -126,7 +126,8 @@ export const FeedEntry = Type.Object({
   cause: Type.Union([
     Type.Object({ kind: Type.Literal('event'), event_id: Nullable(Type.String()), event_type: Nullable(Type.String()), time: Nullable(Type.String()) }),
     Type.Object({ kind: Type.Literal('reconcile'), run_id: Nullable(Type.String()) }),
-    Type.Object({ kind: Type.Literal('rebuild') })
+    Type.Object({ kind: Type.Literal('rebuild') }),
+    Type.Object({ kind: Type.Literal('scheduled'), time: Type.String({ description: 'the instant a reserved plan took effect at (using_next_plan_from)' }) })
   ]),
   recorded_at: Type.String()
 })

@@ -43,14 +43,14 @@ const isEngine = (x: Engine | Config): x is Engine => 'databaseUrl' in x
 
 /**
  * The receiver on a fresh database of `engine` (SQLite by default), closed after the test. A Config instead
- * of an engine is used as it is.
+ * of an engine is used as it is. `now`: the app's clock (AppOptions.now), for plans taking effect.
  */
-export async function buildApp (t: Teardown, env: Record<string, string> = {}, engineOrConfig: Engine | Config = sqlite): Promise<TestApp> {
+export async function buildApp (t: Teardown, env: Record<string, string> = {}, engineOrConfig: Engine | Config = sqlite, now?: () => number): Promise<TestApp> {
   const config = isEngine(engineOrConfig) ? testConfig(t, env, engineOrConfig) : engineOrConfig
   let captured = ''
   const stream = new Writable({ write (chunk, _enc, done) { captured += String(chunk); done() } })
   const server = Fastify(serverOptions(config, stream))
-  await server.register(fp(app), { config })
+  await server.register(fp(app), { config, now })
   await server.ready()
   t.teardown(async () => { await server.close() })
   return { app: server, config, logs: () => captured }

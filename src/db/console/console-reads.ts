@@ -1,6 +1,6 @@
 import { empty, join, raw, sqltag as sql, type Sql } from '@prisma/client/runtime/client'
 import type { Tenant, TenantUser, TenantUserRole, User } from '../../generated/sqlite/client.js'
-import { membershipVisible, tenantView, userView, type TenantView, type UserView } from '../views.js'
+import { membershipVisible, tenantPlan, tenantView, userView, type TenantView, type UserView } from '../views.js'
 import type { Repository } from '../repository.js'
 import { FEED_KEYS, type FeedEntity } from '../feed/feed-views.js'
 
@@ -230,7 +230,7 @@ export class ConsoleReads {
   }
 
   /** A live tenant with one page of its users (by user id, after `cursor`) and their envs and roles. */
-  async tenantPage (id: string, limit: number, cursor?: string): Promise<TenantPage | undefined> {
+  async tenantPage (id: string, limit: number, cursor?: string, nowMs: number = Date.now()): Promise<TenantPage | undefined> {
     const tenant = await this.#prisma.tenant.findFirst({ where: { id, live: true } })
     if (tenant === null) return undefined
     const [attributes, memberships] = await Promise.all([
@@ -244,12 +244,12 @@ export class ConsoleReads {
     const shown = memberships.slice(0, limit)
     const users = await this.#prisma.user.findMany({ where: { id: { in: shown.map(m => m.userId) }, live: true } })
     const roles = await this.#prisma.tenantUserRole.findMany({ where: { tenantId: id, userId: { in: shown.map(m => m.userId) }, live: true } })
-    const view = tenantView(tenant, attributes, [], new Map())
+    const view = tenantView(tenant, attributes, [], new Map(), nowMs)
     const written = attributes.filter(a => a.v > tenant.deletedV).map(a => a.v)
     return {
       tenant: view,
       last_change: lastChange([tenant.liveV, tenant.nameV, tenant.backOfficeStaffEmailV, tenant.planIdV, tenant.planHistoriesV,
-        tenant.nextPlanV, tenant.billingInfoV, ...written]),
+        tenant.nextPlanV, tenant.billingInfoV, tenantPlan(tenant, nowMs).changed_v, ...written]),
       users: membershipRows(shown, new Map([[tenant.id, tenant]]), new Map(users.map(u => [u.id, u])), roles),
       next: memberships.length > limit ? shown[shown.length - 1].userId : null
     }

@@ -56,8 +56,8 @@ export interface FeedScope {
   envIds: Set<number>
 }
 
-/** The scope of a batch's collapsed rows and attribute owners. */
-export function scopeOf (rows: CollapsedRow[], attributeOwners: Array<{ scope: string, tenantId: string, userId: string }>): FeedScope {
+/** The scope of a batch's collapsed rows, attribute owners and plan changes (whose tenants they change). */
+export function scopeOf (rows: CollapsedRow[], attributeOwners: Array<{ scope: string, tenantId: string, userId: string }>, plans: Array<{ tenantId: string }> = []): FeedScope {
   const scope: FeedScope = {
     tenantIds: new Set(), userIds: new Set(), memberUsers: new Set(), memberTenants: new Set(), parentTenants: new Set(), roleNames: new Set(), envIds: new Set()
   }
@@ -70,6 +70,7 @@ export function scopeOf (rows: CollapsedRow[], attributeOwners: Array<{ scope: s
     } else if (entity === 'role') scope.roleNames.add(key.role_name as string)
     else scope.envIds.add(key.id as number)
   }
+  for (const p of plans) scope.tenantIds.add(p.tenantId)
   for (const a of attributeOwners) {
     if (a.scope === 'tenant') scope.tenantIds.add(a.tenantId)
     else if (a.scope === 'user') scope.userIds.add(a.userId)
@@ -125,7 +126,7 @@ const TABLES = {
     table: 'tenants',
     columns: {
       id: P, live: BOOL, liveV: P, deletedV: P, name: P, nameV: P, backOfficeStaffEmail: P, backOfficeStaffEmailV: P, planId: P, planIdV: P,
-      planHistories: JSON_, planHistoriesV: P, nextPlan: JSON_, nextPlanV: P, billingInfo: JSON_, billingInfoV: P
+      planHistories: JSON_, planHistoriesV: P, nextPlan: JSON_, nextPlanV: P, billingInfo: JSON_, billingInfoV: P, planState: JSON_, planDueAt: P
     } satisfies Columns<Tenant>
   },
   user: { table: 'users', columns: { id: P, live: BOOL, liveV: P, deletedV: P, email: P, emailV: P, signInId: P, signInIdV: P } satisfies Columns<User> },
@@ -437,11 +438,15 @@ export function rowsAfter (before: FeedRows, written: StoredRow[]): FeedRows {
   }
 }
 
-/** The cause columns of an entry: event, reconcile or rebuild, and the event or run behind it. */
+/**
+ * The cause columns of an entry: event, reconcile, rebuild or scheduled, and the event or run behind it, or
+ * (scheduled) the instant the reserved plan took effect at, kept as the entry's event time.
+ */
 export interface EntryCause {
-  cause: 'event' | 'reconcile' | 'rebuild'
+  cause: 'event' | 'reconcile' | 'rebuild' | 'scheduled'
   event?: EventRef
   runId?: string
+  at?: Date
 }
 
 const ENTRY_TYPES: ColumnType[] = ['bigint', 'text', 'json_text', 'text', 'json_text', 'text', 'text', 'text', 'timestamp', 'text', 'timestamp', 'integer']
@@ -468,12 +473,12 @@ export async function recordFeed (
   const now = new Date()
   // Each entry's number within the transaction's (1..n): its cursor is the head before it plus that.
   const rows = changes.map((change, i) => {
-    const { cause, event, runId } = causeOf(change)
+    const { cause, event, runId, at } = causeOf(change)
     // Key and fields as the JSON text stored, whose bytes are the entry's size (GET /changes' byte budget).
     const key = JSON.stringify(change.key)
     const fields = change.fields === null ? null : JSON.stringify(change.fields)
     const size = Buffer.byteLength(key) + (fields === null ? 0 : Buffer.byteLength(fields))
-    return [i + 1, change.entity, key, change.op, fields, cause, event?.id ?? null, event?.type ?? null, event?.time ?? null, runId ?? null, now, size]
+    return [i + 1, change.entity, key, change.op, fields, cause, event?.id ?? null, event?.type ?? null, event?.time ?? at ?? null, runId ?? null, now, size]
   })
   let head: number
   if (dialect.name === 'postgresql') {

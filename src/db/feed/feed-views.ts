@@ -1,6 +1,6 @@
 import { isDeepStrictEqual } from 'node:util'
 import type { AttributeValue, Env, Role, Tenant, TenantUser, TenantUserRole, User } from '../../generated/sqlite/client.js'
-import { attributeObject, membershipVisible } from '../views.js'
+import { attributeObject, membershipVisible, tenantPlan } from '../views.js'
 
 // What the change feed compares: the visible state of every entity of a set of loaded rows, by the rules
 // the read API uses (views.ts), and the entries that turn one such state into the next. Pure; no I/O.
@@ -73,12 +73,14 @@ export function visibleEntities (rows: FeedRows): Map<string, VisibleEntity> {
   const users = new Map([...rows.parentUsers, ...rows.users].map(u => [u.id, u]))
   for (const t of rows.tenants) {
     if (!t.live) continue
+    // The plan as committed: a reservation takes effect in the feed when the activator records its instant.
+    const plan = tenantPlan(t)
     put('tenant', { id: t.id }, {
       name: t.name,
       back_office_staff_email: t.backOfficeStaffEmail,
-      plan_id: t.planId,
-      plan_histories: t.planHistories,
-      next_plan: t.nextPlan,
+      plan_id: plan.plan_id,
+      plan_histories: plan.plan_histories,
+      next_plan: plan.next_plan,
       billing_info: t.billingInfo,
       attributes: attributeObject(attributesOf('tenant', t.id, ''), t.deletedV)
     })

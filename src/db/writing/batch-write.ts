@@ -6,6 +6,7 @@ import { ENTITIES, type Entity } from '../../events/entities.js'
 import { collapse, type Winner } from './collapse.js'
 import type { ColumnType, Dialect } from '../engines/dialect.js'
 import { attributesUpsert, registerUpsert } from './guarded-upsert.js'
+import { insertPlanChanges, refoldPlans } from './plan-write.js'
 import { FeedWrite, loadLockedFeedRows, recordFeed, rowsAfter, scopeOf, type EntryCause, type EventRef, type FeedScope, type Queryable, type StoredRow } from '../feed/feed-store.js'
 import { scopeKeys } from '../feed/feed-locks.js'
 import { subjectId, type FeedEntity } from '../feed/feed-views.js'
@@ -24,6 +25,8 @@ export interface BatchItem {
  * write goes through applyChanges with its cause, which the change feed records beside each entry.
  */
 export type WriteCause = { kind: 'event', events: EventRef[] } | { kind: 'rebuild' } | { kind: 'reconcile', runId: string }
+  /** A reserved plan taking effect at its instant (src/plans/activator.ts): no event, SaaSus sends none then. */
+  | { kind: 'scheduled', at: Date }
 
 /** The feed's name for the entity a table holds. */
 const FEED_ENTITY: Record<Entity, FeedEntity> = {
@@ -47,12 +50,16 @@ function parentsOf (entity: FeedEntity, key: Record<string, string | number>): s
 function entryCause (cause: WriteCause, landed: Map<string, Winner[]>, change: { id: string, entity: FeedEntity, key: Record<string, string | number> }): EntryCause {
   if (cause.kind === 'reconcile') return { cause: 'reconcile', runId: cause.runId }
   if (cause.kind === 'rebuild') return { cause: 'rebuild' }
+  if (cause.kind === 'scheduled') return { cause: 'scheduled', at: cause.at }
   const candidates = [change.id, ...parentsOf(change.entity, change.key)].flatMap(id => landed.get(id) ?? [])
   /* c8 ignore next -- an entity changes only through a write that landed on it or above it */
   if (candidates.length === 0) return { cause: 'event' }
   const newest = candidates.reduce((a, b) => (b.version > a.version ? b : a))
   return { cause: 'event', event: cause.events[newest.owner] }
 }
+
+/** The tenant registers a plan is folded from (events/plan-state.ts). */
+const PLAN_REGISTERS = ['plan_id', 'plan_histories', 'next_plan']
 
 const rowId = (values: unknown[]): string => JSON.stringify(values.map(String))
 
@@ -119,19 +126,20 @@ export async function applyChanges (
   const applied = new Set<number>()
   // The locks are taken with the floor, so for everything the changes touch, the floor's cut included.
   const all = collapse(changes)
-  if (all.rows.length === 0 && all.attributes.length === 0) return applied
-  const { version: floor, pending_version: pending } = await floorAndLocks(db, dialect, feed, scopeOf(all.rows, all.attributes))
+  if (all.rows.length === 0 && all.attributes.length === 0 && all.plans.length === 0) return applied
+  const { version: floor, pending_version: pending } = await floorAndLocks(db, dialect, feed, scopeOf(all.rows, all.attributes, all.plans))
   const stale = floor !== '' && changes.some(list => list.some(c => c.version < floor))
-  const { rows, attributes } = stale ? collapse(changes.map(list => list.filter(c => c.version >= floor))) : all
-  if (rows.length === 0 && attributes.length === 0) return applied
+  const { rows, attributes, plans } = stale ? collapse(changes.map(list => list.filter(c => c.version >= floor))) : all
+  if (rows.length === 0 && attributes.length === 0 && plans.length === 0) return applied
 
   // The change feed: the visible state of what the batch touches, read before its upserts under the locks of
   // what it concerns (feed-store.ts); the state after is that with the rows the upserts returned. `null`
   // (a rebuild's pages) leaves the feed to the caller.
-  const scope = scopeOf(rows, attributes)
+  const scope = scopeOf(rows, attributes, plans)
   const before = feed === null ? undefined : await loadLockedFeedRows(db, dialect, scope, rows, feed.locks)
   const landed = new Map<string, Winner[]>()
   const written: StoredRow[] = []
+  const planRegistersWritten = new Set<string>()
   const older = new Map<string, [Entity, string]>()
   const land = (id: string, winner: Winner, entity: Entity, key: Record<string, unknown>): void => {
     applied.add(winner.owner)
@@ -151,6 +159,7 @@ export async function applyChanges (
       const row = byId.get(rowId(def.keys.map(k => stored[k])))!
       const subject = subjectId(FEED_ENTITY[entity], Object.fromEntries(def.keys.map(k => [k, row.key[k]])))
       for (const [register, winner] of row.registers) if (stored[`${register}_v`] === winner.version) land(subject, winner, entity, row.key)
+      if (entity === 'tenant' && PLAN_REGISTERS.some(r => row.registers.has(r))) planRegistersWritten.add(row.key.id as string)
       if (row.deleted !== undefined && stored.deleted_v === row.deleted.version) land(subject, row.deleted, entity, row.key)
     }
   }
@@ -167,6 +176,20 @@ export async function applyChanges (
       if (stored.v === a.winner.version) land(subjectId(owner, key), a.winner, a.scope as Entity, key)
     }
   }
+
+  // Plan changes, then the fold of every tenant whose plan changes or plan registers moved (plan-write.ts).
+  const refold = new Set<string>(planRegistersWritten)
+  if (plans.length > 0) {
+    const byId = new Map(plans.map(p => [JSON.stringify([p.tenantId, p.version]), p]))
+    for (const { tenant_id: tenantId, v } of await insertPlanChanges(db, dialect, plans)) {
+      const plan = byId.get(JSON.stringify([tenantId, v]))!
+      refold.add(tenantId)
+      land(subjectId('tenant', { id: tenantId }), { value: null, version: plan.version, owner: plan.owner }, 'tenant', { id: tenantId })
+    }
+  }
+  const folded = await refoldPlans(db, dialect, [...refold])
+  written.push(...folded.rows)
+  if (feed !== null && folded.soonestDue !== undefined) feed.planDueAt = Math.min(folded.soonestDue, feed.planDueAt ?? folded.soonestDue)
 
   await journal(db, dialect, older)
   if (feed !== null && applied.size > 0) {

@@ -1,6 +1,7 @@
 import type { Change } from '../../events/changes.js'
 import { ENTITIES, type Entity } from '../../events/entities.js'
 import type { Version } from '../../events/version.js'
+import type { PlanOp } from '../../events/plan-state.js'
 
 // Group commit writes many events' changes in one transaction, with one multi-row statement per table.
 // A row may be touched by several events of a batch (PostgreSQL refuses an ON CONFLICT statement that
@@ -31,9 +32,19 @@ export interface CollapsedAttribute {
   winner: Winner
 }
 
+/** A tenant's plan change (events/plan-state.ts), and the index of the event it came from. */
+export interface CollapsedPlanChange {
+  tenantId: string
+  version: Version
+  op: PlanOp
+  owner: number
+}
+
 export interface Collapsed {
   rows: CollapsedRow[]
   attributes: CollapsedAttribute[]
+  /** One per tenant and version (a version names one event, or one instant of one reservation). */
+  plans: CollapsedPlanChange[]
 }
 
 function offer (current: Winner | undefined, candidate: Winner): Winner {
@@ -44,8 +55,14 @@ function offer (current: Winner | undefined, candidate: Winner): Winner {
 export function collapse (changes: Change[][]): Collapsed {
   const rows = new Map<string, CollapsedRow>()
   const attributes = new Map<string, CollapsedAttribute>()
+  const plans = new Map<string, CollapsedPlanChange>()
   changes.forEach((list, owner) => {
     for (const change of list) {
+      if (change.kind === 'plan') {
+        const id = JSON.stringify([change.tenantId, change.version])
+        if (!plans.has(id)) plans.set(id, { tenantId: change.tenantId, version: change.version, op: change.op, owner })
+        continue
+      }
       if (change.kind === 'attributes') {
         for (const [key, value] of Object.entries(change.values)) {
           const id = JSON.stringify([change.scope, change.tenantId, change.userId, key])
@@ -69,5 +86,5 @@ export function collapse (changes: Change[][]): Collapsed {
       if (def.cascades && !change.live) row.deleted = offer(row.deleted, { value: null, version: change.version, owner })
     }
   })
-  return { rows: [...rows.values()], attributes: [...attributes.values()] }
+  return { rows: [...rows.values()], attributes: [...attributes.values()], plans: [...plans.values()] }
 }

@@ -15,7 +15,7 @@ const entityRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   })
 
   fastify.get('/tenants/:id', { schema: { params: IdParams, querystring: PageQuery } }, async (request, reply) => {
-    const page = await reads.tenantPage(request.params.id, PAGE, after(request.query.after))
+    const page = await reads.tenantPage(request.params.id, PAGE, after(request.query.after), fastify.now())
     if (page === undefined) return await reply.code(404).page('error', { title: 'Not found', message: `No tenant ${request.params.id} (never created, or deleted).` })
     return await reply.page('tenant', { title: `Tenant ${page.tenant.name ?? page.tenant.id}`, nav: 'tenants', ...page, first: after(request.query.after) !== undefined })
   })
