@@ -1,7 +1,14 @@
 import t from 'tap'
 import type { FastifyInstance } from 'fastify'
+import Database from 'better-sqlite3'
 import { buildApp, deliver, getJson, postEvent, testConfig } from './helpers/app.js'
-import { engineTest } from './helpers/engines.js'
+import { engineTest, pgClient, postgresql } from './helpers/engines.js'
+import { applyMigrations, readMigrations } from '../src/db/migrations/migrate.js'
+import { SQLITE_MIGRATIONS_DIR, sqliteFilePath } from '../src/db/engines/sqlite.js'
+import { sqliteMigrationTarget } from '../src/db/migrations/sqlite-migration-target.js'
+import { POSTGRESQL_MIGRATIONS_DIR } from '../src/db/engines/postgresql.js'
+import { postgresqlMigrationTarget } from '../src/db/migrations/postgresql-migration-target.js'
+import { postgresqlTarget } from '../src/db/engines/postgresql-url.js'
 import { events } from './helpers/events.js'
 import { CONSOLE_PASSWORD, mainText, page, signIn } from './helpers/console.js'
 import { saasus, startSaasus, emptyState } from './helpers/saasus.js'
@@ -241,4 +248,35 @@ engineTest(t, 'a tenant listed as due that is not (nothing reserved) is taken of
   await app.repository.prisma.tenant.update({ where: { id: 't1' }, data: { planDueAt: BigInt(BASE) } })
   t.equal(await app.planActivator.runDue(), 0)
   t.equal((await app.repository.prisma.tenant.findUniqueOrThrow({ where: { id: 't1' } })).planDueAt, null)
+})
+
+engineTest(t, 'reservations stored before the upgrade take effect at their instant', async (t, engine) => {
+  const config = testConfig(t, {}, engine)
+  const before = (dir: string) => readMigrations(dir).filter(m => m.name < '20261207100000')
+  const reserved = JSON.stringify(reservation('plan-b', sec(60)))
+  // What the earlier version wrote for a reservation, and for an immediate change (stored as one with no instant).
+  const v1 = `00${BASE + 1000}:0:e1`
+  const v2 = `00${BASE + 2000}:1:e2`
+  const rows = `INSERT INTO "tenants" ("id", "live", "live_v", "name", "name_v", "next_plan", "next_plan_v") VALUES
+    ('t1', true, '${v1}', 'A', '${v1}', '${reserved}', '${v2}'), ('t2', true, '${v1}', 'B', '${v1}', '${JSON.stringify(reservation('plan-c', null as never))}', '${v2}')`
+  if (engine === postgresql) {
+    const db = await pgClient(t, config.DATABASE_URL)
+    await db.query(`CREATE SCHEMA "${postgresqlTarget(config.DATABASE_URL).schema}"`)
+    await applyMigrations(postgresqlMigrationTarget(db), before(POSTGRESQL_MIGRATIONS_DIR))
+    await db.query(rows)
+  } else {
+    const db = new Database(sqliteFilePath(config.DATABASE_URL))
+    await applyMigrations(sqliteMigrationTarget(db), before(SQLITE_MIGRATIONS_DIR))
+    db.exec(rows)
+    db.close()
+  }
+  const time = clock(30)
+  const { app } = await buildApp(t, {}, config, time.now)
+  t.equal((await tenant(app, 't1')).plan_id, null)
+  t.same((await tenant(app, 't2')).next_plan, null, 'no instant: not a reservation')
+  t.equal(Number((await app.repository.prisma.tenant.findUniqueOrThrow({ where: { id: 't1' } })).planDueAt), (BASE / 1000 + 60) * 1000)
+  t.equal((await app.repository.prisma.tenant.findUniqueOrThrow({ where: { id: 't2' } })).planDueAt, null)
+  time.set(60)
+  t.equal(await app.planActivator.runDue(), 1)
+  t.match(await tenant(app, 't1'), { plan_id: 'plan-b', plan_histories: [{ plan_id: 'plan-b', plan_applied_at: sec(60) }], next_plan: null })
 })

@@ -41,12 +41,14 @@ t.test('tenant calls', async t => {
   t.same(changes(plan(events.deleteTenant('t1', { time }))), [
     tenant('t1', { name: null, back_office_staff_email: null, plan_id: null, plan_histories: null, next_plan: null, billing_info: null }, false)
   ])
-  t.same(changes(plan(events.updateTenantPlan('t1', { next_plan_id: 'p2', using_next_plan_from: 1780000000 }, { time }))), [
-    tenant('t1', { next_plan: { next_plan_id: 'p2', using_next_plan_from: 1780000000, next_plan_tax_rate_id: null, proration_behavior: null, delete_usage: null } })
-  ])
-  t.same(changes(plan(events.updateTenantPlan('t1', {}, { time, request: '' }))), [
-    tenant('t1', { next_plan: { next_plan_id: null, using_next_plan_from: null, next_plan_tax_rate_id: null, proration_behavior: null, delete_usage: null } })
-  ], 'an empty body cancels the reservation')
+  const planChange = (op: Record<string, unknown>) => [tenant('t1', {}), { kind: 'plan', tenantId: 't1', op }]
+  t.same(changes(plan(events.updateTenantPlan('t1', { next_plan_id: 'p2', using_next_plan_from: 1780000000 }, { time }))), planChange({
+    kind: 'reserve', reservation: { next_plan_id: 'p2', using_next_plan_from: 1780000000, next_plan_tax_rate_id: null, proration_behavior: null, delete_usage: null }
+  }), 'with using_next_plan_from: a reservation')
+  t.same(changes(plan(events.updateTenantPlan('t1', { next_plan_id: 'p3', next_plan_tax_rate_id: 'tax', proration_behavior: 'none', delete_usage: true }, { time }))), planChange({
+    kind: 'apply', plan_id: 'p3', tax_rate_id: 'tax', proration_behavior: 'none', delete_usage: true
+  }), 'without it: the plan applies at once')
+  t.same(changes(plan(events.updateTenantPlan('t1', {}, { time, request: '' }))), planChange({ kind: 'cancel' }), 'an empty body cancels the reservation')
   t.match(changes(plan(events.updateTenantBillingInfo('t1', 'ACME', { time })))[0], { fields: { billing_info: { name: 'ACME', invoice_language: 'ja', address: { city: 'Tokyo' } } } })
 })
 
