@@ -52,7 +52,7 @@ const withMemberships: Build = ({ tenant, user }) => numbered([
   events.updateTenantUser(tenant, user, { level: 2, dept: null }, { time: '2026-05-19T10:00:03Z' }),
   events.deleteTenantUserRole(tenant, user, 2, 'editor', { time: '2026-05-19T10:00:03Z' }),
   events.updateTenant(tenant, { name: 't2', attributes: { region: null, size: 'L' } }, { time: '2026-05-19T10:00:03Z' }),
-  events.updateTenantPlan(tenant, { next_plan_id: 'plan-pro', using_next_plan_from: 1790000000 }, { time: '2026-05-19T10:00:04Z' }),
+  events.updateTenantPlan(tenant, { next_plan_id: 'plan-pro', using_next_plan_from: 2000000000 }, { time: '2026-05-19T10:00:04Z' }),
   events.updateTenantBillingInfo(tenant, 'ACME', { time: '2026-05-19T10:00:04Z' }),
   events.updateUserSignInId(user, 'member-1', { time: '2026-05-19T10:00:04Z' })
 ], tenant)
@@ -217,7 +217,7 @@ engineTest(t, 'memberships, roles and tenant-scoped attributes read back', async
     id: ids.tenant,
     name: 't2',
     attributes: { size: 'L', tier: 'gold' },
-    next_plan: { next_plan_id: 'plan-pro', using_next_plan_from: 1790000000, next_plan_tax_rate_id: null, proration_behavior: null, delete_usage: null },
+    next_plan: { next_plan_id: 'plan-pro', using_next_plan_from: 2000000000, next_plan_tax_rate_id: null, proration_behavior: null, delete_usage: null },
     billing_info: { name: 'ACME', invoice_language: 'ja' },
     users: [ids.user]
   })

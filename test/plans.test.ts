@@ -13,6 +13,9 @@ import { events } from './helpers/events.js'
 import { CONSOLE_PASSWORD, mainText, page, signIn } from './helpers/console.js'
 import { saasus, startSaasus, emptyState } from './helpers/saasus.js'
 import type { Entry } from './helpers/feed.js'
+import { PlanActivator } from '../src/plans/activator.js'
+import { PlanActivations } from '../src/db/plan-activations.js'
+import { sqlite } from './helpers/engines.js'
 
 // Plans as SaaSus reports them (src/events/plan-state.ts, src/plans/activator.ts), on both engines: an
 // immediate change shows at once; a reservation shows from its instant in the read API and the console, and
@@ -280,3 +283,70 @@ engineTest(t, 'reservations stored before the upgrade take effect at their insta
   t.equal(await app.planActivator.runDue(), 1)
   t.match(await tenant(app, 't1'), { plan_id: 'plan-b', plan_histories: [{ plan_id: 'plan-b', plan_applied_at: sec(60) }], next_plan: null })
 })
+
+engineTest(t, 'on a running service a reservation is recorded at its instant; one recorded meanwhile elsewhere is not recorded again', async (t, engine) => {
+  // A clock running from BASE at real speed.
+  const start = Date.now()
+  const { app } = await buildApp(t, {}, engine, () => BASE + (Date.now() - start))
+  await deliver(app, events.createTenant('t1', { name: 'A' }, o(0, 'e1')))
+  const elapsed = Math.ceil((Date.now() - start) / 1000)
+  await deliver(app, events.updateTenantPlan('t1', { next_plan_id: 'plan-b', using_next_plan_from: sec(elapsed + 1) }, o(0, 'e2')))
+  let scheduled: Entry[] = []
+  for (let i = 0; i < 100 && scheduled.length === 0; i++) {
+    await new Promise(resolve => setTimeout(resolve, 50))
+    scheduled = (await changes(app)).filter(e => e.cause.kind === 'scheduled')
+  }
+  t.match(scheduled, [{ fields: { plan_id: 'plan-b' } }], 'recorded by the service itself, at the instant (not the 10 s poll)')
+
+  // Another replica recorded the instant (its row is there) before this one's look read the tenant's plan.
+  await deliver(app, events.updateTenantPlan('t1', { next_plan_id: 'plan-c', using_next_plan_from: sec(3600) }, o(10, 'e3')))
+  const row = await app.repository.prisma.tenant.findUniqueOrThrow({ where: { id: 't1' } })
+  const state = row.planState as any
+  const activations = new PlanActivations(app.repository)
+  const { activationOf } = await import('../src/events/plan-state.js')
+  const activation = activationOf(state)!
+  await app.repository.prisma.tenantPlanChange.create({ data: { tenantId: 't1', v: activation.v, change: activation.op as any } })
+  const head = (await changes(app)).length
+  t.equal(await activations.activate('t1', BASE + 3600_000), 'already')
+  t.equal((await changes(app)).length, head, 'no second entry')
+  t.equal(await activations.activate('nobody', BASE), 'not_due')
+})
+
+engineTest(t, 'the activator: pages of due tenants; one that fails is left due and logged; stopping leaves the rest', async (t, engine) => {
+  const time = clock(0)
+  const { app } = await buildApp(t, {}, engine, time.now)
+  await app.planActivator.stop()
+  for (const id of ['t1', 't2', 't3']) {
+    await deliver(app, events.createTenant(id, { name: id }, o(1, `${id}-1`)))
+    await deliver(app, events.updateTenantPlan(id, { next_plan_id: 'plan-b', using_next_plan_from: sec(10) }, o(2, `${id}-2`)))
+  }
+  const lines: string[] = []
+  const log = { info: (_: object, m: string) => { lines.push(m) }, warn: (f: object, m: string) => { lines.push(`${m} ${JSON.stringify(f)}`) } }
+  const activator = (pageSize?: number) => new PlanActivator(new PlanActivations(app.repository), { now: time.now, pollMs: 60_000, log, pageSize })
+  time.set(10)
+
+  const stopped = activator(2)
+  const run = stopped.runDue()
+  await stopped.stop()
+  t.equal(await run, 0, 'stopped before its first activation')
+
+  const { prisma } = app.repository
+  await prisma.$executeRawUnsafe('ALTER TABLE "tenant_plan_changes" RENAME TO "moved"')
+  t.equal(await activator(2).runDue(), 0)
+  t.equal(lines.filter(l => l.startsWith('a reserved plan could not be recorded as taken effect')).length, 3, 'each tried once, then left')
+  t.match(lines[0], /"tenantId":"t\d"/)
+  await prisma.$executeRawUnsafe('ALTER TABLE "moved" RENAME TO "tenant_plan_changes"')
+
+  // The look and the soonest instant both fail: logged, and looked at again later.
+  await prisma.$executeRawUnsafe('ALTER TABLE "tenants" RENAME TO "moved"')
+  lines.length = 0
+  const broken = activator()
+  broken.start()
+  for (let i = 0; i < 100 && lines.length < 2; i++) await new Promise(resolve => setTimeout(resolve, 20))
+  await broken.stop()
+  t.same(lines.map(l => l.split(' {')[0]), ['could not look for reserved plans due', 'could not look for reserved plans due'])
+  await prisma.$executeRawUnsafe('ALTER TABLE "moved" RENAME TO "tenants"')
+
+  t.equal(await activator(2).runDue(), 3, 'two pages')
+  for (const id of ['t1', 't2', 't3']) t.equal((await tenant(app, id)).plan_id, 'plan-b')
+}, [sqlite])

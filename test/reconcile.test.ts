@@ -42,7 +42,7 @@ const fullState = (): SaasusState => ({
       plan_histories: [{ plan_id: 'p1', plan_applied_at: 1780000000 }],
       billing_info: { name: 'ACME', address: { street: 's', city: 'c', state: 'st', country: 'JP', postal_code: '1' }, invoice_language: 'ja-JP' },
       next_plan_id: 'p2',
-      using_next_plan_from: 1790000000,
+      using_next_plan_from: 2000000000,
       unknown_future_field: { x: 1 }
     }),
     saasus.tenant('t2')

@@ -16,14 +16,19 @@ export interface ActivatorOptions {
   /** Longest pause between two looks at the due reservations (ms). */
   pollMs: number
   log: ActivatorLog
+  /** Due tenants read at a time (default 100). */
+  pageSize?: number
 }
 
-/** Due tenants read at a time. */
-const PAGE = 100
+/** The shortest pause between two looks that follow each other. */
+const MIN_DELAY_MS = 1000
 
 export class PlanActivator {
   #timer: NodeJS.Timeout | undefined
+  /** When the timer fires (the clock's ms). */
+  #timerAt = Infinity
   #running: Promise<void> | undefined
+  #busy = false
   #stopped = false
 
   constructor (readonly activations: PlanActivations, readonly options: ActivatorOptions) {}
@@ -46,10 +51,11 @@ export class PlanActivator {
    */
   async runDue (): Promise<number> {
     let activated = 0
+    const page = this.options.pageSize ?? 100
     const failed = new Set<string>()
     for (;;) {
       const now = this.options.now()
-      const due = (await this.activations.due(now, PAGE + failed.size)).filter(id => !failed.has(id))
+      const due = (await this.activations.due(now, page + failed.size)).filter(id => !failed.has(id))
       for (const id of due) {
         if (this.#stopped) return activated
         try {
@@ -59,11 +65,22 @@ export class PlanActivator {
           this.options.log.warn({ err, tenantId: id }, 'a reserved plan could not be recorded as taken effect; trying again later')
         }
       }
-      if (due.length < PAGE) return activated
+      if (due.length < page) return activated
     }
   }
 
+  /**
+   * A reservation written here takes effect at `dueAtMs`: look then, if that is sooner than the next look
+   * (a look in progress reads the soonest instant itself when it ends).
+   */
+  wake (dueAtMs: number): void {
+    if (this.#stopped || this.#busy || dueAtMs >= this.#timerAt) return
+    clearTimeout(this.#timer)
+    this.#arm(Math.max(0, dueAtMs - this.options.now()))
+  }
+
   async #tick (): Promise<void> {
+    this.#busy = true
     try {
       const activated = await this.runDue()
       if (activated > 0) this.options.log.info({ activated }, 'reserved plans took effect')
@@ -75,14 +92,22 @@ export class PlanActivator {
 
   async #schedule (): Promise<void> {
     if (this.#stopped) return
+    this.#timerAt = Infinity
     let delay = this.options.pollMs
     try {
       const next = await this.activations.nextDue()
-      if (next !== undefined) delay = Math.min(delay, Math.max(0, next - this.options.now()))
+      // Not sooner than a second: a tenant whose activation keeps failing is still due.
+      if (next !== undefined) delay = Math.min(delay, Math.max(MIN_DELAY_MS, next - this.options.now()))
     } catch (err) {
       this.options.log.warn({ err }, 'could not look for reserved plans due')
     }
-    this.#timer = setTimeout(() => { this.#running = this.#tick() }, delay)
+    this.#arm(delay)
+  }
+
+  #arm (delayMs: number): void {
+    this.#busy = false
+    this.#timerAt = this.options.now() + delayMs
+    this.#timer = setTimeout(() => { this.#running = this.#tick() }, delayMs)
     this.#timer.unref()
   }
 }

@@ -22,6 +22,8 @@ export default fp(async (fastify) => {
     log: fastify.log.child({ component: 'plans' })
   })
   fastify.decorate('planActivator', activator)
+  // A reservation written through this process: look at its instant rather than at the next poll.
+  fastify.repository.onFeed(write => { if (write.planDueAt !== undefined) activator.wake(write.planDueAt) })
   fastify.addHook('onReady', async () => { activator.start() })
   fastify.addHook('onClose', async () => { await activator.stop() })
 }, { name: 'plans', dependencies: ['clock', 'database'] })

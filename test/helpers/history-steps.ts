@@ -23,7 +23,12 @@ export function entitySteps ({ tenant, user, env, role, roles, attributes, name 
     fc.tuple(tenant, name, attributes).map(([t, n, a]): Step => (ns, o) => events.createTenant(`${ns}${t}`, { name: n, attributes: a }, o)),
     fc.tuple(tenant, name, attributes).map(([t, n, a]): Step => (ns, o) => events.updateTenant(`${ns}${t}`, { name: n, attributes: a }, o)),
     tenant.map((t): Step => (ns, o) => events.deleteTenant(`${ns}${t}`, o)),
-    fc.tuple(tenant, fc.option(fc.constantFrom('plan-a', 'plan-b'))).map(([t, p]): Step => (ns, o) => events.updateTenantPlan(`${ns}${t}`, p === null ? {} : { next_plan_id: p }, o)),
+    // A plan applied at once, cancelled, or reserved for an instant within the history (taken effect by the
+    // time it is read: the history is in the past) or far beyond it (still pending).
+    fc.tuple(tenant, fc.option(fc.constantFrom('plan-a', 'plan-b')), fc.option(fc.constantFrom(1, 2, 'later'))).map(([t, p, from]): Step => (ns, o) =>
+      events.updateTenantPlan(`${ns}${t}`, p === null ? {} : from === null ? { next_plan_id: p } : {
+        next_plan_id: p, using_next_plan_from: from === 'later' ? 2000000000 : Math.floor(Date.parse(o.time) / 1000) + (from as number)
+      }, o)),
     fc.tuple(tenant, name).map(([t, n]): Step => (ns, o) => events.updateTenantBillingInfo(`${ns}${t}`, n, o)),
     fc.tuple(user, name, attributes).map(([u, n, a]): Step => (ns, o) => events.createUser(`${ns}${u}`, { email: `${n}@x`, attributes: a }, o)),
     fc.tuple(user, name).map(([u, n]): Step => (ns, o) => events.updateUserEmail(`${ns}${u}`, `${n}@y`, o)),

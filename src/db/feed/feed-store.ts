@@ -31,10 +31,13 @@ export class FeedWrite {
   head: number | undefined
   readonly entries: Array<{ entity: FeedEntity, op: 'upsert' | 'delete' }> = []
   readonly locks = new FeedLocks()
+  /** The soonest instant (Unix ms) a plan reservation this write left pending takes effect (the plan activator's cue). */
+  planDueAt: number | undefined
 
   /** A new attempt of the write's transaction: it records afresh and holds no lock yet. */
   restart (): void {
     this.head = undefined
+    this.planDueAt = undefined
     this.entries.length = 0
     this.locks.restart()
   }

@@ -45,15 +45,17 @@ const FOLD_TYPES: ColumnType[] = ['text', 'json_text', 'bigint']
 
 /**
  * Folds the plan of these tenants again from their registers and changes (as now stored) and stores it
- * where it differs; returns the rows it changed as the change feed reads them.
+ * where it differs; returns the rows it changed as the change feed reads them, and the soonest instant a
+ * reservation it stored takes effect.
  */
-export async function refoldPlans (db: Queryable, dialect: Dialect, tenantIds: string[]): Promise<StoredRow[]> {
-  if (tenantIds.length === 0) return []
+export async function refoldPlans (db: Queryable, dialect: Dialect, tenantIds: string[]): Promise<{ rows: StoredRow[], soonestDue?: number }> {
+  if (tenantIds.length === 0) return { rows: [] }
   const tenants = await db.$queryRaw<Raw[]>(sql`SELECT "id", "plan_id", "plan_id_v", CAST("plan_histories" AS TEXT) AS "plan_histories",
     "plan_histories_v", CAST("next_plan" AS TEXT) AS "next_plan", "next_plan_v", CAST("plan_state" AS TEXT) AS "plan_state", "plan_due_at"
     FROM "tenants" WHERE "id" IN (${list(dialect, tenantIds)})`)
   const changes = await planChangesOf(db, dialect, tenantIds)
   const updates: unknown[][] = []
+  let soonestDue: number | undefined
   for (const t of tenants) {
     const state = effectivePlan({
       planId: t.plan_id as string | null,
@@ -67,13 +69,15 @@ export async function refoldPlans (db: Queryable, dialect: Dialect, tenantIds: s
     const storedDue = t.plan_due_at === null ? null : Number(t.plan_due_at)
     if (isDeepStrictEqual(json(t.plan_state), state) && storedDue === due) continue
     updates.push([t.id, JSON.stringify(state), due])
+    if (due !== null) soonestDue = Math.min(due, soonestDue ?? due)
   }
-  if (updates.length === 0) return []
-  return await db.$queryRaw<StoredRow[]>(sql`WITH "u"("id", "state", "due") AS (${dialect.rows(FOLD_TYPES, updates)})
+  if (updates.length === 0) return { rows: [] }
+  const rows = await db.$queryRaw<StoredRow[]>(sql`WITH "u"("id", "state", "due") AS (${dialect.rows(FOLD_TYPES, updates)})
     UPDATE "tenants" SET "plan_state" = (SELECT "state" FROM "u" WHERE "u"."id" = "tenants"."id"),
       "plan_due_at" = (SELECT "due" FROM "u" WHERE "u"."id" = "tenants"."id")
     WHERE "id" IN (SELECT "id" FROM "u")
     RETURNING 'tenant' AS "kind", ${rowJson('tenant', dialect)} AS "row"`)
+  return { rows, soonestDue }
 }
 
 /** The tenants whose reservation is due at `nowMs`, soonest first. */
