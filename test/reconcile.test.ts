@@ -110,7 +110,8 @@ const history = () => ({
   ],
   saasus: {
     ...emptyState(),
-    tenants: [saasus.tenant('t1', { name: 't1b', attributes: { b: 2 }, back_office_staff_email: 'staff@example.com', next_plan_id: 'p' })],
+    // The plan change applied at once (no using_next_plan_from): SaaSus holds it as the plan, with its history entry.
+    tenants: [saasus.tenant('t1', { name: 't1b', attributes: { b: 2 }, back_office_staff_email: 'staff@example.com', plan_id: 'p', plan_histories: [{ plan_id: 'p', plan_applied_at: 1779184803 }] })],
     users: [saasus.user('u1', { attributes: { lang: 'ja' } })],
     memberships: [saasus.membership('t1', 'u1', { dept: 'dev' }, [{ id: 1, roles: ['admin'] }])]
   }
