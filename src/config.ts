@@ -28,7 +28,7 @@ export const ConfigSchema = Type.Object({
   PAGE_MAX_BYTES: Type.Integer({ minimum: 1024, maximum: 256 * 1024 * 1024, default: 1024 * 1024 }),
   // Reads at once, and waiting (then 503); an answer the client does not read is cut off after REPLY_TIMEOUT_MS.
   READ_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 1000, default: 4 }),
-  READ_QUEUE_MAX: Type.Integer({ minimum: 0, maximum: 100000, default: 64 }),
+  READ_QUEUE_MAX: Type.Integer({ minimum: 0, maximum: 100000, default: 1000 }),
   REPLY_TIMEOUT_MS: Type.Integer({ minimum: 1000, maximum: 600000, default: 30000 }),
   REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 1000, maximum: 600000, default: 6000 }),
   MAX_FUTURE_SKEW_MS: Type.Integer({ minimum: 0, maximum: 31 * 86400000, default: 15 * 60000 }),
