@@ -238,6 +238,7 @@ export class Repository {
         const written = await adapter.writer.writeBatch(items, receivedAt, recordFeed, limits)
         feed.head = written.head
         feed.entries.push(...written.entries)
+        feed.planDueAt = written.planDueAt
         return written.outcomes
       }
       return await adapterTransaction(adapter, this.dialect, limits, async db => {

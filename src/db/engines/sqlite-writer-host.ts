@@ -63,7 +63,7 @@ export class WriterHost {
       write.restart()
       return await writeBatch(db, sqliteDialect, items, receivedAt, feed ? write : null)
     })
-    return { outcomes, head: write.head, entries: write.entries }
+    return { outcomes, head: write.head, entries: write.entries, planDueAt: write.planDueAt }
   }
 
   #on (tx: number | undefined): SqlDriverAdapter | AdapterTransaction {

@@ -37,6 +37,8 @@ export interface BatchReply {
   outcomes: Outcome[]
   head: number | undefined
   entries: Array<{ entity: FeedEntity, op: 'upsert' | 'delete' }>
+  /** FeedWrite.planDueAt: the soonest instant a plan reservation the batch left pending takes effect. */
+  planDueAt: number | undefined
 }
 
 /** An error as a plain object: its name, message, stack and own properties, with causes the same way. */
