@@ -72,6 +72,8 @@ export const ConfigSchema = Type.Object({
   RECONCILE_SYNCHRONOUS_COMMIT: Type.Union([Type.Literal('on'), Type.Literal('off')], { default: 'on' }),
   // What a SaaSus answer may do (issue 25): its size, and the share of the copy a run may delete.
   RECONCILE_MAX_ANSWER_BYTES: Type.Integer({ minimum: 1024, maximum: 2 ** 31, default: 128 * 1024 * 1024 }),
+  RECONCILE_MAX_DELETE_FRACTION: Type.Number({ minimum: 0, maximum: 1, default: 0.25 }),
+  RECONCILE_MASS_DELETE_MIN_ROWS: Type.Integer({ minimum: 0, maximum: 100000000, default: 10 }),
   // The operator console under /console (issue 15): off while CONSOLE_PASSWORD is empty.
   CONSOLE_PASSWORD: Type.String({ default: '' }),
   CONSOLE_SECURE_COOKIE: Type.Boolean({ default: false }),

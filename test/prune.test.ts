@@ -2,6 +2,7 @@ import t from 'tap'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { buildApp, getJson, tempDir } from './helpers/app.js'
+import { engineTest } from './helpers/engines.js'
 import { events } from './helpers/events.js'
 import { runScript } from './helpers/process.js'
 import { parseEvent } from '../src/events/parse.js'
@@ -75,6 +76,7 @@ t.test('npm run prune deletes old events and prints the count', async t => {
   t.equal(ok.code, 0, ok.output)
   t.match(ok.output, /^deleted 1 event\(s\) received before \d{4}-/)
   t.match(ok.output, /\ndeleted 1 quarantine row\(s\) last seen before \d{4}-/)
+  t.match(ok.output, /\ndeleted 0 reconciliation run\(s\) started before \d{4}-/)
   t.same((await app.repository.quarantined()).map(q => q.error), ['recent'])
   t.equal((await getJson(app, `/events/${recent.id}`)).statusCode, 200)
   t.equal((await getJson(app, '/tenants/t-a')).json().name, 'a', 'projected state stays')
@@ -84,4 +86,28 @@ t.test('npm run prune deletes old events and prints the count', async t => {
   t.match(missing.output, 'no database at')
   t.equal(empty.code, 1)
   t.match(empty.output, 'no such table: events')
+})
+
+engineTest(t, 'pruneReconcileRuns deletes old runs in batches, keeping the newest successful run that wrote and runs in progress', async (t, engine) => {
+  const { app } = await buildApp(t, {}, engine)
+  const now = Date.now()
+  const store = app.reconcileStore
+  t.equal(await app.repository.pruneReconcileRuns(new Date(now)), 0, 'nothing to prune, no successful run')
+  const add = async (id: string, daysAgo: number, outcome: 'succeeded' | 'failed' | 'running' | 'skipped', dryRun = false) => {
+    const startedAt = new Date(now - daysAgo * DAY)
+    await store.startRun({ id, startedAt, snapshotVersion: '0', dryRun, trigger: 'manual', outcome })
+    if (outcome !== 'running') await store.finishRun(id, { endedAt: new Date(startedAt.getTime() + 1000), outcome })
+  }
+  await add('old-success', 200, 'succeeded')
+  await add('old-failed', 150, 'failed')
+  await add('newest-success', 120, 'succeeded')
+  await add('dry-success', 110, 'succeeded', true)
+  await add('old-skipped', 100, 'skipped')
+  await add('stuck-running', 100, 'running')
+  await add('recent-failed', 1, 'failed')
+  t.equal(await app.repository.pruneReconcileRuns(new Date(now - 90 * DAY), 2), 4)
+  const left = (await store.runs(50)).items.map(r => r.id)
+  t.same(left, ['recent-failed', 'stuck-running', 'newest-success'])
+  t.same(await store.lastSuccess(), new Date(now - 120 * DAY + 1000), 'the last success is still known')
+  t.equal(await app.repository.pruneReconcileRuns(new Date(now - 90 * DAY)), 0)
 })

@@ -58,6 +58,17 @@ t.test('npm run reconcile: the drift report, --json, --dry-run, and one-line fai
   const failed = await runScript('reconcile', ['--json'], { ...env, SAASUS_RETRIES: '0' })
   t.equal(failed.code, 1)
   t.match(JSON.parse(failed.output.split('\n')[0]), { outcome: 'failed', error: /^incomplete snapshot, nothing written: GET \/v1\/auth\/envs: HTTP 500/ })
+
+  // The mass-deletion guard (every kind counts from its first row here): refused, then applied when allowed.
+  api.faults.clear()
+  const guarded = { ...env, RECONCILE_MASS_DELETE_MIN_ROWS: '0' }
+  const massive = await runScript('reconcile', [], guarded)
+  t.equal(massive.code, 1)
+  t.match(massive.output, /^reconciliation refused: mass deletion, nothing written: the snapshot would delete .*tenants \(more than RECONCILE_MAX_DELETE_FRACTION=0.25 .*--allow-mass-delete\n$/)
+  t.same(await reads(app), expectedReads({ ...api.state, tenants: state().tenants }), 'nothing written')
+  const allowed = await runScript('reconcile', ['--allow-mass-delete'], guarded)
+  t.equal(allowed.code, 0, allowed.output)
+  t.same(await reads(app), expectedReads(api.state), 'applied when allowed')
 })
 
 

@@ -2,9 +2,11 @@ import t from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { Readable } from 'node:stream'
 import { engineTest, type Engine } from './helpers/engines.js'
-import { buildApp, getJson } from './helpers/app.js'
+import { buildApp, deliver, getJson } from './helpers/app.js'
+import { events } from './helpers/events.js'
 import { SAASUS, expectedReads, oneOfEach, saasus, startSaasus, type SaasusState } from './helpers/saasus.js'
 import { reads } from './helpers/reads.js'
+import { CONSOLE_PASSWORD, mainText, page, signIn } from './helpers/console.js'
 
 // Reconciliation distrusts SaaSus's answers (issue 25): an answer too large, naming an id twice, redirecting
 // elsewhere, or echoing the request's credentials in its error ends the run before anything is written, and
@@ -97,4 +99,103 @@ engineTest(t, 'row 13: SaaSus\'s error text echoing the Authorization header is 
     const row = await app.repository.prisma.reconcileRun.findFirstOrThrow({ orderBy: { startedAt: 'desc' } })
     t.notMatch(row.error, /SAASUSSIGV1 Sig|APIKey=test/, 'the stored row has none of it either')
   }
+})
+
+/** A copy of `tenants` tenants, each with a user and a membership, reconciled once. */
+async function copyOf (t: TapTest, engine: Engine, tenants: number, env: Record<string, string> = {}) {
+  const big: SaasusState = {
+    ...oneOfEach(),
+    tenants: Array.from({ length: tenants }, (_, i) => saasus.tenant(`t${i}`)),
+    users: Array.from({ length: tenants }, (_, i) => saasus.user(`u${i}`)),
+    memberships: Array.from({ length: tenants }, (_, i) => saasus.membership(`t${i}`, `u${i}`))
+  }
+  const api = await startSaasus(t, big)
+  const { app } = await buildApp(t, { ...api.env, CONSOLE_PASSWORD, ...env }, engine)
+  const first = await app.reconciler!.run()
+  t.equal(first.outcome, 'succeeded', first.error ?? '')
+  return { api, app }
+}
+
+const metric = async (app: FastifyInstance, name: string): Promise<string> =>
+  (await app.inject('/metrics')).body.split('\n').filter(l => l.startsWith(name)).join('\n')
+
+engineTest(t, 'row 12: a snapshot deleting more than RECONCILE_MAX_DELETE_FRACTION of a kind writes nothing unless allowed; the record, console and metrics say so', async (t, engine) => {
+  const { api, app } = await copyOf(t, engine, 40)
+  t.match(await metric(app, 'receiver_reconcile_mass_delete_refused'), /^receiver_reconcile_mass_delete_refused 0$/m)
+  // All five endpoints answer 200 with empty lists: every tenant would go.
+  const empty = { tenants: [], users: [], memberships: [], roles: [], envs: [] }
+  api.state = empty
+  const before = await reads(app)
+  const floor = await app.reconcileStore.floor()
+  const refused = await app.reconciler!.run()
+  t.equal(refused.outcome, 'refused')
+  t.equal(refused.error, 'mass deletion, nothing written: the snapshot would delete 40 of 40 memberships, 40 of 40 users, 40 of 40 tenants ' +
+    '(more than RECONCILE_MAX_DELETE_FRACTION=0.25 of a kind, and at least RECONCILE_MASS_DELETE_MIN_ROWS=10); ' +
+    'if SaaSus\'s state is right, run npm run reconcile -- --allow-mass-delete')
+  t.same(await reads(app), before, 'nothing written')
+  t.equal(await app.reconcileStore.floor(), floor, 'the floor was not raised')
+  t.match((await getJson(app, '/reconcile/runs?limit=1')).json().items[0], { id: refused.id, outcome: 'refused', error: refused.error })
+  t.match(await metric(app, 'receiver_reconcile_mass_delete_refused'), /^receiver_reconcile_mass_delete_refused 1$/m)
+  t.match(await metric(app, 'receiver_reconcile_runs_total'), /^receiver_reconcile_runs_total\{outcome="refused"\} 1$/m)
+  const text = mainText((await page(app, '/console/', await signIn(app))).body)
+  t.match(text, 'Outcome refused (mass deletion: nothing written)')
+  t.match(text, 'would delete 40 of 40 memberships')
+
+  // A dry run is not refused: it shows what would go.
+  const dry = await app.reconciler!.run({ dryRun: true })
+  t.equal(dry.outcome, 'succeeded')
+  t.equal(dry.drift.tenants.deleted, 40)
+  t.same(await reads(app), before)
+
+  // Allowed explicitly: applied.
+  const allowed = await app.reconciler!.run({ allowMassDelete: true })
+  t.equal(allowed.outcome, 'succeeded', allowed.error ?? '')
+  t.equal(allowed.drift.tenants.deleted, 40)
+  t.same(await reads(app), expectedReads(empty))
+  t.match(await metric(app, 'receiver_reconcile_mass_delete_refused'), /^receiver_reconcile_mass_delete_refused 0$/m, 'a success after it clears it')
+})
+
+engineTest(t, 'row 12: the guard\'s edges: exactly the fraction passes, one more is refused; below RECONCILE_MASS_DELETE_MIN_ROWS never', async (t, engine) => {
+  const { api, app } = await copyOf(t, engine, 40)
+  const { tenants, memberships } = api.state
+  const keep = (n: number) => {
+    api.state.tenants = tenants.slice(0, n)
+    api.state.memberships = memberships.filter(m => Number(m.tenant_id.slice(1)) < n)
+  }
+  keep(29)
+  const eleven = await app.reconciler!.run()
+  t.equal(eleven.outcome, 'refused')
+  t.match(eleven.error, /would delete 11 of 40 memberships, 11 of 40 tenants \(/)
+  keep(30)
+  const ten = await app.reconciler!.run()
+  t.equal(ten.outcome, 'succeeded', '10 of 40 is not more than a quarter')
+  t.equal(ten.drift.tenants.deleted, 10)
+
+  // Rows made live by events newer than the snapshot are not the snapshot's to delete: not counted.
+  for (let i = 0; i < 40; i++) t.equal(await deliver(app, events.createTenant(`new${i}`, { name: `new${i}` }, { time: new Date().toISOString() })), 'applied')
+  const newer = await app.reconciler!.run()
+  t.equal(newer.outcome, 'succeeded', newer.error ?? '')
+  t.equal((await reads(app)).tenants.length, 70, 'the 40 newer tenants stay')
+
+  // A small copy: 2 tenants, all going, fewer than the minimum: applied.
+  const small = await copyOf(t, engine, 2)
+  small.api.state.tenants = []
+  const gone = await small.app.reconciler!.run()
+  t.equal(gone.outcome, 'succeeded', gone.error ?? '')
+  t.equal(gone.drift.tenants.deleted, 2)
+  // With the minimum at 0, even that is guarded.
+  const guarded = await copyOf(t, engine, 2, { RECONCILE_MASS_DELETE_MIN_ROWS: '0' })
+  guarded.api.state.users = []
+  t.match((await guarded.app.reconciler!.run()).error, /would delete 2 of 2 users \(/)
+})
+
+engineTest(t, 'row 12: a copy built by events alone, never reconciled: a snapshot deleting most of it is refused too', async (t, engine) => {
+  const api = await startSaasus(t, { ...oneOfEach(), tenants: [saasus.tenant('t1')] })
+  const { app } = await buildApp(t, api.env, engine)
+  for (let i = 0; i < 12; i++) t.equal(await deliver(app, events.createTenant(`e${i}`, { name: `e${i}` }, { time: '2026-06-01T10:00:00Z' })), 'applied')
+  const result = await app.reconciler!.run()
+  t.equal(result.outcome, 'refused')
+  t.match(result.error, /would delete 12 of 12 tenants \(/)
+  t.match(await metric(app, 'receiver_reconcile_mass_delete_refused'), /^receiver_reconcile_mass_delete_refused 1$/m)
+  t.equal((await reads(app)).tenants.length, 12, 'nothing written')
 })

@@ -35,8 +35,13 @@ t.test('configuration: credentials all or none, durations, defaults', async t =>
   t.throws(() => loadConfig({ SAASUS_API_URL_BASE: 'api.saasus.io' }), { message: /SAASUS_API_URL_BASE/ })
   const err = t.throws(() => loadConfig({ SAASUS_SECRET_KEY: 'do-not-show-me' })) as Error
   t.notMatch(err.message, 'do-not-show-me', 'a configuration error never shows the secret')
-  t.same(parseReconcileArgs([]), { dryRun: false, json: false })
-  t.same(parseReconcileArgs(['--json', '--dry-run']), { dryRun: true, json: true })
+  t.same(parseReconcileArgs([]), { dryRun: false, json: false, allowMassDelete: false })
+  t.same(parseReconcileArgs(['--json', '--dry-run']), { dryRun: true, json: true, allowMassDelete: false })
+  t.same(parseReconcileArgs(['--allow-mass-delete']), { dryRun: false, json: false, allowMassDelete: true })
+  t.equal(loadConfig({}).RECONCILE_MAX_DELETE_FRACTION, 0.25)
+  t.equal(loadConfig({ RECONCILE_MAX_DELETE_FRACTION: '0.5' }).RECONCILE_MAX_DELETE_FRACTION, 0.5)
+  t.throws(() => loadConfig({ RECONCILE_MAX_DELETE_FRACTION: '1.5' }), { message: /RECONCILE_MAX_DELETE_FRACTION/ })
+  t.throws(() => loadConfig({ RECONCILE_MAX_ANSWER_BYTES: '100' }), { message: /RECONCILE_MAX_ANSWER_BYTES/ })
   t.throws(() => parseReconcileArgs(['--force']), { message: /unknown argument "--force"\nusage: npm run reconcile/ })
 })
 

@@ -13,7 +13,8 @@ import type { Repository, Transaction } from './repository.js'
 // the path events take.
 
 /** `abandoned`: a run found `running` by a later run that took the lease after it expired (its process died). */
-export type RunOutcome = 'running' | 'succeeded' | 'failed' | 'skipped' | 'abandoned'
+/** `refused`: the snapshot would have deleted too much of the copy (the mass-deletion guard); nothing written. */
+export type RunOutcome = 'running' | 'succeeded' | 'failed' | 'skipped' | 'abandoned' | 'refused'
 
 /** A row the reconcile journal holds: written by a write older than the snapshot being applied. */
 export interface JournalEntry {
@@ -151,6 +152,19 @@ export class ReconcileStore {
   }
 
   /**
+   * Whether the newest run refused by the mass-deletion guard is newer than the newest successful run: the
+   * copy is then waiting for an operator. Two lookups by the (outcome, dry_run, ended_at) index, whatever
+   * the number of runs.
+   */
+  async massDeleteRefused (): Promise<boolean> {
+    const refused = await this.#prisma.reconcileRun.findFirst({ where: { outcome: 'refused', dryRun: false }, orderBy: { endedAt: 'desc' } })
+    if (refused === null) return false
+    const success = await this.lastSuccess()
+    // A finished run always has its end time.
+    return success === undefined || refused.endedAt! > success
+  }
+
+  /**
    * Marks every run still `running` as `abandoned` (ended now): called by the run that just took the lease,
    * so no other run is alive (a run's lease is renewed every few seconds while it lives); returns their ids.
    */
@@ -230,14 +244,16 @@ export class ReconcileStore {
   /**
    * Keys of live rows of `entity` (deleted ones are tombstones, not live) in key order, at most `limit`,
    * after the key `after`: a page at a time, so that no read holds the database (or, on SQLite, the event
-   * loop) for the whole table.
+   * loop) for the whole table. With `olderThan`, only rows made live by a version older than it (those a
+   * deletion at that version would remove).
    */
-  async liveKeys (entity: Entity, limit: number, after?: Record<string, string | number>): Promise<Array<Record<string, string | number>>> {
+  async liveKeys (entity: Entity, limit: number, after?: Record<string, string | number>, olderThan?: Version): Promise<Array<Record<string, string | number>>> {
     const def = ENTITIES[entity]
     const columns = join(def.keys.map(identifier))
     const from = after === undefined ? sql`` : sql` AND (${columns}) > (${join(def.keys.map(k => sql`${after[k]}`))})`
+    const older = olderThan === undefined ? sql`` : sql` AND "live_v" < ${olderThan}`
     return await this.#prisma.$queryRaw<Array<Record<string, string | number>>>(sql`SELECT ${columns}
-      FROM ${identifier(def.table)} WHERE "live" = ${true}${from} ORDER BY ${columns} LIMIT ${limit}`)
+      FROM ${identifier(def.table)} WHERE "live" = ${true}${from}${older} ORDER BY ${columns} LIMIT ${limit}`)
   }
 
   /**

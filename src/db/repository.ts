@@ -573,6 +573,19 @@ export class Repository {
         (SELECT "id" FROM "events" WHERE "received_at" < ${cutoff} LIMIT ${batchSize})`), batchSize)
   }
 
+  /**
+   * Deletes reconciliation runs started before `cutoff`, in batches like pruneEvents. Kept whatever their
+   * age: a run still `running` (its process finishes the row), and the newest successful run that wrote
+   * (the service decides from it whether the database was ever reconciled, and /metrics reports its end).
+   */
+  async pruneReconcileRuns (cutoff: Date, batchSize = 1000): Promise<number> {
+    const [newest] = await this.prisma.$queryRaw<Array<{ id: string }>>(sql`SELECT "id" FROM "reconcile_runs"
+      WHERE "outcome" = ${'succeeded'} AND "dry_run" = ${false} ORDER BY "ended_at" DESC LIMIT 1`)
+    const keep = newest?.id ?? ''
+    return await deleteInBatches(async () => await this.prisma.$executeRaw(sql`DELETE FROM "reconcile_runs" WHERE "id" IN
+        (SELECT "id" FROM "reconcile_runs" WHERE "started_at" < ${cutoff} AND "outcome" <> ${'running'} AND "id" <> ${keep} LIMIT ${batchSize})`), batchSize)
+  }
+
   /** Names of the migrations recorded as finished, for readiness checks. */
   async appliedMigrations (): Promise<string[]> {
     const rows = await this.prisma.$queryRaw<Array<{ migration_name: string }>>(sql`SELECT "migration_name" FROM "_prisma_migrations"

@@ -98,7 +98,7 @@ export default fp(async (fastify) => {
 
   const reconcileRuns = new Counter({
     name: 'receiver_reconcile_runs_total',
-    help: 'Reconciliation runs of this process with SaaSus, by outcome (succeeded, failed, skipped), and runs it found dead and marked abandoned.',
+    help: 'Reconciliation runs of this process with SaaSus, by outcome (succeeded, failed, skipped, refused: it would have deleted more than RECONCILE_MAX_DELETE_FRACTION of the copy), and runs it found dead and marked abandoned.',
     labelNames: ['outcome'],
     registers: [registry]
   })
@@ -115,6 +115,14 @@ export default fp(async (fastify) => {
     help: 'When the newest successful reconciliation (by any process on this database) ended, in Unix seconds; 0 if none.',
     registers: [registry],
     async collect () { this.set(((await reconcileStore.lastSuccess())?.getTime() ?? 0) / 1000) }
+  })
+
+  // eslint-disable-next-line no-new
+  new Gauge({
+    name: 'receiver_reconcile_mass_delete_refused',
+    help: '1 while the newest run refused for deleting more than RECONCILE_MAX_DELETE_FRACTION of the copy (by any process on this database) is newer than the newest successful run: the copy waits for an operator (npm run reconcile -- --allow-mass-delete); else 0.',
+    registers: [registry],
+    async collect () { this.set(await reconcileStore.massDeleteRefused() ? 1 : 0) }
   })
 
   const writeNow = repository.writeNow.bind(repository)

@@ -59,6 +59,7 @@ export function reconcilerFor (config: Config, repository: Repository, log: Reco
     },
     chunkTimeoutMs: CHUNK_TIMEOUT_MS,
     leaseMs: LEASE_MS,
+    maxDelete: { fraction: config.RECONCILE_MAX_DELETE_FRACTION, minRows: config.RECONCILE_MASS_DELETE_MIN_ROWS },
     log,
     onFinished,
     now

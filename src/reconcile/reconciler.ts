@@ -61,9 +61,16 @@ export interface ReconcilerOptions {
   onFinished?: (result: RunResult) => void
   /** The clock plans are compared at (a reservation due since the snapshot is not drift); Date.now by default. */
   now?: () => number
+  /**
+   * The mass-deletion guard: a run that would delete more than `fraction` of the live rows of one kind, and
+   * at least `minRows` of them, writes nothing unless the run allows it (RECONCILE_MAX_DELETE_FRACTION,
+   * RECONCILE_MASS_DELETE_MIN_ROWS).
+   */
+  maxDelete?: { fraction: number, minRows: number }
 }
 
-export type RunOutcome = 'succeeded' | 'failed' | 'skipped'
+/** `refused`: the snapshot would have deleted too much of the copy (the mass-deletion guard); nothing written. */
+export type RunOutcome = 'succeeded' | 'failed' | 'skipped' | 'refused'
 
 export interface RunResult {
   /** Runs found `running` when this one took the lease, marked abandoned (their processes died). */
@@ -85,12 +92,19 @@ export interface RunOptions {
   dryRun?: boolean
   /** What started it, recorded with the run: `manual` (the command), `start`, `interval`. */
   trigger?: string
+  /** Applies the snapshot whatever share of the copy it deletes (`--allow-mass-delete`). */
+  allowMassDelete?: boolean
 }
 
 /** The order deletions go in: what hangs below first. */
 const DELETION_ORDER: Entity[] = ['tenant_user_role', 'tenant_user', 'user', 'tenant', 'role', 'env']
 
 class Stopped extends Error {}
+
+/** How the guard's refusal names the rows of each kind. */
+const ENTITY_NAMES: Record<Entity, string> = {
+  tenant: 'tenants', user: 'users', tenant_user: 'memberships', tenant_user_role: 'role assignments', role: 'roles', env: 'envs'
+}
 
 /** Longest computation over the snapshot before the event loop gets a turn (ms). */
 const SLICE_MS = 5
@@ -117,7 +131,9 @@ const REFUSED_ENTITY: Record<Refusal['entity'], Entity> = {
  * slice at a time. `kept`: memberships whose role assignments are all kept (their item was refused), and the
  * entities a refused item without a usable id leaves undeletable.
  */
-async function snapshotKeys (snapshot: Snapshot, slice: WorkSlice): Promise<Record<Entity, Set<string>> & { kept: Set<string>, undeletable: Set<Entity> }> {
+type SnapshotKeys = Record<Entity, Set<string>> & { kept: Set<string>, undeletable: Set<Entity> }
+
+async function snapshotKeys (snapshot: Snapshot, slice: WorkSlice): Promise<SnapshotKeys> {
   const keys = { tenant: new Set<string>(), user: new Set<string>(), tenant_user: new Set<string>(), tenant_user_role: new Set<string>(), role: new Set<string>(), env: new Set<string>(), kept: new Set<string>(), undeletable: new Set<Entity>() }
   for (const r of snapshot.refused) {
     const entity = REFUSED_ENTITY[r.entity]
@@ -199,7 +215,7 @@ export class Reconciler {
     this.#stopping = true
   }
 
-  async run ({ dryRun = false, trigger = 'manual' }: RunOptions = {}): Promise<RunResult> {
+  async run ({ dryRun = false, trigger = 'manual', allowMassDelete = false }: RunOptions = {}): Promise<RunResult> {
     const { store, marginMs, leaseMs } = this.#options
     const id = randomUUID()
     const startedAt = new Date()
@@ -237,8 +253,15 @@ export class Reconciler {
         return await finish('failed', `incomplete snapshot, nothing written: ${(err as Error).message}`)
       }
       try {
+        const keys = await snapshotKeys(snapshot, new WorkSlice(SLICE_MS))
+        const { maxDelete } = this.#options
+        // A dry run writes nothing anyway: it shows what a refused run would delete. A fraction of 1 is off.
+        if (maxDelete !== undefined && maxDelete.fraction < 1 && !dryRun && !allowMassDelete) {
+          const refusal = await this.#massDeletion(keys, version, maxDelete)
+          if (refusal !== undefined) return await finish('refused', refusal)
+        }
         if (!dryRun) await heartbeat.hold(async () => await store.beginApplying(version))
-        floorRaised = await this.#apply(snapshot, id, version, drift, dryRun, renew, heartbeat)
+        floorRaised = await this.#apply(snapshot, keys, id, version, drift, dryRun, renew, heartbeat)
       } catch (err) {
         return await finish('failed', 'applying the snapshot stopped part-way (what was applied stays; the version floor was not raised, so every ' +
           `event delivered late still applies; the next run completes it): ${(err as Error).message}`)
@@ -272,8 +295,42 @@ export class Reconciler {
     this.#options.onFinished?.(result)
   }
 
+  /**
+   * Why the snapshot may not be applied as it is, if it would delete more than `fraction` of the live rows of
+   * some kind (and at least `minRows` of them): one bad answer (empty lists, another SaaS's state) must not
+   * deprovision every customer. Counted exactly, from the live keys, before anything is written; rows made
+   * live by an event newer than the snapshot are neither counted (the deletion would not touch them) nor part
+   * of the share.
+   */
+  async #massDeletion (keys: SnapshotKeys, version: Version, { fraction, minRows }: { fraction: number, minRows: number }): Promise<string | undefined> {
+    const { store } = this.#options
+    const slice = new WorkSlice(SLICE_MS)
+    const tooMany: string[] = []
+    for (const entity of DELETION_ORDER) {
+      // As the deletions below: nothing of a kind an unidentifiable refused item stands for, nor the role
+      // assignments of a membership whose item was refused.
+      if (keys.undeletable.has(entity)) continue
+      let live = 0
+      let absent = 0
+      for (let after: Record<string, string | number> | undefined, full = true; full;) {
+        const page = await store.liveKeys(entity, KEY_PAGE, after, version)
+        full = page.length === KEY_PAGE
+        after = page[page.length - 1]
+        live += page.length
+        for (const key of page) {
+          if (!keys[entity].has(rowKey(entity, key)) && !(entity === 'tenant_user_role' && keys.kept.has(rowKey('tenant_user', key)))) absent++
+        }
+        await slice.turn()
+      }
+      if (absent >= minRows && absent > fraction * live) tooMany.push(`${absent} of ${live} ${ENTITY_NAMES[entity]}`)
+    }
+    if (tooMany.length === 0) return undefined
+    return `mass deletion, nothing written: the snapshot would delete ${tooMany.join(', ')} (more than RECONCILE_MAX_DELETE_FRACTION=${fraction} ` +
+      `of a kind, and at least RECONCILE_MASS_DELETE_MIN_ROWS=${minRows}); if SaaSus's state is right, run npm run reconcile -- --allow-mass-delete`
+  }
+
   /** Applies the snapshot; true when it raised the floor to `version` (not for a dry run, nor with refused items). */
-  async #apply (snapshot: Snapshot, runId: string, version: Version, drift: Drift, dryRun: boolean, renew: (always: boolean) => Promise<void>, heartbeat: Heartbeat): Promise<boolean> {
+  async #apply (snapshot: Snapshot, keys: SnapshotKeys, runId: string, version: Version, drift: Drift, dryRun: boolean, renew: (always: boolean) => Promise<void>, heartbeat: Heartbeat): Promise<boolean> {
     const { store, chunkSize, chunkTargetMs, chunkTimeoutMs, intakeTurn, analyzeEveryMs } = this.#options
     const cause: WriteCause = { kind: 'reconcile', runId }
     for (const r of snapshot.refused) {
@@ -345,7 +402,6 @@ export class Reconciler {
       await store.analyze()
       statistics.analyzed()
     }
-    const keys = await snapshotKeys(snapshot, slice)
     for (const entity of DELETION_ORDER) {
       if (keys.undeletable.has(entity)) continue
       phase([entity])

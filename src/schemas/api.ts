@@ -100,7 +100,7 @@ export const ReconcileRun = Type.Object({
   snapshot_version: Nullable(Type.String({ description: 'the version every write of the run carries: start time minus RECONCILE_MARGIN' })),
   dry_run: Type.Boolean(),
   trigger: Type.String({ description: 'manual (npm run reconcile), start or interval (the service)' }),
-  outcome: Type.String({ description: 'running, succeeded, failed, skipped (another run held the lease) or abandoned (its process died: its lease expired unrenewed and a later run marked it)' }),
+  outcome: Type.String({ description: 'running, succeeded, failed, skipped (another run held the lease), abandoned (its process died: its lease expired unrenewed and a later run marked it) or refused (it would have deleted more than RECONCILE_MAX_DELETE_FRACTION of the copy; nothing written)' }),
   counts: Nullable(Type.Record(Type.String(), EntityDrift, { description: 'per entity: tenants, users, memberships, role_assignments, roles, envs' })),
   error: Nullable(Type.String())
 })

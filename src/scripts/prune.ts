@@ -5,8 +5,9 @@ import { openRepository } from '../db/open.js'
 import { sqliteFilePath } from '../db/engines/sqlite.js'
 import { UsageError, parsePruneArgs } from './prune-args.js'
 
-// `npm run prune -- --older-than 90d`: deletes inbox rows received, change feed entries recorded, and
-// quarantine rows last seen longer ago than the age. Tenants and users are kept: they hold the latest state,
+// `npm run prune -- --older-than 90d`: deletes inbox rows received, change feed entries recorded,
+// quarantine rows last seen, and reconciliation runs started longer ago than the age (the newest successful
+// run and runs in progress are kept). Tenants and users are kept: they hold the latest state,
 // and the inbox and the feed are only the record of how it got there (a feed reader behind the pruned
 // entries is answered 410).
 
@@ -27,6 +28,8 @@ try {
     process.stdout.write(`deleted ${quarantined} quarantine row(s) last seen before ${cutoff.toISOString()}\n`)
     const entries = await repository.pruneFeed(cutoff)
     process.stdout.write(`deleted ${entries} change feed entr${entries === 1 ? 'y' : 'ies'} recorded before ${cutoff.toISOString()}\n`)
+    const runs = await repository.pruneReconcileRuns(cutoff)
+    process.stdout.write(`deleted ${runs} reconciliation run(s) started before ${cutoff.toISOString()}\n`)
   } finally {
     await repository.close()
   }
