@@ -21,7 +21,8 @@ import { sqlite } from './helpers/engines.js'
 // immediate change shows at once; a reservation shows from its instant in the read API and the console, and
 // the change feed gets one entry (cause scheduled) when the activator records it, once; any delivery order
 // and repeats give the same plan; a later event or a reconcile that replaces the reservation first wins; a
-// restart after the instant records it at start. Two PostgreSQL processes: test/plans-replicas.test.ts.
+// restart after the instant records it at start; a replica that lost the race to record an instant records
+// nothing (its write is the same row, kept once).
 
 const BASE = Date.parse('2026-05-19T10:00:00Z')
 const o = (second: number, id: string) => ({ time: new Date(BASE + second * 1000).toISOString(), id })
