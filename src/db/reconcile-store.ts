@@ -252,8 +252,10 @@ export class ReconcileStore {
     const columns = join(def.keys.map(identifier))
     const from = after === undefined ? sql`` : sql` AND (${columns}) > (${join(def.keys.map(k => sql`${after[k]}`))})`
     const older = olderThan === undefined ? sql`` : sql` AND "live_v" < ${olderThan}`
-    return await this.#prisma.$queryRaw<Array<Record<string, string | number>>>(sql`SELECT ${columns}
+    const rows = await this.#prisma.$queryRaw<Array<Record<string, string | number | bigint>>>(sql`SELECT ${columns}
       FROM ${identifier(def.table)} WHERE "live" = ${true}${from}${older} ORDER BY ${columns} LIMIT ${limit}`)
+    // Env ids come back from their BIGINT columns as bigint; every one stored is within MAX_ENV_ID, exact as a number.
+    return rows.map(row => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, typeof v === 'bigint' ? Number(v) : v])))
   }
 
   /**
@@ -320,7 +322,7 @@ const membershipRow = (r: Raw): TenantUser => ({
   tenantId: text(r.tenant_id), userId: text(r.user_id), live: bool(r.live), liveV: text(r.live_v), deletedV: text(r.deleted_v)
 })
 const roleRow = (r: Raw): TenantUserRole => ({
-  tenantId: text(r.tenant_id), userId: text(r.user_id), envId: Number(r.env_id), roleName: text(r.role_name), live: bool(r.live), liveV: text(r.live_v)
+  tenantId: text(r.tenant_id), userId: text(r.user_id), envId: BigInt(r.env_id as number | string), roleName: text(r.role_name), live: bool(r.live), liveV: text(r.live_v)
 })
 const attributeRow = (r: Raw): AttributeValue => ({
   scope: text(r.scope), tenantId: text(r.tenant_id), userId: text(r.user_id), key: text(r.key), value: json(r.value), v: text(r.v)

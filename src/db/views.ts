@@ -101,7 +101,7 @@ export function userView (
     const envs = new Map<number, string[]>()
     for (const r of roles) {
       if (r.tenantId !== m.tenantId || !r.live || r.liveV <= after) continue
-      envs.set(r.envId, [...(envs.get(r.envId) ?? []), r.roleName])
+      envs.set(Number(r.envId), [...(envs.get(Number(r.envId)) ?? []), r.roleName])
     }
     views.push({
       tenant_id: m.tenantId,

@@ -1,6 +1,6 @@
 import type { TSchema, Static } from '@sinclair/typebox'
 import * as Bodies from '../schemas/bodies.js'
-import { MAX_ID_LENGTH } from '../schemas/ids.js'
+import { MAX_ENV_ID, MAX_ID_LENGTH } from '../schemas/ids.js'
 import type { DecodedEvent } from './decode.js'
 import type { OperationName } from './operations.js'
 import type { Version } from './version.js'
@@ -84,8 +84,16 @@ const checkers = new Map<TSchema, Checker<TSchema>>(Object.values(Bodies).map(sc
 const body = <S extends TSchema>(schema: S, value: unknown, field: string): Checked<Static<S>> =>
   checkers.get(schema)!.check(value, field) as Checked<Static<S>>
 
-function envId (raw: string): number | undefined {
-  return /^\d{1,15}$/.test(raw) ? Number(raw) : undefined
+/**
+ * An env id from the uri: any run of decimal digits (SaaSus's ids are uint64s), kept when it is at most
+ * MAX_ENV_ID; else why not. Past 2^53 - 1 a JavaScript number would round it: refused instead, never rounded.
+ */
+function envId (raw: string): number | ValidationProblem {
+  if (!/^\d+$/.test(raw)) return { field: URI, message: `env_id ${JSON.stringify(raw)} is not an unsigned integer` }
+  const id = Number(raw)
+  // Number() rounds monotonically: a decimal above MAX_ENV_ID never reads as MAX_ENV_ID or below.
+  if (id > MAX_ENV_ID) return { field: URI, message: `env_id ${raw} is above ${MAX_ENV_ID}, the largest env id this service keeps exactly (2^53 - 1): refused, not rounded` }
+  return id
 }
 
 type Planner = (event: DecodedEvent, params: Record<string, string>) => Change[] | ValidationProblem
@@ -175,14 +183,14 @@ const PLANNERS: Partial<Record<OperationName, Planner>> = {
   delete_tenant_user: ({ version }, { tenant_id, user_id }) => [remove('tenant_user', { tenant_id, user_id }, version)],
   create_tenant_user_roles ({ requestBody, version }, { tenant_id, user_id, env_id }) {
     const env = envId(env_id)
-    if (env === undefined) return { field: URI, message: `env_id ${JSON.stringify(env_id)} is not an integer` }
+    if (typeof env !== 'number') return env
     const b = body(Bodies.CreateTenantUserRolesRequest, requestBody, REQUEST)
     if (!b.ok) return b.problem
     return b.value.role_names.map(role_name => put('tenant_user_role', { tenant_id, user_id, env_id: env, role_name }, version))
   },
   delete_tenant_user_role ({ version }, { tenant_id, user_id, env_id, role_name }) {
     const env = envId(env_id)
-    if (env === undefined) return { field: URI, message: `env_id ${JSON.stringify(env_id)} is not an integer` }
+    if (typeof env !== 'number') return env
     return [remove('tenant_user_role', { tenant_id, user_id, env_id: env, role_name }, version)]
   },
   create_role ({ requestBody, version }) {
@@ -201,14 +209,14 @@ const PLANNERS: Partial<Record<OperationName, Planner>> = {
   },
   update_env ({ requestBody, version }, { env_id }) {
     const env = envId(env_id)
-    if (env === undefined) return { field: URI, message: `env_id ${JSON.stringify(env_id)} is not an integer` }
+    if (typeof env !== 'number') return env
     const b = body(Bodies.UpdateEnvRequest, requestBody, REQUEST)
     if (!b.ok) return b.problem
     return [put('env', { id: env }, version, present({ name: b.value.name, display_name: b.value.display_name }))]
   },
   delete_env ({ version }, { env_id }) {
     const env = envId(env_id)
-    if (env === undefined) return { field: URI, message: `env_id ${JSON.stringify(env_id)} is not an integer` }
+    if (typeof env !== 'number') return env
     return [remove('env', { id: env }, version)]
   }
 }

@@ -136,7 +136,7 @@ export function planUsers (items: SaasusSaasUser[], rows: User[], keys: Attribut
 }
 
 export const membershipId = (tenantId: string, userId: string): string => `${tenantId}/${userId}`
-export const roleAssignmentId = (tenantId: string, userId: string, envId: number, roleName: string): string => `${tenantId}/${userId}/${envId}/${roleName}`
+export const roleAssignmentId = (tenantId: string, userId: string, envId: number | bigint, roleName: string): string => `${tenantId}/${userId}/${envId}/${roleName}`
 
 /** Memberships and their role assignments; roles assigned here but absent from the snapshot are deletions (planDeletions). */
 export function planMemberships (
@@ -192,7 +192,7 @@ export function planRoles (items: SaasusRole[], rows: Role[], version: Version):
 }
 
 export function planEnvs (items: SaasusEnv[], rows: Env[], version: Version): PlannedItem[] {
-  const byId = new Map(rows.map(r => [r.id, r]))
+  const byId = new Map(rows.map(r => [Number(r.id), r]))
   return items.map(env => {
     const row = byId.get(env.id)
     const desired = { name: env.name, display_name: env.display_name ?? null }

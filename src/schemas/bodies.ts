@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox'
-import { MAX_ID_LENGTH } from './ids.js'
+import { MAX_ENV_ID, MAX_ID_LENGTH } from './ids.js'
 import { MAX_ATTRIBUTES, MAX_ROLE_NAMES } from './entries.js'
 
 // Request and response bodies of the calls this version projects (SaaSus Auth API v1.13.6).
@@ -7,9 +7,13 @@ import { MAX_ATTRIBUTES, MAX_ROLE_NAMES } from './entries.js'
 
 export const Attributes = Type.Record(Type.String(), Type.Unknown(), { maxProperties: MAX_ATTRIBUTES })
 
-const Id = Type.String({ minLength: 1, maxLength: MAX_ID_LENGTH })
+// Any string, as SaaSus's definition says (`""` too), up to the longest id this service keeps (src/schemas/ids.ts).
+const Id = Type.String({ maxLength: MAX_ID_LENGTH })
 
 const NullableString = Type.Union([Type.String(), Type.Null()])
+
+/** SaaSus's `Id` (a uint64), as far as it is kept exactly: src/schemas/ids.ts MAX_ENV_ID. */
+export const EnvId = Type.Integer({ minimum: 0, maximum: MAX_ENV_ID })
 
 /** Response of POST /v1/auth/tenants (the Tenant object). */
 export const CreateTenantResponse = Type.Object({
@@ -70,7 +74,7 @@ export const CreateTenantUserResponse = Type.Object({
   sign_in_id: Type.Optional(Type.String()),
   attributes: Type.Optional(Attributes),
   envs: Type.Optional(Type.Array(Type.Object({
-    id: Type.Integer(),
+    id: EnvId,
     roles: Type.Optional(Type.Array(Type.Object({ role_name: Id })))
   })))
 })
@@ -83,7 +87,7 @@ export const CreateTenantUserRolesRequest = Type.Object({ role_names: Type.Array
 export const CreateRoleRequest = Type.Object({ role_name: Id, display_name: Type.String() })
 export const UpdateRoleRequest = Type.Object({ display_name: Type.String() })
 
-export const CreateEnvRequest = Type.Object({ id: Type.Integer(), name: Type.String(), display_name: Type.Optional(Type.String()) })
+export const CreateEnvRequest = Type.Object({ id: EnvId, name: Type.String(), display_name: Type.Optional(Type.String()) })
 export const UpdateEnvRequest = Type.Object({ name: Type.String(), display_name: Type.Optional(Type.String()) })
 
 export type CreateTenantUserResponse = Static<typeof CreateTenantUserResponse>

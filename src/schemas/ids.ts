@@ -3,3 +3,10 @@
  * stored row can be read back by its id.
  */
 export const MAX_ID_LENGTH = 256
+/**
+ * The largest env id taken (2^53 - 1). SaaSus's env ids are uint64s, but the read API and the change feed
+ * hand them out as JSON numbers, which JavaScript (and every parser that reads numbers as doubles) holds
+ * exactly only up to this: a larger id is refused with a message naming its field, never rounded
+ * (docs/ordering.md, "Env ids"). The columns are BIGINT.
+ */
+export const MAX_ENV_ID = Number.MAX_SAFE_INTEGER

@@ -1,15 +1,17 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox'
+import { EnvId } from './bodies.js'
 
-// Responses of the SaaSus Auth API calls a reconciliation snapshot reads (GET under /v1/auth), from the
-// shapes in SaaSus's published SDK. Only what the snapshot uses is required; unknown fields are allowed,
-// since SaaSus adds fields without notice.
+// Responses of the SaaSus Auth API calls a reconciliation snapshot reads (GET under /v1/auth), from SaaSus's
+// published OpenAPI definition (v1.13.2, test/fixtures/saasus-authapi.yml). Only what the snapshot uses is
+// required, and nothing the definition allows is refused (ids may be any string, env ids any uint64 up to
+// what is kept exactly: MAX_ENV_ID); unknown fields are allowed, since SaaSus adds fields without notice.
 
 const Attributes = Type.Record(Type.String(), Type.Unknown())
 const NullableString = Type.Union([Type.String(), Type.Null()])
 const Nullable = <T extends TSchema>(t: T) => Type.Optional(Type.Union([t, Type.Null()]))
 
 export const SaasusTenant = Type.Object({
-  id: Type.String({ minLength: 1 }),
+  id: Type.String(),
   name: Type.String(),
   attributes: Attributes,
   back_office_staff_email: Type.String(),
@@ -25,7 +27,7 @@ export const SaasusTenant = Type.Object({
 export type SaasusTenant = Static<typeof SaasusTenant>
 
 export const SaasusSaasUser = Type.Object({
-  id: Type.String({ minLength: 1 }),
+  id: Type.String(),
   email: Type.String(),
   attributes: Attributes,
   sign_in_id: Type.Optional(NullableString)
@@ -34,22 +36,22 @@ export type SaasusSaasUser = Static<typeof SaasusSaasUser>
 
 /** One membership: a user in one tenant, with that tenant's attributes and roles per env. */
 export const SaasusTenantUser = Type.Object({
-  id: Type.String({ minLength: 1 }),
-  tenant_id: Type.String({ minLength: 1 }),
+  id: Type.String(),
+  tenant_id: Type.String(),
   email: Type.String(),
   attributes: Attributes,
   envs: Type.Array(Type.Object({
-    id: Type.Integer({ minimum: 0 }),
+    id: EnvId,
     name: Type.Optional(Type.String()),
-    roles: Type.Array(Type.Object({ role_name: Type.String({ minLength: 1 }) }))
+    roles: Type.Array(Type.Object({ role_name: Type.String() }))
   }))
 })
 export type SaasusTenantUser = Static<typeof SaasusTenantUser>
 
-export const SaasusRole = Type.Object({ role_name: Type.String({ minLength: 1 }), display_name: Type.String() })
+export const SaasusRole = Type.Object({ role_name: Type.String(), display_name: Type.String() })
 export type SaasusRole = Static<typeof SaasusRole>
 
-export const SaasusEnv = Type.Object({ id: Type.Integer({ minimum: 0 }), name: Type.String(), display_name: Type.Optional(NullableString) })
+export const SaasusEnv = Type.Object({ id: EnvId, name: Type.String(), display_name: Type.Optional(NullableString) })
 export type SaasusEnv = Static<typeof SaasusEnv>
 
 // The answers are `{ tenants }`, `{ users }` (for /users and /tenants/all/users), `{ roles }` and `{ envs }`:

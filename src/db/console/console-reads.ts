@@ -299,7 +299,7 @@ function membershipRows (memberships: TenantUser[], tenants: Map<string, Tenant>
     const envs = new Map<number, string[]>()
     for (const r of roles) {
       if (r.tenantId !== m.tenantId || r.userId !== m.userId || r.liveV <= after) continue
-      envs.set(r.envId, [...(envs.get(r.envId) ?? []), r.roleName])
+      envs.set(Number(r.envId), [...(envs.get(Number(r.envId)) ?? []), r.roleName])
     }
     rows.push({
       tenant_id: m.tenantId,

@@ -190,7 +190,7 @@ function scopedQuery (scope: FeedScope, dialect: Dialect): Sql {
   const pt = list('pt', scope.parentTenants, 'text')
   const ui = list('ui', scope.userIds, 'text')
   const rn = list('rn', scope.roleNames, 'text')
-  const ei = list('ei', scope.envIds, 'integer')
+  const ei = list('ei', scope.envIds, 'bigint')
   const parts: Sql[] = []
   const members = mu !== undefined || mt !== undefined
   if (members) {

@@ -104,10 +104,10 @@ export function visibleEntities (rows: FeedRows): Map<string, VisibleEntity> {
   for (const r of rows.assignments) {
     const after = membershipAfter.get(pair(r.tenantId, r.userId))
     if (after === undefined || !r.live || r.liveV <= after) continue
-    put('role_assignment', { tenant_id: r.tenantId, user_id: r.userId, env_id: r.envId, role_name: r.roleName }, {})
+    put('role_assignment', { tenant_id: r.tenantId, user_id: r.userId, env_id: Number(r.envId), role_name: r.roleName }, {})
   }
   for (const r of rows.roles) if (r.live) put('role', { role_name: r.roleName }, { display_name: r.displayName })
-  for (const e of rows.envs) if (e.live) put('env', { id: e.id }, { name: e.name, display_name: e.displayName })
+  for (const e of rows.envs) if (e.live) put('env', { id: Number(e.id) }, { name: e.name, display_name: e.displayName })
   return out
 }
 

@@ -32,7 +32,7 @@ function shapeOf (entity: Entity, dialect: Dialect): Shape {
     name === 'live' ? 'boolean' : def.fields.some(f => f.name === name && 'json' in f && f.json) ? 'json' : 'text'
   const columns = [...def.keys, ...registers.flatMap(r => [r, `${r}_v`]), ...(def.cascades ? ['deleted_v'] : [])]
   const types: ColumnType[] = [
-    ...def.keys.map((k): ColumnType => def.integerKeys?.includes(k) === true ? 'integer' : 'text'),
+    ...def.keys.map((k): ColumnType => def.integerKeys?.includes(k) === true ? 'bigint' : 'text'),
     ...registers.flatMap((r): ColumnType[] => [fieldType(r), 'text']),
     ...(def.cascades ? ['text' as const] : [])
   ]

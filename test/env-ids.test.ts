@@ -1,0 +1,108 @@
+import t from 'tap'
+import Database from 'better-sqlite3'
+import { join } from 'node:path'
+import { applyMigrations, readMigrations } from '../src/db/migrations/migrate.js'
+import { SQLITE_MIGRATIONS_DIR } from '../src/db/engines/sqlite.js'
+import { POSTGRESQL_MIGRATIONS_DIR } from '../src/db/engines/postgresql.js'
+import { sqliteMigrationTarget } from '../src/db/migrations/sqlite-migration-target.js'
+import { postgresqlMigrationTarget } from '../src/db/migrations/postgresql-migration-target.js'
+import { postgresqlTarget } from '../src/db/engines/postgresql-url.js'
+import { buildApp, deliver, getJson, postEvent, tempDir } from './helpers/app.js'
+import { engineTest, pgClient } from './helpers/engines.js'
+import { events, makeEvent } from './helpers/events.js'
+
+// SaaSus's env ids are uint64s (its definition's `Id`). Ids up to 2^53 - 1 are kept exactly on both engines
+// (BIGINT columns); larger ones are refused with a message naming the field, never rounded (docs/ordering.md).
+
+const time = '2026-05-19T02:22:58Z'
+const later = '2026-05-19T02:22:59Z'
+const TWO_31 = 2 ** 31
+const MAX = Number.MAX_SAFE_INTEGER
+const U64_MAX = '18446744073709551615'
+
+/** A create_env whose request and response bodies carry `id` as written (a JSON number literal). */
+function createEnvLiteral (id: string): Record<string, any> {
+  const event = events.createEnv(1, 'big', { time })
+  const inner = JSON.parse(event.detail.event)
+  inner.request_body = `{"id": ${id}, "name": "big", "display_name": "BIG"}`
+  inner.response_body = inner.request_body
+  event.detail.event = JSON.stringify(inner)
+  return event
+}
+
+engineTest(t, 'env ids of 2^31, 99999999999 and 2^53 - 1 are kept exactly, in events and the read API', async (t, engine) => {
+  const { app } = await buildApp(t, {}, engine)
+  t.equal(await deliver(app, events.createTenant('e-t', { name: 'tenant' }, { time })), 'applied')
+  t.equal(await deliver(app, events.createUser('e-u', { email: 'e@example.com' }, { time })), 'applied')
+  const results = (await postEvent(app, [
+    events.createEnv(TWO_31, 'two31', { time }),
+    events.createEnv(MAX, 'max', { time }),
+    events.createTenantUser('e-t', 'e-u', {}, [{ id: TWO_31, roles: ['admin'] }], { time: later }),
+    events.createTenantUserRoles('e-t', 'e-u', 99999999999, ['viewer'], { time: later }),
+    events.createTenantUserRoles('e-t', 'e-u', MAX, ['owner'], { time: later })
+  ])).json().results
+  t.same(results.map((r: { outcome: string }) => r.outcome), Array(5).fill('applied'))
+  t.same((await getJson(app, '/users/e-u')).json().tenants[0].envs, [
+    { env_id: TWO_31, roles: ['admin'] }, { env_id: 99999999999, roles: ['viewer'] }, { env_id: MAX, roles: ['owner'] }
+  ])
+  const deleted = makeEvent({ eventType: 'delete_tenant_user_role', method: 'DELETE', uri: `/v1/auth/tenants/e-t/users/e-u/envs/${MAX}/roles/owner`, time: '2026-05-19T02:23:00Z' })
+  t.same((await postEvent(app, deleted)).json().results[0].outcome, 'applied', 'an id of 16 digits in the uri')
+  t.same((await getJson(app, '/users/e-u')).json().tenants[0].envs.map((e: { env_id: number }) => e.env_id), [TWO_31, 99999999999])
+  const feed = (await getJson(app, '/changes?limit=1000')).json().entries
+  t.same(feed.filter((e: { entity: string }) => e.entity === 'env').map((e: { key: { id: number } }) => e.key.id).sort(), [TWO_31, MAX].sort())
+  t.ok(feed.some((e: { entity: string, key: { env_id?: number } }) => e.entity === 'role_assignment' && e.key.env_id === 99999999999))
+})
+
+engineTest(t, 'env ids above 2^53 - 1 are refused with a message naming the field, never rounded', async (t, engine) => {
+  const { app } = await buildApp(t, {}, engine)
+  for (const id of [U64_MAX, '9007199254740992', '18446744073709551616']) {
+    const res = await postEvent(app, createEnvLiteral(id))
+    t.equal(res.statusCode, 400, `create_env ${id}`)
+    t.match(res.json(), { field: '/detail/event/request_body/id', message: /less or equal to 9007199254740991/ })
+  }
+  t.equal((await postEvent(app, createEnvLiteral(String(MAX)))).json().results[0].outcome, 'applied', 'the largest kept')
+  for (const id of [U64_MAX, '9007199254740992']) {
+    const res = await postEvent(app, events.deleteEnv(id as unknown as number, { time }))
+    t.equal(res.statusCode, 400)
+    t.same(res.json().field, '/detail/event/uri')
+    t.equal(res.json().message, `body/detail/event/uri env_id ${id} is above 9007199254740991, the largest env id this service keeps exactly (2^53 - 1): refused, not rounded`)
+  }
+  const res = await postEvent(app, events.deleteEnv('-1' as unknown as number, { time }))
+  t.equal(res.json().message, 'body/detail/event/uri env_id "-1" is not an unsigned integer')
+  // In a batch: definite outcomes, the others applied.
+  const batch = (await postEvent(app, [events.createEnv(TWO_31, 'ok', { time }), createEnvLiteral(U64_MAX), events.createEnv(7, 'seven', { time })])).json().results
+  t.same(batch.map((r: { outcome: string }) => r.outcome), ['applied', 'rejected', 'applied'])
+  t.equal((await app.repository.quarantined()).length, 7, 'each refusal quarantined')
+})
+
+engineTest(t, 'the migration to BIGINT keeps the rows already there', async (t, engine) => {
+  const all = readMigrations(engine.name === 'sqlite' ? SQLITE_MIGRATIONS_DIR : POSTGRESQL_MIGRATIONS_DIR)
+  const at = all.findIndex(m => m.name === '20261207130000_env_ids_bigint')
+  t.ok(at > 0)
+  const insert = `INSERT INTO "envs" ("id", "live", "live_v", "name", "name_v") VALUES (3, true, 'v1', 'prod', 'v1');
+    INSERT INTO "tenant_user_roles" ("tenant_id", "user_id", "env_id", "role_name", "live", "live_v") VALUES ('t', 'u', 3, 'admin', true, 'v1')`
+  const check = 'SELECT e."id", e."name", r."env_id", r."role_name" FROM "envs" e JOIN "tenant_user_roles" r ON r."env_id" = e."id"'
+  const big = `INSERT INTO "envs" ("id", "live", "live_v") VALUES (${MAX}, true, 'v2')`
+  if (engine.name === 'sqlite') {
+    const db = new Database(join(tempDir(t), 'db.sqlite'))
+    t.teardown(() => db.close())
+    db.defaultSafeIntegers(true)
+    await applyMigrations(sqliteMigrationTarget(db), all.slice(0, at))
+    db.exec(insert)
+    await applyMigrations(sqliteMigrationTarget(db), all)
+    t.same(db.prepare(check).all(), [{ id: 3n, name: 'prod', env_id: 3n, role_name: 'admin' }])
+    db.exec(big)
+    t.same(db.prepare('SELECT "id" FROM "envs" ORDER BY "id"').all(), [{ id: 3n }, { id: BigInt(MAX) }])
+    t.equal((db.prepare('SELECT count(*) AS n FROM sqlite_master WHERE name = \'tenant_user_roles_user_id_idx\'').get() as { n: bigint }).n, 1n, 'the index is there again')
+    return
+  }
+  const url = engine.databaseUrl(t)
+  const db = await pgClient(t, url)
+  await db.query(`CREATE SCHEMA "${postgresqlTarget(url).schema}"`)
+  await applyMigrations(postgresqlMigrationTarget(db), all.slice(0, at))
+  await db.query(insert)
+  await applyMigrations(postgresqlMigrationTarget(db), all)
+  t.same((await db.query(check)).rows, [{ id: '3', name: 'prod', env_id: '3', role_name: 'admin' }])
+  await db.query(big)
+  t.same((await db.query('SELECT "id" FROM "envs" ORDER BY "id"')).rows, [{ id: '3' }, { id: String(MAX) }])
+})
