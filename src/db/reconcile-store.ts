@@ -325,7 +325,7 @@ const roleRow = (r: Raw): TenantUserRole => ({
   tenantId: text(r.tenant_id), userId: text(r.user_id), envId: BigInt(r.env_id as number | string), roleName: text(r.role_name), live: bool(r.live), liveV: text(r.live_v)
 })
 const attributeRow = (r: Raw): AttributeValue => ({
-  scope: text(r.scope), tenantId: text(r.tenant_id), userId: text(r.user_id), key: text(r.key), value: json(r.value), v: text(r.v)
+  scope: text(r.scope), tenantId: text(r.tenant_id), userId: text(r.user_id), key: text(r.key), value: json(r.value), removed: bool(r.removed), v: text(r.v)
 })
 
 const TENANT_COLUMNS = raw(`"id", "live", "live_v", "deleted_v", "name", "name_v", "back_office_staff_email", "back_office_staff_email_v",
@@ -334,7 +334,7 @@ const TENANT_COLUMNS = raw(`"id", "live", "live_v", "deleted_v", "name", "name_v
 // `scope` as an expression: SQLite would otherwise search the primary key by scope alone (every key of
 // that scope) instead of the user_id index.
 const BY_USER_SCOPE = raw('("scope" || \'\')')
-const ATTRIBUTE_COLUMNS = raw('"scope", "tenant_id", "user_id", "key", CAST("value" AS TEXT) AS "value", "v"')
+const ATTRIBUTE_COLUMNS = raw('"scope", "tenant_id", "user_id", "key", CAST("value" AS TEXT) AS "value", "removed", "v"')
 
 function reader (tx: Transaction, dialect: Dialect, apply: (db: Queryable, changes: Change[][]) => Promise<Set<number>>): ChunkReader {
   const list = (ids: string[]): Sql => dialect.rows(['text'], ids.map(id => [id]))

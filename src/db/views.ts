@@ -37,9 +37,9 @@ export interface UserView {
 const maxVersion = (versions: string[]): string => versions.reduce((a, b) => (a > b ? a : b), '')
 const byText = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0)
 
-/** The attribute object: keys written after `after` and not removed, sorted by key. */
+/** The attribute object: keys written after `after` and not removed (a null value stays), sorted by key. */
 export function attributeObject (rows: AttributeValue[], after: string): Record<string, unknown> {
-  const visible = rows.filter(r => r.v > after && r.value !== null).sort((a, b) => byText(a.key, b.key))
+  const visible = rows.filter(r => r.v > after && !r.removed).sort((a, b) => byText(a.key, b.key))
   return Object.fromEntries(visible.map(r => [r.key, r.value]))
 }
 

@@ -25,7 +25,13 @@ export interface RegisterChange {
   fields: Record<string, unknown>
 }
 
-/** Per-key writes to one attribute object; a key written as null is removed. */
+/**
+ * A key written with this is taken away (a reconciliation found it absent from SaaSus). Every JSON value,
+ * null included, is a value that stays: SaaSus's attributes may hold any.
+ */
+export const REMOVED: unique symbol = Symbol('attribute removed')
+
+/** Per-key writes to one attribute object: a JSON value, or REMOVED. */
 export interface AttributesChange {
   kind: 'attributes'
   scope: AttributeScope

@@ -1,5 +1,5 @@
 import type { AttributeValue, Env, Role, Tenant, TenantUser, TenantUserRole, User } from '../generated/sqlite/client.js'
-import { attributes, put, remove, type Change } from '../events/changes.js'
+import { attributes, put, remove, REMOVED, type Change } from '../events/changes.js'
 import { ENTITIES, type Entity } from '../events/entities.js'
 import type { Version } from '../events/version.js'
 import { attributeObject, membershipVisible, tenantPlan } from '../db/views.js'
@@ -32,11 +32,14 @@ export function canonical (value: unknown): string {
 const same = (a: unknown, b: unknown): boolean => canonical(a) === canonical(b)
 const maxVersion = (...versions: string[]): string => versions.reduce((a, b) => (a > b ? a : b), '')
 
-/** Keys to write so that the visible attribute object becomes `desired`: changed ones, and null for extra ones. */
+/**
+ * Keys to write so that the visible attribute object becomes `desired`: changed or new ones (a null value is a
+ * value), and REMOVED for the ones `desired` does not have.
+ */
 function attributeEdits (desired: Record<string, unknown>, visible: Record<string, unknown>): Record<string, unknown> {
   const edits: Record<string, unknown> = {}
-  for (const [key, value] of Object.entries(desired)) if (value !== null && !same(value, visible[key])) edits[key] = value
-  for (const key of Object.keys(visible)) if (desired[key] === undefined || desired[key] === null) edits[key] = null
+  for (const [key, value] of Object.entries(desired)) if (!Object.hasOwn(visible, key) || !same(value, visible[key])) edits[key] = value
+  for (const key of Object.keys(visible)) if (!Object.hasOwn(desired, key)) edits[key] = REMOVED
   return edits
 }
 

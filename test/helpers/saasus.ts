@@ -133,7 +133,8 @@ export const saasus = {
 }
 
 const byText = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0)
-const sortKeys = (o: Record<string, unknown>) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== null).sort(([a], [b]) => byText(a, b)))
+// Every key, a null value included: SaaSus's attributes hold any JSON value, and the copy keeps them all.
+const sortKeys = (o: Record<string, unknown>) => Object.fromEntries(Object.entries(o).sort(([a], [b]) => byText(a, b)))
 
 /**
  * What GET /tenants and GET /users should show for a stand-in state (without `updated_at`). `signInIds`

@@ -137,7 +137,7 @@ const TABLES = {
   assignment: { table: 'tenant_user_roles', columns: { tenantId: P, userId: P, envId: P, roleName: P, live: BOOL, liveV: P } satisfies Columns<TenantUserRole> },
   role: { table: 'roles', columns: { roleName: P, live: BOOL, liveV: P, displayName: P, displayNameV: P } satisfies Columns<Role> },
   env: { table: 'envs', columns: { id: P, live: BOOL, liveV: P, name: P, nameV: P, displayName: P, displayNameV: P } satisfies Columns<Env> },
-  attribute: { table: 'attribute_values', columns: { scope: P, tenantId: P, userId: P, key: P, value: JSON_, v: P } satisfies Columns<AttributeValue> }
+  attribute: { table: 'attribute_values', columns: { scope: P, tenantId: P, userId: P, key: P, value: JSON_, removed: BOOL, v: P } satisfies Columns<AttributeValue> }
 } as const
 export type TableName = keyof typeof TABLES
 

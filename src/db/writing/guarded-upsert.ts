@@ -1,6 +1,7 @@
 import { join, raw, sqltag as sql, type Sql } from '@prisma/client/runtime/client'
 import { ENTITIES, type Entity, type EntityDef } from '../../events/entities.js'
 import { NO_VERSION } from '../../events/version.js'
+import { REMOVED } from '../../events/changes.js'
 import type { CollapsedAttribute, CollapsedRow } from './collapse.js'
 import { identifier, postgresqlDialect, sqliteDialect, type ColumnType, type Dialect } from '../engines/dialect.js'
 import { rowJson, type TableName } from '../feed/feed-store.js'
@@ -81,8 +82,9 @@ export function registerUpsert (entity: Entity, rows: CollapsedRow[], dialect: D
   return sql`${shape.head} ${dialect.rows(shape.types, values)} ${shape.tail}`
 }
 
-const ATTRIBUTE_TYPES: ColumnType[] = ['text', 'text', 'text', 'text', 'json', 'text']
-const attributesTail = (dialect: Dialect): Sql => sql`ON CONFLICT ("scope", "tenant_id", "user_id", "key") DO UPDATE SET "value" = excluded."value", "v" = excluded."v"
+// The value travels as its JSON text (`json_text`): a JSON null is stored as JSON, and only a removed key has none.
+const ATTRIBUTE_TYPES: ColumnType[] = ['text', 'text', 'text', 'text', 'json_text', 'boolean', 'text']
+const attributesTail = (dialect: Dialect): Sql => sql`ON CONFLICT ("scope", "tenant_id", "user_id", "key") DO UPDATE SET "value" = excluded."value", "removed" = excluded."removed", "v" = excluded."v"
     WHERE excluded."v" > "attribute_values"."v"
     RETURNING "scope", "tenant_id", "user_id", "key", "v", 'attribute' AS "kind", ${rowJson('attribute', dialect)} AS "row"`
 const ATTRIBUTES_TAIL = { sqlite: attributesTail(sqliteDialect), postgresql: attributesTail(postgresqlDialect) }
@@ -92,7 +94,10 @@ const ATTRIBUTES_TAIL = { sqlite: attributesTail(sqliteDialect), postgresql: att
  * than the one it holds. Returns the keys it wrote, with their versions.
  */
 export function attributesUpsert (attributes: CollapsedAttribute[], dialect: Dialect): Sql {
-  const rows = attributes.map(a => [a.scope, a.tenantId, a.userId, a.key, a.winner.value, a.winner.version])
-  return sql`INSERT INTO "attribute_values" ("scope", "tenant_id", "user_id", "key", "value", "v")
+  const rows = attributes.map(a => {
+    const removed = a.winner.value === REMOVED
+    return [a.scope, a.tenantId, a.userId, a.key, removed ? null : JSON.stringify(a.winner.value), removed, a.winner.version]
+  })
+  return sql`INSERT INTO "attribute_values" ("scope", "tenant_id", "user_id", "key", "value", "removed", "v")
     ${dialect.rows(ATTRIBUTE_TYPES, rows)} ${ATTRIBUTES_TAIL[dialect.name]}`
 }
