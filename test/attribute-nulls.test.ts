@@ -36,7 +36,7 @@ engineTest(t, 'a null attribute value is kept on the event path and the reconcil
   api.state.tenants = [saasus.tenant('n-t', { name: 't', attributes: { plan: null } })]
   api.state.users = [saasus.user('n-u', { email: 'n@example.com', attributes: { age: null } })]
   const result = await new Reconciler({
-    client: new SaasusClient({ baseUrl: api.url, credentials: SAASUS, timeoutMs: 5000, retries: 0, maxRetryDelayMs: 0 }),
+    client: new SaasusClient({ baseUrl: api.url, credentials: SAASUS, timeoutMs: 5000, retries: 0, maxRetryDelayMs: 0, maxAnswerBytes: 1 << 30 }),
     store: new ReconcileStore(app.repository),
     marginMs: 0,
     chunkSize: 10,

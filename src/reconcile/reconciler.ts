@@ -476,7 +476,7 @@ export class Reconciler {
       const tenants = await reader.tenants(unique(memberships.map(m => m.tenant_id)))
       planned.push(...planMemberships(memberships, { tenants, users: rows, ...below }, version))
       absent('tenant_user', below.memberships.filter(m => m.live).map(m => ({ tenant_id: m.tenantId, user_id: m.userId })))
-      absent('tenant_user_role', below.roles.filter(r => r.live).map(r => ({ tenant_id: r.tenantId, user_id: r.userId, env_id: r.envId, role_name: r.roleName })))
+      absent('tenant_user_role', below.roles.filter(r => r.live).map(r => ({ tenant_id: r.tenantId, user_id: r.userId, env_id: Number(r.envId), role_name: r.roleName })))
     }
     if (entries.some(e => e.entity === 'role')) {
       const rows = await reader.roles()
@@ -486,7 +486,7 @@ export class Reconciler {
     if (entries.some(e => e.entity === 'env')) {
       const rows = await reader.envs()
       planned.push(...planEnvs(index.envs, rows, version))
-      absent('env', rows.filter(r => r.live).map(r => ({ id: r.id })))
+      absent('env', rows.filter(r => r.live).map(r => ({ id: Number(r.id) })))
     }
     return planned
   }
