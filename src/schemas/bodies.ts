@@ -7,8 +7,8 @@ import { MAX_ATTRIBUTES, MAX_ROLE_NAMES } from './entries.js'
 
 export const Attributes = Type.Record(Type.String(), Type.Unknown(), { maxProperties: MAX_ATTRIBUTES })
 
-// Any string, as SaaSus's definition says (`""` too), up to the longest id this service keeps (src/schemas/ids.ts).
-const Id = Type.String({ maxLength: MAX_ID_LENGTH })
+// Not empty (no later call can name an empty id in its uri), and at most the longest id this service keeps.
+const Id = Type.String({ minLength: 1, maxLength: MAX_ID_LENGTH })
 
 const NullableString = Type.Union([Type.String(), Type.Null()])
 
