@@ -53,7 +53,7 @@ async function definitions (app: FastifyInstance): Promise<unknown> {
   const envs = await app.repository.prisma.env.findMany({ where: { live: true }, orderBy: { id: 'asc' } })
   return {
     roles: roles.map(r => ({ role_name: r.roleName, display_name: r.displayName })),
-    envs: envs.map(e => ({ id: e.id, name: e.name, display_name: e.displayName }))
+    envs: envs.map(e => ({ id: Number(e.id), name: e.name, display_name: e.displayName }))
   }
 }
 
