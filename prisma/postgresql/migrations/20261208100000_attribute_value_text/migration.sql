@@ -1,0 +1,2 @@
+-- Nothing changes on PostgreSQL: jsonb keeps every number exactly. The SQLite migration of the same name
+-- declares attribute_values.value TEXT, where NUMERIC affinity changed numbers (docs/ordering.md, "Attribute values").
