@@ -76,6 +76,15 @@ export async function engines (): Promise<Engine[]> {
   return [sqlite]
 }
 
+/**
+ * The engines a stress file runs on: those of engines(), or only the one STRESS_ENGINE names (`sqlite` or
+ * `postgresql`), each with a DATABASE_URL of its own for the test (a SQLite file in a temp dir, or a schema).
+ */
+export async function stressEngines (): Promise<Engine[]> {
+  const only = process.env.STRESS_ENGINE
+  return (await engines()).filter(e => only === undefined || e.name === only)
+}
+
 /** A pg connection on a test's database (its schema first on the search_path), closed after the test. */
 export async function pgClient (t: Teardown, databaseUrl: string): Promise<pg.Client> {
   const { connectionString, schema } = postgresqlTarget(databaseUrl)

@@ -1,14 +1,12 @@
 import t, { type Test, type TestOpts } from 'tap'
 import type { BuiltPlugins } from '@tapjs/test'
 import { readFileSync } from 'node:fs'
-import { join } from 'node:path'
 import { loadavg } from 'node:os'
 import { connect, type Socket } from 'node:net'
 import { Agent, request as httpRequest, type IncomingHttpHeaders } from 'node:http'
-import { tempDir } from '../helpers/app.js'
 import { events, makeEvent } from '../helpers/events.js'
 import { freePort, startServer } from '../helpers/process.js'
-import { engines, postgresql } from '../helpers/engines.js'
+import { stressEngines } from '../helpers/engines.js'
 import { CONSOLE_PASSWORD } from '../helpers/console.js'
 
 // `npm run test:stress`: issue 25's hostile reads (rows 3-8 and 15), against a real server on 127.0.0.1 as
@@ -233,11 +231,10 @@ async function run (t: Tap, name: string, databaseUrl: string): Promise<void> {
   t.equal([...statuses.keys()].filter(s => s >= 500 && s !== 503).length, 0, `${name}: no 5xx but 503`)
 }
 
-// Minutes on a loaded machine; HOSTILE_ENGINE=sqlite or postgresql runs one engine.
+// Minutes on a loaded machine; STRESS_ENGINE=sqlite or postgresql runs one engine.
 t.setTimeout(1_800_000)
-for (const engine of (await engines()).filter(e => process.env.HOSTILE_ENGINE === undefined || e.name === process.env.HOSTILE_ENGINE)) {
+for (const engine of await stressEngines()) {
   t.test(`hostile reads [${engine.name}]`, { timeout: 900_000 }, async t => {
-    const url = engine === postgresql ? engine.databaseUrl(t) : `file:${join(tempDir(t), 'receiver.db')}`
-    await run(t, engine.name, url)
+    await run(t, engine.name, engine.databaseUrl(t))
   })
 }

@@ -3,10 +3,9 @@ import type { BuiltPlugins } from '@tapjs/test'
 import { request as httpRequest } from 'node:http'
 import { join } from 'node:path'
 import { readFileSync } from 'node:fs'
-import { tempDir } from '../helpers/app.js'
 import { events, makeEvent } from '../helpers/events.js'
 import { startServer, waitListening, type ServerProcess } from '../helpers/process.js'
-import { TEST_DATABASE_URL, postgresql } from '../helpers/engines.js'
+import { stressEngines } from '../helpers/engines.js'
 
 // `npm run test:stress` (issue 25, rows 1, 2 and 14), against a real server on 127.0.0.1 only, with
 // /healthz polled every 20 ms throughout: replays of items quarantined for their time with values a
@@ -173,18 +172,8 @@ async function run (t: Test<BuiltPlugins, TestOpts> & BuiltPlugins, name: string
   t.comment(`${name}: RSS ${Math.round(baseline)} MB warmed up, ${Math.round(rssMb(server.pid))} MB at the end`)
 }
 
-t.test('hostile replay and sign-in on SQLite', async t => {
-  await run(t, 'SQLite', `file:${join(tempDir(t), 'stress.db')}`)
-})
-
-t.test('hostile replay and sign-in on PostgreSQL', async t => {
-  try {
-    const client = new (await import('pg')).default.Client({ connectionString: TEST_DATABASE_URL, connectionTimeoutMillis: 2000 })
-    await client.connect()
-    await client.end()
-  } catch (err) {
-    t.plan(0, `no PostgreSQL at ${TEST_DATABASE_URL}: ${(err as Error).message}`)
-    return
-  }
-  await run(t, 'PostgreSQL', postgresql.databaseUrl(t))
-})
+for (const engine of await stressEngines()) {
+  t.test(`hostile replay and sign-in [${engine.name}]`, async t => {
+    await run(t, engine.name === 'sqlite' ? 'SQLite' : 'PostgreSQL', engine.databaseUrl(t))
+  })
+}

@@ -3,10 +3,9 @@ import type { BuiltPlugins } from '@tapjs/test'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { randomUUID } from 'node:crypto'
-import { tempDir } from '../helpers/app.js'
 import { events } from '../helpers/events.js'
 import { startServer, waitListening, type ServerProcess } from '../helpers/process.js'
-import { TEST_DATABASE_URL, postgresql } from '../helpers/engines.js'
+import { stressEngines } from '../helpers/engines.js'
 
 // `npm run test:stress` (issue 18): a real server fed the heaviest bodies a sender can make under
 // BODY_LIMIT. Each must be answered within ANSWER_MS, /healthz (polled all along) must answer within
@@ -113,18 +112,8 @@ async function run (t: Test<BuiltPlugins, TestOpts> & BuiltPlugins, name: string
   t.comment(server.output().split('\n').filter(l => l.includes('"level":50') || l.includes('"level":60')).slice(0, 5).join('\n'))
 }
 
-t.test('heavy bodies on SQLite', async t => {
-  await run(t, 'SQLite', `file:${join(tempDir(t), 'stress.db')}`)
-})
-
-t.test('heavy bodies on PostgreSQL', async t => {
-  try {
-    const client = new (await import('pg')).default.Client({ connectionString: TEST_DATABASE_URL, connectionTimeoutMillis: 2000 })
-    await client.connect()
-    await client.end()
-  } catch (err) {
-    t.plan(0, `no PostgreSQL at ${TEST_DATABASE_URL}: ${(err as Error).message}`)
-    return
-  }
-  await run(t, 'PostgreSQL', postgresql.databaseUrl(t))
-})
+for (const engine of await stressEngines()) {
+  t.test(`heavy bodies [${engine.name}]`, async t => {
+    await run(t, engine.name === 'sqlite' ? 'SQLite' : 'PostgreSQL', engine.databaseUrl(t))
+  })
+}
