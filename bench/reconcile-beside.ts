@@ -8,6 +8,7 @@ import { startReceiverProcess } from './receiver-process.js'
 import { workload } from './workload.js'
 import { freePort } from '../test/helpers/process.js'
 import { SAASUS } from '../test/helpers/saasus.js'
+import { startStandIn } from './stand-in-process.js'
 
 // `npm run build && node --import=tsx bench/reconcile-beside.ts`: `npm run reconcile` (dist/scripts/reconcile.js,
 // a process of its own) beside the service (dist/server.js) on one SQLite file, while events are POSTed to the
@@ -29,21 +30,6 @@ const sizes = {
   BENCH_MEMBERSHIPS: process.env.BENCH_MEMBERSHIPS ?? '15000'
 }
 
-async function startStandIn (): Promise<{ url: string, stop: () => void }> {
-  const child = spawn(process.execPath, ['--import=tsx', fileURLToPath(new URL('saasus-stand-in.ts', import.meta.url))],
-    { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...sizes } })
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = ''
-    child.stdout.on('data', d => {
-      out += String(d)
-      const match = /listening (\S+)/.exec(out)
-      if (match !== null) resolve(match[1])
-    })
-    child.on('exit', code => reject(new Error(`stand-in exited ${code}`)))
-  })
-  return { url, stop: () => child.kill('SIGTERM') }
-}
-
 /** dist/scripts/reconcile.js --json to its end: its exit code, its report, and how long it took. */
 async function reconcile (env: Record<string, string>): Promise<{ code: number | null, output: string, seconds: number }> {
   const started = performance.now()
@@ -56,7 +42,7 @@ async function reconcile (env: Record<string, string>): Promise<{ code: number |
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'bench-beside-'))
-const standIn = await startStandIn()
+const standIn = await startStandIn(sizes)
 const env = {
   DATABASE_URL: `file:${join(dir, 'receiver.db')}`,
   API_KEYS: API_KEY,

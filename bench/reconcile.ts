@@ -1,8 +1,6 @@
-import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import Fastify, { type FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
@@ -10,6 +8,7 @@ import { built } from './built.js'
 import { postgresAdmin, schemaUrl, skippedMessage } from './postgresql.js'
 import { workload } from './workload.js'
 import { SAASUS } from '../test/helpers/saasus.js'
+import { startStandIn } from './stand-in-process.js'
 
 // `npm run bench:reconcile`: a snapshot of 10,000 tenants, 100,000 users and 150,000 memberships (each with
 // a role) from the stand-in SaaSus API (its own process), applied by the built service (dist/) to an empty
@@ -24,20 +23,6 @@ const EVENT_RATE = Number(process.env.BENCH_EVENT_RATE ?? 50)
 /** Which engines to measure: `sqlite`, `postgresql` or both (comma-separated). */
 const TARGETS = (process.env.BENCH_TARGETS ?? 'sqlite,postgresql').split(',')
 const API_KEY = 'bench-key-0123456789abcdef'
-
-async function startStandIn (): Promise<{ url: string, stop: () => void }> {
-  const child = spawn(process.execPath, ['--import=tsx', fileURLToPath(new URL('saasus-stand-in.ts', import.meta.url))], { stdio: ['ignore', 'pipe', 'inherit'] })
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = ''
-    child.stdout.on('data', d => {
-      out += String(d)
-      const match = /listening (\S+)/.exec(out)
-      if (match !== null) resolve(match[1])
-    })
-    child.on('exit', code => reject(new Error(`stand-in exited ${code}`)))
-  })
-  return { url, stop: () => child.kill('SIGTERM') }
-}
 
 const percentile = (sorted: number[], p: number) => sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.ceil(sorted.length * p) - 1)]
 
