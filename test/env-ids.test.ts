@@ -1,14 +1,7 @@
 import t from 'tap'
-import Database from 'better-sqlite3'
-import { join } from 'node:path'
-import { applyMigrations, readMigrations } from '../src/db/migrations/migrate.js'
-import { SQLITE_MIGRATIONS_DIR } from '../src/db/engines/sqlite.js'
-import { POSTGRESQL_MIGRATIONS_DIR } from '../src/db/engines/postgresql.js'
-import { sqliteMigrationTarget } from '../src/db/migrations/sqlite-migration-target.js'
-import { postgresqlMigrationTarget } from '../src/db/migrations/postgresql-migration-target.js'
-import { postgresqlTarget } from '../src/db/engines/postgresql-url.js'
-import { buildApp, deliver, getJson, postEvent, tempDir } from './helpers/app.js'
-import { engineTest, pgClient } from './helpers/engines.js'
+import { buildApp, deliver, getJson, postEvent } from './helpers/app.js'
+import { engineTest } from './helpers/engines.js'
+import { migrateAcross } from './helpers/migrate-across.js'
 import { events, makeEvent } from './helpers/events.js'
 
 // SaaSus's env ids are uint64s (its definition's `Id`). Ids up to 2^53 - 1 are kept exactly on both engines
@@ -76,33 +69,16 @@ engineTest(t, 'env ids above 2^53 - 1 are refused with a message naming the fiel
 })
 
 engineTest(t, 'the migration to BIGINT keeps the rows already there', async (t, engine) => {
-  const all = readMigrations(engine.name === 'sqlite' ? SQLITE_MIGRATIONS_DIR : POSTGRESQL_MIGRATIONS_DIR)
-  const at = all.findIndex(m => m.name === '20261207130000_env_ids_bigint')
-  t.ok(at > 0)
-  const insert = `INSERT INTO "envs" ("id", "live", "live_v", "name", "name_v") VALUES (3, true, 'v1', 'prod', 'v1');
-    INSERT INTO "tenant_user_roles" ("tenant_id", "user_id", "env_id", "role_name", "live", "live_v") VALUES ('t', 'u', 3, 'admin', true, 'v1')`
-  const check = 'SELECT e."id", e."name", r."env_id", r."role_name" FROM "envs" e JOIN "tenant_user_roles" r ON r."env_id" = e."id"'
-  const big = `INSERT INTO "envs" ("id", "live", "live_v") VALUES (${MAX}, true, 'v2')`
+  const db = await migrateAcross(t, engine, '20261207130000_env_ids_bigint',
+    `INSERT INTO "envs" ("id", "live", "live_v", "name", "name_v") VALUES (3, true, 'v1', 'prod', 'v1');
+    INSERT INTO "tenant_user_roles" ("tenant_id", "user_id", "env_id", "role_name", "live", "live_v") VALUES ('t', 'u', 3, 'admin', true, 'v1')`)
+  // SQLite's integers read as bigint; PostgreSQL's BIGINT as text.
+  const int = (n: number): unknown => engine.name === 'sqlite' ? BigInt(n) : String(n)
+  t.same(await db.rows('SELECT e."id", e."name", r."env_id", r."role_name" FROM "envs" e JOIN "tenant_user_roles" r ON r."env_id" = e."id"'),
+    [{ id: int(3), name: 'prod', env_id: int(3), role_name: 'admin' }])
+  await db.exec(`INSERT INTO "envs" ("id", "live", "live_v") VALUES (${MAX}, true, 'v2')`)
+  t.same(await db.rows('SELECT "id" FROM "envs" ORDER BY "id"'), [{ id: int(3) }, { id: int(MAX) }])
   if (engine.name === 'sqlite') {
-    const db = new Database(join(tempDir(t), 'db.sqlite'))
-    t.teardown(() => db.close())
-    db.defaultSafeIntegers(true)
-    await applyMigrations(sqliteMigrationTarget(db), all.slice(0, at))
-    db.exec(insert)
-    await applyMigrations(sqliteMigrationTarget(db), all)
-    t.same(db.prepare(check).all(), [{ id: 3n, name: 'prod', env_id: 3n, role_name: 'admin' }])
-    db.exec(big)
-    t.same(db.prepare('SELECT "id" FROM "envs" ORDER BY "id"').all(), [{ id: 3n }, { id: BigInt(MAX) }])
-    t.equal((db.prepare('SELECT count(*) AS n FROM sqlite_master WHERE name = \'tenant_user_roles_user_id_idx\'').get() as { n: bigint }).n, 1n, 'the index is there again')
-    return
+    t.same(await db.rows('SELECT count(*) AS n FROM sqlite_master WHERE name = \'tenant_user_roles_user_id_idx\''), [{ n: 1n }], 'the index is there again')
   }
-  const url = engine.databaseUrl(t)
-  const db = await pgClient(t, url)
-  await db.query(`CREATE SCHEMA "${postgresqlTarget(url).schema}"`)
-  await applyMigrations(postgresqlMigrationTarget(db), all.slice(0, at))
-  await db.query(insert)
-  await applyMigrations(postgresqlMigrationTarget(db), all)
-  t.same((await db.query(check)).rows, [{ id: '3', name: 'prod', env_id: '3', role_name: 'admin' }])
-  await db.query(big)
-  t.same((await db.query('SELECT "id" FROM "envs" ORDER BY "id"')).rows, [{ id: '3' }, { id: String(MAX) }])
 })
