@@ -4,11 +4,9 @@ import type { FastifyInstance } from 'fastify'
 import { engineTest } from './helpers/engines.js'
 import { buildApp, getJson, postEvent } from './helpers/app.js'
 import { makeEvent } from './helpers/events.js'
-import { SAASUS, startSaasus, type SaasusState } from './helpers/saasus.js'
+import { startSaasus, type SaasusState } from './helpers/saasus.js'
 import { arbitrary, operationSchema, type Schema } from './helpers/openapi-arbitrary.js'
-import { ReconcileStore } from '../src/db/reconcile-store.js'
-import { Reconciler } from '../src/reconcile/reconciler.js'
-import { SaasusClient } from '../src/saasus/client.js'
+import { testReconciler } from './helpers/reconciler.js'
 
 // Answers generated from SaaSus's own OpenAPI definition (test/fixtures/saasus-authapi.yml), served correctly
 // signed by the stand-in to a reconciliation into an empty copy: the read API must then show what the
@@ -17,7 +15,6 @@ import { SaasusClient } from '../src/saasus/client.js'
 // Runs PROPERTY_RUNS cases per engine (default 4: a few seconds); e.g. `PROPERTY_RUNS=100 npx tap test/definition.test.ts`.
 
 const RUNS = Number(process.env.PROPERTY_RUNS ?? 4)
-const quiet = { info: () => {}, warn: () => {} }
 const ref = (name: string): Schema => ({ $ref: `#/components/schemas/${name}` })
 // A reservation SaaSus still shows is in the future: at its instant SaaSus applies it (docs/ordering.md, Plans).
 const future = { properties: { using_next_plan_from: fc.integer({ min: Math.floor(Date.now() / 1000) + 86_400, max: 2 ** 40 }) } }
@@ -90,17 +87,7 @@ engineTest(t, `answers generated from SaaSus's definition reconcile exactly into
   await fc.assert(fc.asyncProperty(saasusState, async state => {
     const { app } = await buildApp(t, { ...api.env, LOG_LEVEL: 'warn' }, engine)
     api.state = state
-    const reconciler = new Reconciler({
-      client: new SaasusClient({ baseUrl: api.url, credentials: SAASUS, timeoutMs: 5000, retries: 0, maxRetryDelayMs: 0, maxAnswerBytes: 1 << 30 }),
-      store: new ReconcileStore(app.repository),
-      marginMs: 0,
-      chunkSize: 2,
-      chunkTargetMs: 25,
-      analyzeEveryMs: 0,
-      chunkTimeoutMs: 30_000,
-      leaseMs: 60_000,
-      log: quiet
-    })
+    const reconciler = testReconciler(api.url, app.repository, { chunkSize: 2, analyzeEveryMs: 0 })
     const result = await reconciler.run()
     if (result.outcome !== 'succeeded') throw new Error(`run ${result.outcome}: ${result.error ?? ''}`)
     t.same(await shown(app, state), expected(state))

@@ -4,10 +4,10 @@ import type { FastifyInstance } from 'fastify'
 import { engineTest } from './helpers/engines.js'
 import { buildApp, deliver, getJson } from './helpers/app.js'
 import { events } from './helpers/events.js'
-import { SAASUS, emptyState, startSaasus, type SaasusState } from './helpers/saasus.js'
+import { emptyState, startSaasus, type SaasusState } from './helpers/saasus.js'
 import { ReconcileStore } from '../src/db/reconcile-store.js'
 import { Reconciler } from '../src/reconcile/reconciler.js'
-import { SaasusClient } from '../src/saasus/client.js'
+import { testReconciler } from './helpers/reconciler.js'
 
 // Property: events get lost (only ones older than the snapshot: a later snapshot repairs them), arrive
 // late (after the run) or early (before it), and a reconcile runs at a random point of the history. The
@@ -20,8 +20,6 @@ const RUNS = Number(process.env.PROPERTY_RUNS ?? 20)
 const TENANTS = ['t0', 't1']
 const USERS = ['u0', 'u1']
 const ROLES = ['admin', 'viewer']
-const quiet = { info: () => {}, warn: () => {} }
-
 type Op =
   | { op: 'createTenant' | 'updateTenant', t: string, name: string, attributes: Record<string, unknown> }
   | { op: 'deleteTenant', t: string }
@@ -179,18 +177,8 @@ engineTest(t, `lost, late and early events around a reconcile reach the in-order
     const late = order.filter(i => fate[i] === 'late')
     for (const i of early) await deliver(a.app, all[i])
     // The snapshot's version falls between the last event before the cut and the first after it.
-    const reconciler = new Reconciler({
-      client: new SaasusClient({ baseUrl: api.url, credentials: SAASUS, timeoutMs: 5000, retries: 0, maxRetryDelayMs: 0, maxAnswerBytes: 1 << 30 }),
-      store: new ReconcileStore(a.app.repository),
-      marginMs: Date.now() - (base + cut * 1000 - 500),
-      chunkSize: 3,
-      chunkTargetMs: 25,
-      // After every chunk: the statistics refresh between chunks changes nothing that is read.
-      analyzeEveryMs: 0,
-      chunkTimeoutMs: 30_000,
-      leaseMs: 60_000,
-      log: quiet
-    })
+    // Statistics refreshed after every chunk: the refresh between chunks changes nothing that is read.
+    const reconciler = testReconciler(api.url, a.app.repository, { marginMs: Date.now() - (base + cut * 1000 - 500), chunkSize: 3, analyzeEveryMs: 0 })
     const result = await reconciler.run()
     if (result.outcome !== 'succeeded') throw new Error(`run ${result.outcome}: ${result.error ?? ''}`)
     for (const i of late) {
@@ -234,17 +222,7 @@ engineTest(t, `a run failed at any chunk, then every event delivered late: the c
   const start = Date.now() - 10 * 86_400_000
   let round = 0
   const store = new FailingStore(a.app.repository)
-  const reconciler = (marginMs: number): Reconciler => new Reconciler({
-    client: new SaasusClient({ baseUrl: api.url, credentials: SAASUS, timeoutMs: 5000, retries: 0, maxRetryDelayMs: 0, maxAnswerBytes: 1 << 30 }),
-    store,
-    marginMs,
-    chunkSize: 1,
-    chunkTargetMs: 25,
-    analyzeEveryMs: 60_000,
-    chunkTimeoutMs: 30_000,
-    leaseMs: 60_000,
-    log: quiet
-  })
+  const reconciler = (marginMs: number): Reconciler => testReconciler(api.url, a.app.repository, { store, marginMs })
   let failures = 0
   await fc.assert(fc.asyncProperty(scenario, async ({ ops, cut, fate, order }) => {
     // Fail at the 1st transaction, then the 2nd, ... until a run has fewer: every boundary of this history.

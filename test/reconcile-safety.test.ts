@@ -3,18 +3,17 @@ import type { FastifyInstance } from 'fastify'
 import { engineTest } from './helpers/engines.js'
 import { buildApp, deliver, getJson } from './helpers/app.js'
 import { events } from './helpers/events.js'
-import { SAASUS, emptyState, expectedReads, saasus, startSaasus, type SaasusState, type StandIn } from './helpers/saasus.js'
+import { emptyState, expectedReads, saasus, startSaasus, type SaasusState, type StandIn } from './helpers/saasus.js'
 import { definitions, reads } from './helpers/reads.js'
 import { ReconcileStore } from '../src/db/reconcile-store.js'
 import { Reconciler } from '../src/reconcile/reconciler.js'
-import { SaasusClient } from '../src/saasus/client.js'
+import { testReconciler } from './helpers/reconciler.js'
 
 // What a reconciliation run promises when things go wrong around it: writes older than its snapshot that
 // land while it applies are compared again before the floor is raised; items SaaSus sends that this
 // service cannot take are refused one by one; a run that keeps its lease alive outlasts it, and a dead
 // run's lease expires and the run is marked abandoned by the next.
 
-const quiet = { info: () => {}, warn: () => {} }
 const OLD = { time: '2026-05-19T10:00:00Z' }
 /** A first run's snapshot, before OLD: its rows carry this version, which OLD's events outrank. */
 const PRIMED = '2026-05-19T09:00:00Z'
@@ -44,16 +43,11 @@ class HookedStore extends ReconcileStore {
 }
 
 function reconciler (api: StandIn, store: ReconcileStore, options: { leaseMs?: number, chunkSize?: number, snapshotAt?: string } = {}): Reconciler {
-  return new Reconciler({
-    client: new SaasusClient({ baseUrl: api.url, credentials: SAASUS, timeoutMs: 5000, retries: 0, maxRetryDelayMs: 0, maxAnswerBytes: 1 << 30 }),
+  return testReconciler(api.url, store.repository, {
     store,
     marginMs: options.snapshotAt === undefined ? 0 : Date.now() - Date.parse(options.snapshotAt),
     chunkSize: options.chunkSize ?? 1,
-    chunkTargetMs: 25,
-    analyzeEveryMs: 60_000,
-    chunkTimeoutMs: 30_000,
-    leaseMs: options.leaseMs ?? 60_000,
-    log: quiet
+    leaseMs: options.leaseMs ?? 60_000
   })
 }
 
