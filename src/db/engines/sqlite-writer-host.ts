@@ -3,7 +3,7 @@ import { FeedWrite, writeBatch } from '../writing/batch-write.js'
 import { adapterTransaction, type SqlDriverAdapter } from './driver-adapter.js'
 import { sqliteDialect } from './dialect.js'
 import { withStatementCache } from './statement-cache.js'
-import type { BatchReply, WriterOptions, WriterRequest } from './sqlite-writer-messages.js'
+import type { BatchReply, ThreadRequest, WriterOptions, WriterRequest } from './sqlite-writer-messages.js'
 
 type AdapterTransaction = Awaited<ReturnType<SqlDriverAdapter['startTransaction']>>
 
@@ -74,5 +74,22 @@ export class WriterHost {
     const tx = this.#transactions.get(id)
     if (tx === undefined) throw new Error(`no open transaction ${id} on the SQLite writer`)
     return tx
+  }
+}
+
+/** The writer thread's connections, one WriterHost per database the process opened, by connection number. */
+export class WriterHosts {
+  readonly #hosts = new Map<number, WriterHost>()
+
+  /** Answers one request posted to the thread: opens, closes, or hands it to its connection's host. */
+  async handle ({ connection, request }: ThreadRequest): Promise<unknown> {
+    if (request.op === 'open') {
+      this.#hosts.set(connection, await WriterHost.open(request.options))
+      return undefined
+    }
+    const host = this.#hosts.get(connection)
+    if (host === undefined) throw new TypeError('The database connection is not open')
+    if (request.op === 'close') this.#hosts.delete(connection)
+    return await host.handle(request)
   }
 }
