@@ -1,16 +1,10 @@
 import tap from 'tap'
-import { join } from 'node:path'
-import Database from 'better-sqlite3'
-import { applyMigrations, readMigrations } from '../src/db/migrations/migrate.js'
-import { SQLITE_MIGRATIONS_DIR } from '../src/db/engines/sqlite.js'
-import { sqliteMigrationTarget } from '../src/db/migrations/sqlite-migration-target.js'
 import { engineTest } from './helpers/engines.js'
-import { API_KEY, buildApp, deliver, EVENTBRIDGE_HEADERS, getJson, tempDir } from './helpers/app.js'
+import { API_KEY, buildApp, deliver, EVENTBRIDGE_HEADERS, getJson } from './helpers/app.js'
 import { events } from './helpers/events.js'
-import { SAASUS, saasus, startSaasus } from './helpers/saasus.js'
-import { ReconcileStore } from '../src/db/reconcile-store.js'
-import { Reconciler } from '../src/reconcile/reconciler.js'
-import { SaasusClient } from '../src/saasus/client.js'
+import { saasus, startSaasus } from './helpers/saasus.js'
+import { testReconciler } from './helpers/reconciler.js'
+import { migrateAcross } from './helpers/migrate-across.js'
 
 // An attribute value's numbers are JSON numbers of double precision, and every finite double reads back as
 // the same double (SQLite used to turn a top-level number into a REAL, off in the last digit for some, and
@@ -74,17 +68,7 @@ engineTest(tap, 'every finite double in an attribute value reads back as the sam
   const other = Object.fromEntries(Object.entries(numbers).map(([k, v]) => [k, v === 0 ? 0 : -v]))
   api.state.tenants = [saasus.tenant('f-t', { name: 't', attributes: other })]
   api.state.users = [saasus.user('f-u', { email: 'f@example.com', attributes: { ...other, nested } })]
-  const result = await new Reconciler({
-    client: new SaasusClient({ baseUrl: api.url, credentials: SAASUS, timeoutMs: 5000, retries: 0, maxRetryDelayMs: 0, maxAnswerBytes: 1 << 30 }),
-    store: new ReconcileStore(app.repository),
-    marginMs: 0,
-    chunkSize: 10,
-    chunkTargetMs: 25,
-    analyzeEveryMs: 0,
-    chunkTimeoutMs: 30_000,
-    leaseMs: 60_000,
-    log: { info: () => {}, warn: () => {} }
-  }).run()
+  const result = await testReconciler(api.url, app.repository, { chunkSize: 10, analyzeEveryMs: 0 }).run()
   t.equal(result.outcome, 'succeeded', result.error ?? '')
   sameNumbers(t, (await getJson(app, '/tenants/f-t')).json().attributes, other, 'reconciled tenant')
   sameNumbers(t, (await getJson(app, '/users/f-u')).json().attributes, { ...other, nested }, 'reconciled user')
@@ -93,24 +77,20 @@ engineTest(tap, 'every finite double in an attribute value reads back as the sam
   sameNumbers(t, reconciled.find((e: any) => e.entity === 'tenant').fields.attributes.set, changed, 'feed, reconciled tenant')
 })
 
-tap.test('the migration keeps each value SQLite stored before it, a REAL as the same double', async t => {
-  const all = readMigrations(SQLITE_MIGRATIONS_DIR)
-  const at = all.findIndex(m => m.name === '20261208100000_attribute_value_text')
-  t.ok(at > 0)
-  const db = new Database(join(tempDir(t), 'db.sqlite'))
-  t.teardown(() => db.close())
-  await applyMigrations(sqliteMigrationTarget(db), all.slice(0, at))
-  // As the write path stored them: the JSON text into the JSONB column (bare numbers became REALs or INTEGERs).
+engineTest(tap, 'the migration keeps each value stored before it, a number SQLite kept as a REAL as the same double', async (t, engine) => {
+  // JSON text as the write path bound it: SQLite's JSONB column (NUMERIC affinity) made the bare numbers
+  // REALs (42 an INTEGER), which a plain CAST to text would have cut to 15 digits.
   const values = [0.1 + 0.2, 5e-324, 1.7976931348623157e308, 123456789.12345679, 1e21, 1 / 3, 42, 'text', { a: [1.5, null] }, null]
-  const insert = db.prepare('INSERT INTO "attribute_values" ("scope", "user_id", "key", "value", "removed", "v") VALUES (\'user\', \'u\', ?, ?, ?, \'v1\')')
-  values.forEach((value, i) => insert.run(`k${i}`, JSON.stringify(value), 0))
-  insert.run('gone', null, 1)
-  const before = db.prepare('SELECT "key", typeof("value") AS "type" FROM "attribute_values" ORDER BY "key"').all()
-  t.same(before.map((r: any) => r.type), ['null', 'real', 'real', 'real', 'real', 'real', 'real', 'integer', 'text', 'text', 'text'], 'bare numbers were numbers')
-  await applyMigrations(sqliteMigrationTarget(db), all)
-  const rows = db.prepare('SELECT "key", "value", "removed" FROM "attribute_values" WHERE "key" LIKE \'k%\' ORDER BY "key"').all() as Array<{ key: string, value: string }>
-  t.same(rows.map(r => JSON.parse(r.value)), values, 'every value, each number the same double')
-  t.ok(rows.every(r => typeof r.value === 'string'), 'kept as JSON text')
-  t.same(db.prepare('SELECT "value", "removed" FROM "attribute_values" WHERE "key" = \'gone\'').get(), { value: null, removed: 1 })
-  t.same(db.prepare('PRAGMA index_list("attribute_values")').all().map((i: any) => i.name).sort(), ['attribute_values_user_id_idx', 'sqlite_autoindex_attribute_values_1'])
+  const rows = values.map((value, i) => `('user', '', 'u', 'k${i}', '${JSON.stringify(value)}', false, 'v1')`)
+  const db = await migrateAcross(t, engine, '20261208100000_attribute_value_text', `INSERT INTO "attribute_values"
+    ("scope", "tenant_id", "user_id", "key", "value", "removed", "v") VALUES ${rows.join(', ')}, ('user', '', 'u', 'gone', NULL, true, 'v1')`)
+  const kept = await db.rows('SELECT CAST("value" AS TEXT) AS "value" FROM "attribute_values" WHERE "key" LIKE \'k%\' ORDER BY "key"') as Array<{ value: string }>
+  const read = kept.map(r => JSON.parse(r.value))
+  t.same(read, values, 'every value')
+  t.ok(read.every((v, i) => typeof v !== 'number' || Object.is(v, values[i])), 'each number the same double')
+  t.same(await db.rows('SELECT "value" FROM "attribute_values" WHERE "key" = \'gone\''), [{ value: null }], 'a removed key has none')
+  if (engine.name === 'sqlite') {
+    t.same(await db.rows('SELECT DISTINCT typeof("value") AS "type" FROM "attribute_values" WHERE "value" IS NOT NULL'), [{ type: 'text' }], 'kept as JSON text')
+    t.same((await db.rows('PRAGMA index_list("attribute_values")')).map((i: any) => i.name).sort(), ['attribute_values_user_id_idx', 'sqlite_autoindex_attribute_values_1'])
+  }
 })
