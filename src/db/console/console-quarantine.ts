@@ -1,4 +1,6 @@
+import { empty, sqltag as sql } from '@prisma/client/runtime/client'
 import type { Repository } from '../repository.js'
+import { cutColumn, cutText } from './list-text.js'
 
 // The quarantine as the operator console and `npm run replay-quarantine` see it: paged, one item at a
 // time, and the two outcomes of a replay (the item passes and is removed, or it stays with the new reason).
@@ -23,8 +25,6 @@ export interface QuarantineItem extends QuarantineListItem {
   replay_refusal: string | null
 }
 
-const LIST_FIELDS = { id: true, envelopeId: true, field: true, error: true, count: true, size: true, receivedAt: true, lastSeenAt: true } as const
-
 type ListRow = { id: number, envelopeId: string | null, field: string, error: string, count: number, size: number, receivedAt: Date, lastSeenAt: Date }
 
 const listItem = (r: ListRow): QuarantineListItem => ({
@@ -36,15 +36,25 @@ export class ConsoleQuarantine {
 
   get #prisma () { return this.repository.prisma }
 
-  /** Newest first (by id), `limit` at most, ids below `before`; `next` is where the following page starts. */
+  /**
+   * Newest first (by id), `limit` at most, ids below `before`; `next` is where the following page starts. The
+   * texts a refused item brought (its envelope id, the field naming one of its keys) and the reason are cut
+   * for the list (list-text.ts); the item's page shows them whole.
+   */
   async list (limit: number, before?: number): Promise<{ items: QuarantineListItem[], next: number | null }> {
-    const rows = await this.#prisma.quarantinedEvent.findMany({
-      where: before === undefined ? {} : { id: { lt: before } },
-      orderBy: { id: 'desc' },
-      take: limit + 1,
-      select: LIST_FIELDS
-    })
-    const items = rows.slice(0, limit).map(listItem)
+    const rows = await this.#prisma.$queryRaw<Array<{ id: number | bigint, envelope_id: string | null, field: string, error: string, count: number | bigint, size: number | bigint, received_at: Date | string, last_seen_at: Date | string }>>(sql`SELECT
+      "id", ${cutColumn('envelope_id', 'envelope_id')}, ${cutColumn('field', 'field')}, ${cutColumn('error', 'error')}, "count", "size", "received_at", "last_seen_at"
+      FROM "quarantine" ${before === undefined ? empty : sql`WHERE "id" < ${before}`} ORDER BY "id" DESC LIMIT ${limit + 1}`)
+    const items = rows.slice(0, limit).map(r => ({
+      id: Number(r.id),
+      envelope_id: cutText(r.envelope_id),
+      field: cutText(r.field),
+      error: cutText(r.error),
+      count: Number(r.count),
+      size: Number(r.size),
+      received_at: new Date(r.received_at),
+      last_seen_at: new Date(r.last_seen_at)
+    }))
     return { items, next: rows.length > limit ? items[items.length - 1].id : null }
   }
 

@@ -3,6 +3,7 @@ import type { Tenant, TenantUser, TenantUserRole, User } from '../../generated/s
 import { membershipVisible, tenantPlan, tenantView, userView, type TenantView, type UserView } from '../views.js'
 import type { Repository } from '../repository.js'
 import { FEED_KEYS, type FeedEntity } from '../feed/feed-views.js'
+import { cutColumn, cutText } from './list-text.js'
 
 // What the operator console reads (issue 15): counts for the overview, the event list with its filters,
 // what an event wrote, and searches and pages of tenants and users. Every list is paged with a keyset
@@ -116,11 +117,11 @@ export class ConsoleReads {
     let cursor: { at: Date, id: string } | undefined
     while (counted < max) {
       const rows = await this.#prisma.$queryRaw<Array<{ id: string, received_at: Date | string, type: string, outcome: string }>>(sql`SELECT "id",
-        "received_at", SUBSTR("event_type", 1, ${LABEL_MAX + 1}) AS "type", "outcome" FROM "events" WHERE "received_at" >= ${since}
+        "received_at", ${cutColumn('event_type', 'type', LABEL_MAX)}, "outcome" FROM "events" WHERE "received_at" >= ${since}
         ${cursor === undefined ? empty : sql`AND ("received_at" < ${cursor.at} OR ("received_at" = ${cursor.at} AND "id" < ${cursor.id}))`}
         ORDER BY "received_at" DESC, "id" DESC LIMIT ${Math.min(chunk, max - counted)}`)
       for (const row of rows) {
-        const type = row.type.length > LABEL_MAX ? `${row.type.slice(0, LABEL_MAX - 1)}…` : row.type
+        const type = cutText(row.type, LABEL_MAX)
         const outcomes = byType.get(type) ?? byType.set(type, new Map()).get(type)!
         outcomes.set(row.outcome, (outcomes.get(row.outcome) ?? 0) + 1)
       }
@@ -182,13 +183,14 @@ export class ConsoleReads {
         UNION SELECT * FROM (${page([first.fed, ...others])}) AS "fed") AS "matched" ORDER BY "received_at" DESC, "id" DESC LIMIT ${limit + 1}`
     }
     const ids = await this.#prisma.$queryRaw<Array<{ id: string }>>(query)
-    const rows = await this.#prisma.event.findMany({
-      where: { id: { in: ids.slice(0, limit).map(r => r.id) } },
-      select: { id: true, eventType: true, time: true, receivedAt: true, outcome: true }
-    })
+    const shown = ids.slice(0, limit).map(r => r.id)
+    const rows = shown.length === 0
+      ? []
+      : await this.#prisma.$queryRaw<Array<{ id: string, event_type: string, time: Date | string, received_at: Date | string, outcome: string }>>(sql`SELECT "id",
+        ${cutColumn('event_type', 'event_type')}, "time", "received_at", "outcome" FROM "events" WHERE "id" IN (${join(shown)})`)
     const byId = new Map(rows.map(r => [r.id, r]))
-    const items = ids.slice(0, limit).map(({ id }) => byId.get(id)!).map(r => ({
-      id: r.id, event_type: r.eventType, time: r.time, received_at: r.receivedAt, outcome: r.outcome
+    const items = shown.map(id => byId.get(id)!).map(r => ({
+      id: r.id, event_type: cutText(r.event_type), time: new Date(r.time), received_at: new Date(r.received_at), outcome: r.outcome
     }))
     const last = items[items.length - 1]
     return { items, next: ids.length > limit ? { receivedAt: last.received_at, id: last.id } : null }
@@ -212,21 +214,21 @@ export class ConsoleReads {
   /** Live tenants whose id, name or back-office e-mail contains `query` (any case), by id, after `cursor`. */
   async searchTenants (query: string, limit: number, cursor?: string): Promise<{ items: Listed[], next: string | null }> {
     const pattern = containsPattern(query)
-    const rows = await this.#prisma.$queryRaw<Array<{ id: string, name: string | null, email: string | null }>>(sql`SELECT "id", "name",
-      "back_office_staff_email" AS "email" FROM "tenants" WHERE "live" = ${true}
+    const rows = await this.#prisma.$queryRaw<Array<{ id: string, name: string | null, email: string | null }>>(sql`SELECT "id", ${cutColumn('name', 'name')},
+      ${cutColumn('back_office_staff_email', 'email')} FROM "tenants" WHERE "live" = ${true}
       AND (LOWER("id") LIKE ${pattern} ESCAPE '\\' OR LOWER("name") LIKE ${pattern} ESCAPE '\\' OR LOWER("back_office_staff_email") LIKE ${pattern} ESCAPE '\\')
       ${cursor === undefined ? empty : sql`AND "id" > ${cursor}`} ORDER BY "id" LIMIT ${limit + 1}`)
-    return listed(rows.map(r => ({ id: r.id, label: r.name, detail: r.email })), limit)
+    return listed(rows.map(r => ({ id: r.id, label: cutText(r.name), detail: cutText(r.email) })), limit)
   }
 
   /** Live users whose id, e-mail or sign-in id contains `query` (any case), by id, after `cursor`. */
   async searchUsers (query: string, limit: number, cursor?: string): Promise<{ items: Listed[], next: string | null }> {
     const pattern = containsPattern(query)
-    const rows = await this.#prisma.$queryRaw<Array<{ id: string, email: string | null, sign_in_id: string | null }>>(sql`SELECT "id", "email",
-      "sign_in_id" FROM "users" WHERE "live" = ${true}
+    const rows = await this.#prisma.$queryRaw<Array<{ id: string, email: string | null, sign_in_id: string | null }>>(sql`SELECT "id", ${cutColumn('email', 'email')},
+      ${cutColumn('sign_in_id', 'sign_in_id')} FROM "users" WHERE "live" = ${true}
       AND (LOWER("id") LIKE ${pattern} ESCAPE '\\' OR LOWER("email") LIKE ${pattern} ESCAPE '\\' OR LOWER("sign_in_id") LIKE ${pattern} ESCAPE '\\')
       ${cursor === undefined ? empty : sql`AND "id" > ${cursor}`} ORDER BY "id" LIMIT ${limit + 1}`)
-    return listed(rows.map(r => ({ id: r.id, label: r.email, detail: r.sign_in_id })), limit)
+    return listed(rows.map(r => ({ id: r.id, label: cutText(r.email), detail: cutText(r.sign_in_id) })), limit)
   }
 
   /** A live tenant with one page of its users (by user id, after `cursor`) and their envs and roles. */
