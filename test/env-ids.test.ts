@@ -30,20 +30,21 @@ engineTest(t, 'env ids of 2^31, 99999999999 and 2^53 - 1 are kept exactly, in ev
   const results = (await postEvent(app, [
     events.createEnv(TWO_31, 'two31', { time }),
     events.createEnv(MAX, 'max', { time }),
-    events.createTenantUser('e-t', 'e-u', {}, [{ id: TWO_31, roles: ['admin'] }], { time: later }),
+    events.createTenantUser('e-t', 'e-u', {}, [{ id: TWO_31, roles: ['admin'] }, { id: MAX - 1, roles: [] }], { time: later }),
     events.createTenantUserRoles('e-t', 'e-u', 99999999999, ['viewer'], { time: later }),
     events.createTenantUserRoles('e-t', 'e-u', MAX, ['owner'], { time: later })
   ])).json().results
   t.same(results.map((r: { outcome: string }) => r.outcome), Array(5).fill('applied'))
   t.same((await getJson(app, '/users/e-u')).json().tenants[0].envs, [
-    { env_id: TWO_31, roles: ['admin'] }, { env_id: 99999999999, roles: ['viewer'] }, { env_id: MAX, roles: ['owner'] }
-  ])
+    { env_id: TWO_31, roles: ['admin'] }, { env_id: 99999999999, roles: ['viewer'] }, { env_id: MAX - 1, roles: [] }, { env_id: MAX, roles: ['owner'] }
+  ], 'an env listed without role too')
   const deleted = makeEvent({ eventType: 'delete_tenant_user_role', method: 'DELETE', uri: `/v1/auth/tenants/e-t/users/e-u/envs/${MAX}/roles/owner`, time: '2026-05-19T02:23:00Z' })
   t.same((await postEvent(app, deleted)).json().results[0].outcome, 'applied', 'an id of 16 digits in the uri')
-  t.same((await getJson(app, '/users/e-u')).json().tenants[0].envs.map((e: { env_id: number }) => e.env_id), [TWO_31, 99999999999])
+  t.same((await getJson(app, '/users/e-u')).json().tenants[0].envs.map((e: { env_id: number }) => e.env_id), [TWO_31, 99999999999, MAX - 1])
   const feed = (await getJson(app, '/changes?limit=1000')).json().entries
   t.same(feed.filter((e: { entity: string }) => e.entity === 'env').map((e: { key: { id: number } }) => e.key.id).sort(), [TWO_31, MAX].sort())
   t.ok(feed.some((e: { entity: string, key: { env_id?: number } }) => e.entity === 'role_assignment' && e.key.env_id === 99999999999))
+  t.ok(feed.some((e: { entity: string, key: { env_id?: number } }) => e.entity === 'membership_env' && e.key.env_id === MAX - 1))
 })
 
 engineTest(t, 'env ids above 2^53 - 1 are refused with a message naming the field, never rounded', async (t, engine) => {

@@ -228,7 +228,8 @@ engineTest(t, 'schema.prisma and the migrated database agree on every model fiel
     'events_user_id_received_at_idx', 'feed_entries_cursor_size_idx', 'feed_entries_event_id_idx',
     'feed_entries_pkey', 'feed_entries_recorded_at_idx', 'feed_entries_tenant_idx', 'feed_entries_user_idx', 'feed_head_pkey',
     'quarantine_hash_key', 'quarantine_last_seen_at_idx', 'quarantine_pkey', 'reconcile_journal_pkey', 'reconcile_lease_pkey',
-    'reconcile_runs_outcome_dry_run_ended_at_idx', 'reconcile_runs_pkey', 'reconcile_runs_started_at_idx', 'roles_pkey', 'tenant_plan_changes_pkey', 'tenant_user_roles_pkey',
+    'reconcile_runs_outcome_dry_run_ended_at_idx', 'reconcile_runs_pkey', 'reconcile_runs_started_at_idx', 'roles_pkey', 'tenant_plan_changes_pkey', 'tenant_user_envs_pkey',
+    'tenant_user_envs_user_id_idx', 'tenant_user_roles_pkey',
     'tenant_user_roles_user_id_idx', 'tenant_users_pkey', 'tenant_users_user_id_idx', 'tenants_pkey', 'tenants_plan_due_at_idx', 'users_pkey',
     'version_floor_pkey'
   ])

@@ -5,6 +5,7 @@ import { buildApp, deliver, getJson } from './helpers/app.js'
 import { events } from './helpers/events.js'
 import { emptyState, expectedReads, saasus, startSaasus, type SaasusState } from './helpers/saasus.js'
 import { definitions, reads } from './helpers/reads.js'
+import { Fold, readState } from './helpers/feed.js'
 import type { RunResult } from '../src/reconcile/reconciler.js'
 
 // Reconciliation against a stand-in SaaSus API, on both engines: the copy ends equal to SaaSus's state,
@@ -65,7 +66,7 @@ engineTest(t, 'an empty database ends equal to SaaSus; a second run writes nothi
   t.same(await reads(app), expectedReads(api.state))
   t.same(await definitions(app), expectedDefinitions(api.state))
   t.same(totals(first), {
-    tenants: [2, 0, 0, 0], users: [2, 0, 0, 0], memberships: [3, 0, 0, 0], role_assignments: [3, 0, 0, 0], roles: [2, 0, 0, 0], envs: [2, 0, 0, 0]
+    tenants: [2, 0, 0, 0], users: [2, 0, 0, 0], memberships: [3, 0, 0, 0], role_assignments: [3, 0, 0, 0], membership_envs: [0, 0, 0, 0], roles: [2, 0, 0, 0], envs: [2, 0, 0, 0]
   })
   t.same(first.drift.tenants.ids.created, ['t1', 't2'])
   t.same(first.drift.memberships.ids.created, ['t1/u1', 't2/u1', 't1/u2'])
@@ -76,7 +77,7 @@ engineTest(t, 'an empty database ends equal to SaaSus; a second run writes nothi
   const before = await dump(app)
   const second = await run(app)
   t.same(totals(second), {
-    tenants: [0, 0, 0, 2], users: [0, 0, 0, 2], memberships: [0, 0, 0, 3], role_assignments: [0, 0, 0, 3], roles: [0, 0, 0, 2], envs: [0, 0, 0, 2]
+    tenants: [0, 0, 0, 2], users: [0, 0, 0, 2], memberships: [0, 0, 0, 3], role_assignments: [0, 0, 0, 3], membership_envs: [0, 0, 0, 0], roles: [0, 0, 0, 2], envs: [0, 0, 0, 2]
   })
   const after = await dump(app) as { floor: unknown }
   t.same({ ...after, floor: null }, { ...(before as object), floor: null }, 'no row was written by the no-op run')
@@ -147,7 +148,7 @@ engineTest(t, 'events lost, then a reconcile: the copy equals the full state; th
   t.equal(result.outcome, 'succeeded')
   t.same(await reads(app), expectedReads(api.state, { u1: '' }), 'sign_in_id, which SaaSus does not list, stays as the events set it')
   t.same(totals(result), {
-    tenants: [0, 1, 1, 0], users: [0, 0, 0, 1], memberships: [0, 0, 0, 1], role_assignments: [0, 0, 1, 1], roles: [0, 0, 0, 0], envs: [0, 0, 0, 0]
+    tenants: [0, 1, 1, 0], users: [0, 0, 0, 1], memberships: [0, 0, 0, 1], role_assignments: [0, 0, 1, 1], membership_envs: [0, 0, 0, 0], roles: [0, 0, 0, 0], envs: [0, 0, 0, 0]
   })
   for (const e of h.lost) t.equal(await deliver(app, e), 'stale', `late ${e.detail.event_type}`)
   t.same(await reads(app), expectedReads(api.state, { u1: '' }))
@@ -168,7 +169,7 @@ engineTest(t, 'deletions: entities, memberships, role assignments, attribute key
   t.same(await reads(app), expectedReads(state))
   t.same(await definitions(app), expectedDefinitions(state))
   t.same(totals(result), {
-    tenants: [0, 1, 1, 0], users: [0, 1, 1, 0], memberships: [0, 1, 2, 0], role_assignments: [0, 0, 2, 1], roles: [0, 1, 1, 0], envs: [0, 1, 1, 0]
+    tenants: [0, 1, 1, 0], users: [0, 1, 1, 0], memberships: [0, 1, 2, 0], role_assignments: [0, 0, 2, 1], membership_envs: [0, 0, 0, 0], roles: [0, 1, 1, 0], envs: [0, 1, 1, 0]
   })
   t.same(result.drift.role_assignments.ids.deleted.sort(), ['t1/u1/1/viewer', 't1/u2/2/viewer'])
   t.equal((await getJson(app, '/tenants/t2')).statusCode, 404)
@@ -340,4 +341,115 @@ engineTest(t, 'live keys are read a page at a time in key order; a run refreshes
     for (let page = await store.liveKeys(entity, 1); page.length > 0; page = await store.liveKeys(entity, 1, page[0])) paged.push(...page)
     t.same(paged, all, `${entity}: one row per page gives every row once, in the same order`)
   }
+})
+
+// SaaSus's definition (UserAvailableEnv) allows an env listed for a membership with `roles: []`: the copy
+// shows it with `roles: []`, from a reconciliation or from a create_tenant_user answer, in any order.
+const listedEmpty = (envs: Array<{ id: number, roles: string[] }>): SaasusState => ({
+  ...emptyState(),
+  tenants: [saasus.tenant('t1')],
+  users: [saasus.user('u1', { sign_in_id: 'u1-sign-in' })],
+  memberships: [saasus.membership('t1', 'u1', {}, envs)],
+  envs: [saasus.env(1), saasus.env(2), saasus.env(3)],
+  roles: [saasus.role('admin')]
+})
+const envsOf = async (app: FastifyInstance): Promise<unknown> => (await getJson(app, '/users/u1')).json().tenants.map((m: any) => m.envs)
+
+engineTest(t, 'an env listed with roles: [] reads back with roles: []; a later snapshot without it removes it; the feed follows', async (t, engine) => {
+  const api = await startSaasus(t, listedEmpty([{ id: 2, roles: [] }, { id: 1, roles: ['admin'] }]))
+  const { app } = await buildApp(t, api.env, engine)
+  const fold = new Fold()
+  const first = await run(app)
+  t.equal(first.outcome, 'succeeded', first.error ?? '')
+  t.same(await envsOf(app), [[{ env_id: 1, roles: ['admin'] }, { env_id: 2, roles: [] }]], 'sorted by env id, the empty one with roles: []')
+  t.same(await reads(app), expectedReads(api.state))
+  t.same(totals(first).membership_envs, [1, 0, 0, 0])
+  t.same(first.drift.membership_envs.ids.created, ['t1/u1/2'])
+  t.same(await fold.follow(app), [])
+  t.same(fold.of('membership_env').map(h => h.key), [{ tenant_id: 't1', user_id: 'u1', env_id: 2 }], 'the feed shows the listing')
+  t.same(fold.render(), await readState(app), 'the folded feed is the read API\'s state')
+  t.same(totals(await run(app)).membership_envs, [0, 0, 0, 1], 'a second run writes nothing')
+
+  // Env 2 gains a role and env 3 is listed empty: the listing of 2 goes, 3 comes.
+  api.state = listedEmpty([{ id: 1, roles: ['admin'] }, { id: 2, roles: ['admin'] }, { id: 3, roles: [] }])
+  const second = await run(app)
+  t.same(await envsOf(app), [[{ env_id: 1, roles: ['admin'] }, { env_id: 2, roles: ['admin'] }, { env_id: 3, roles: [] }]])
+  t.same(await reads(app), expectedReads(api.state))
+  t.same(totals(second).membership_envs, [1, 0, 1, 0])
+  t.same(second.drift.membership_envs.ids.deleted, ['t1/u1/2'])
+  t.same(await fold.follow(app), [])
+  t.same(fold.render(), await readState(app))
+
+  // Not listed at all any more: gone from the read API, the console and the feed.
+  api.state = listedEmpty([{ id: 1, roles: ['admin'] }])
+  const third = await run(app)
+  t.same(await envsOf(app), [[{ env_id: 1, roles: ['admin'] }]])
+  t.same(await reads(app), expectedReads(api.state))
+  t.same(third.drift.membership_envs.ids.deleted, ['t1/u1/3'])
+  t.same(await fold.follow(app), [])
+  t.same(fold.of('membership_env'), [])
+  t.same(fold.render(), await readState(app))
+
+  // A membership with only an empty env; its delete hides the listing, its return shows it again.
+  api.state = listedEmpty([{ id: 3, roles: [] }])
+  await run(app)
+  t.same(await envsOf(app), [[{ env_id: 3, roles: [] }]])
+  const later = new Date(Date.now() + 600_000).toISOString()
+  t.equal(await deliver(app, events.deleteTenantUser('t1', 'u1', { time: later })), 'applied')
+  t.same(await envsOf(app), [])
+  t.same(await fold.follow(app), [])
+  t.same(fold.of('membership_env'), [], 'the membership\'s delete hides its listing in the feed too')
+  t.equal(await deliver(app, events.createTenantUser('t1', 'u1', {}, [], { time: new Date(Date.now() + 660_000).toISOString() })), 'applied')
+  t.same(await envsOf(app), [[]], 'a listing older than the membership\'s delete stays hidden')
+})
+
+engineTest(t, 'a create_tenant_user answer listing an env with roles: [] shows it, before or after a reconcile, in either order', async (t, engine) => {
+  const api = await startSaasus(t, listedEmpty([{ id: 1, roles: ['admin'] }, { id: 2, roles: [] }]))
+  const old = { time: '2026-05-19T10:00:00Z' }
+  const created = events.createTenantUser('t1', 'u1', {}, [{ id: 1, roles: ['admin'] }, { id: 2, roles: [] }], old)
+  const expected = [[{ env_id: 1, roles: ['admin'] }, { env_id: 2, roles: [] }]]
+
+  // Events alone.
+  const { app: eventsOnly } = await buildApp(t, api.env, engine)
+  for (const e of [events.createTenant('t1', { name: 'name-t1' }, old), created]) t.equal(await deliver(eventsOnly, e), 'applied')
+  t.same(await envsOf(eventsOnly), expected, 'SaaSus\'s answer showed the empty env: so does the copy')
+  const fold = new Fold()
+  t.same(await fold.follow(eventsOnly), [])
+  t.same(fold.render(), await readState(eventsOnly))
+  // Role events keep their meaning: the env with a role shows as before, a role added to the empty one fills it.
+  t.equal(await deliver(eventsOnly, events.createTenantUserRoles('t1', 'u1', 2, ['admin'], { time: '2026-05-19T10:00:01Z' })), 'applied')
+  t.same(await envsOf(eventsOnly), [[{ env_id: 1, roles: ['admin'] }, { env_id: 2, roles: ['admin'] }]])
+  t.equal(await deliver(eventsOnly, events.deleteTenantUserRole('t1', 'u1', 1, 'admin', { time: '2026-05-19T10:00:02Z' })), 'applied')
+  t.same(await envsOf(eventsOnly), [[{ env_id: 2, roles: ['admin'] }]], 'an env whose last role is removed, never listed empty, goes')
+
+  // The event first, then the reconcile: the run finds the listing there.
+  const { app: before } = await buildApp(t, api.env, engine)
+  for (const e of [events.createTenant('t1', { name: 'name-t1' }, old), created]) t.equal(await deliver(before, e), 'applied')
+  const result = await run(before)
+  t.same(totals(result).membership_envs, [0, 0, 0, 1], 'the event wrote it already')
+  t.same(await envsOf(before), expected)
+  t.same(await reads(before), expectedReads(api.state))
+
+  // The reconcile first, then the (older) event: stale, the same reads.
+  const { app: after } = await buildApp(t, api.env, engine)
+  t.equal((await run(after)).outcome, 'succeeded')
+  t.equal(await deliver(after, created), 'stale')
+  t.same(await reads(after), await reads(before), 'the same copy in either order')
+
+  // The event lands while the run applies (journaled, compared again before the floor is raised).
+  const { app: during } = await buildApp(t, api.env, engine)
+  const chunk = during.reconcileStore.chunk.bind(during.reconcileStore)
+  let delivered = false
+  during.reconcileStore.chunk = async (...args) => {
+    if (!delivered) {
+      delivered = true
+      t.equal(await deliver(during, created), 'applied')
+    }
+    return await chunk(...args)
+  }
+  const journaled = await run(during)
+  t.equal(journaled.outcome, 'succeeded')
+  t.ok(journaled.floorRaised)
+  t.same(await envsOf(during), expected)
+  t.same(await reads(during), expectedReads(api.state))
 })

@@ -1,11 +1,11 @@
 import { join, raw, sqltag as sql, type Sql } from '@prisma/client/runtime/client'
-import type { AttributeValue, Env, ReconcileRun, Role, Tenant, TenantUser, TenantUserRole, User } from '../generated/sqlite/client.js'
+import type { AttributeValue, Env, ReconcileRun, Role, Tenant, TenantUser, TenantUserEnv, TenantUserRole, User } from '../generated/sqlite/client.js'
 import type { Change } from '../events/changes.js'
 import { ENTITIES, type Entity } from '../events/entities.js'
 import type { Version } from '../events/version.js'
 import { applyChanges, FeedWrite, type Queryable, type WriteCause } from './writing/batch-write.js'
 import { identifier, type Dialect } from './engines/dialect.js'
-import type { Repository, Transaction } from './repository.js'
+import { PROJECTED_TABLES, type Repository, type Transaction } from './repository.js'
 
 // What reconciliation with SaaSus needs from the database: the run records, the lease that lets one run
 // write at a time (across processes and replicas), the version floor, and reads of the local state in the
@@ -39,8 +39,8 @@ export interface RunRecord {
 export interface ChunkReader {
   tenants: (ids: string[]) => Promise<Tenant[]>
   users: (ids: string[]) => Promise<User[]>
-  /** Memberships, role assignments and tenant-user attribute keys of these users. */
-  memberships: (userIds: string[]) => Promise<{ memberships: TenantUser[], roles: TenantUserRole[], attributes: AttributeValue[] }>
+  /** Memberships, role assignments, env listings without role and tenant-user attribute keys of these users. */
+  memberships: (userIds: string[]) => Promise<{ memberships: TenantUser[], roles: TenantUserRole[], listings: TenantUserEnv[], attributes: AttributeValue[] }>
   /** Attribute keys of these tenants (scope tenant) or users (scope user). */
   attributes: (scope: 'tenant' | 'user', ids: string[]) => Promise<AttributeValue[]>
   roles: () => Promise<Role[]>
@@ -72,7 +72,6 @@ const ASYNC_COMMIT = "set_config('synchronous_commit', 'off', true)"
  * since; waiting for the lock (busy_timeout) instead never fails for that.
  */
 const SQLITE_WRITE_LOCK = 'UPDATE "version_floor" SET "pending_version" = "pending_version" WHERE 0 = 1'
-const PROJECTED_TABLES = ['tenants', 'users', 'tenant_users', 'tenant_user_roles', 'roles', 'envs', 'attribute_values']
 /** The entities whose rows carry attribute keys (attribute_values). */
 const ATTRIBUTE_HOLDERS: Entity[] = ['tenant', 'user', 'tenant_user']
 
@@ -324,6 +323,9 @@ const membershipRow = (r: Raw): TenantUser => ({
 const roleRow = (r: Raw): TenantUserRole => ({
   tenantId: text(r.tenant_id), userId: text(r.user_id), envId: BigInt(r.env_id as number | string), roleName: text(r.role_name), live: bool(r.live), liveV: text(r.live_v)
 })
+const listingRow = (r: Raw): TenantUserEnv => ({
+  tenantId: text(r.tenant_id), userId: text(r.user_id), envId: BigInt(r.env_id as number | string), live: bool(r.live), liveV: text(r.live_v)
+})
 const attributeRow = (r: Raw): AttributeValue => ({
   scope: text(r.scope), tenantId: text(r.tenant_id), userId: text(r.user_id), key: text(r.key), value: json(r.value), removed: bool(r.removed), v: text(r.v)
 })
@@ -345,6 +347,7 @@ function reader (tx: Transaction, dialect: Dialect, apply: (db: Queryable, chang
     memberships: async userIds => ({
       memberships: await query(sql`SELECT * FROM "tenant_users" WHERE "user_id" IN (${list(userIds)})`, membershipRow),
       roles: await query(sql`SELECT * FROM "tenant_user_roles" WHERE "user_id" IN (${list(userIds)})`, roleRow),
+      listings: await query(sql`SELECT * FROM "tenant_user_envs" WHERE "user_id" IN (${list(userIds)})`, listingRow),
       attributes: await query(sql`SELECT ${ATTRIBUTE_COLUMNS} FROM "attribute_values" WHERE "user_id" IN (${list(userIds)}) AND ${BY_USER_SCOPE} = ${'tenant_user'}`, attributeRow)
     }),
     attributes: async (scope, ids) => await query(scope === 'tenant'

@@ -6,6 +6,7 @@ import type { DatabaseClient } from './engines/client.js'
 import type { DecodedEvent } from '../events/decode.js'
 import type { Change, Plan } from '../events/changes.js'
 import { parseEvent } from '../events/parse.js'
+import { ENTITIES } from '../events/entities.js'
 import { redactedBeyondSecretFields } from '../events/secret-fields.js'
 import type { ColumnType, Dialect } from './engines/dialect.js'
 import { applyChanges, FeedWrite, writeBatch, type BatchItem, type Outcome, type Queryable } from './writing/batch-write.js'
@@ -111,6 +112,9 @@ async function deleteInBatches (deleteBatch: () => Promise<number>, batchSize: n
     if (deleted < batchSize) return total
   }
 }
+
+/** The tables holding the projected state: what a rebuild empties and fills again. */
+export const PROJECTED_TABLES = [...Object.values(ENTITIES).map(e => e.table), 'attribute_values']
 
 /** Live rows after a cursor (the last id of the previous page), for listing in id order. */
 const visibleAfter = (cursor: string | undefined) => ({ live: true, ...(cursor === undefined ? {} : { id: { gt: cursor } }) })
@@ -398,7 +402,7 @@ export class Repository {
       // holds the feed's lock exclusively: every row is its own.
       await lockWholeFeed(tx, this.dialect)
       const before = await loadFeedRows(tx, this.dialect, 'all')
-      for (const table of ['tenants', 'users', 'tenant_users', 'tenant_user_roles', 'roles', 'envs', 'attribute_values']) {
+      for (const table of PROJECTED_TABLES) {
         await tx.$executeRawUnsafe(`DELETE FROM "${table}"`)
       }
       // The plan changes events made go with them; the instants the activator saw pass stay (plan-state.ts).
@@ -531,10 +535,11 @@ export class Repository {
 
   private async userViews (rows: User[]): Promise<UserView[]> {
     const ids = rows.map(r => r.id)
-    const [attributes, memberships, roles] = await Promise.all([
+    const [attributes, memberships, roles, listings] = await Promise.all([
       this.prisma.attributeValue.findMany({ where: { scope: { in: ['user', 'tenant_user'] }, userId: { in: ids } } }),
       this.prisma.tenantUser.findMany({ where: { userId: { in: ids }, live: true } }),
-      this.prisma.tenantUserRole.findMany({ where: { userId: { in: ids }, live: true } })
+      this.prisma.tenantUserRole.findMany({ where: { userId: { in: ids }, live: true } }),
+      this.prisma.tenantUserEnv.findMany({ where: { userId: { in: ids }, live: true } })
     ])
     const tenants = await this.prisma.tenant.findMany({ where: { id: { in: [...new Set(memberships.map(m => m.tenantId))] }, live: true } })
     const tenantById = new Map(tenants.map(t => [t.id, t]))
@@ -543,7 +548,8 @@ export class Repository {
       attributes.filter(a => a.userId === u.id),
       memberships.filter(m => m.userId === u.id),
       tenantById,
-      roles.filter(r => r.userId === u.id)))
+      roles.filter(r => r.userId === u.id),
+      listings.filter(l => l.userId === u.id)))
   }
 
   async event (id: string): Promise<EventView | undefined> {

@@ -1,4 +1,4 @@
-import type { AttributeValue, Tenant, TenantUser, TenantUserRole, User } from '../generated/sqlite/client.js'
+import type { AttributeValue, Tenant, TenantUser, TenantUserEnv, TenantUserRole, User } from '../generated/sqlite/client.js'
 import { versionTime, type Version } from '../events/version.js'
 import { effectivePlan, planAsOf, type PlanState } from '../events/plan-state.js'
 
@@ -50,6 +50,21 @@ export function membershipVisible (m: TenantUser, tenant: Tenant | undefined, us
 }
 
 /**
+ * A membership's envs, by id, each with its role names sorted: an env shows when it has a live role or a live
+ * listing without role (SaaSus's `roles: []`), each written after `after` (the newest delete above the
+ * membership). `roles` and `listings` may hold rows of other memberships: only this one's count.
+ */
+export function membershipEnvs (
+  tenantId: string, userId: string, after: string, roles: TenantUserRole[], listings: TenantUserEnv[]
+): Array<{ env_id: number, roles: string[] }> {
+  const envs = new Map<number, string[]>()
+  const shows = (r: TenantUserRole | TenantUserEnv): boolean => r.tenantId === tenantId && r.userId === userId && r.live && r.liveV > after
+  for (const l of listings) if (shows(l)) envs.set(Number(l.envId), envs.get(Number(l.envId)) ?? [])
+  for (const r of roles) if (shows(r)) envs.set(Number(r.envId), [...(envs.get(Number(r.envId)) ?? []), r.roleName])
+  return [...envs.entries()].sort(([a], [b]) => a - b).map(([env_id, names]) => ({ env_id, roles: names.sort(byText) }))
+}
+
+/**
  * A tenant's plan (events/plan-state.ts): as last folded into the row; with `nowMs`, as of that instant too
  * (a reservation whose instant has passed shows as taken effect before the activator records it). A row
  * never folded shows its registers.
@@ -89,7 +104,8 @@ export function userView (
   attributes: AttributeValue[],
   memberships: TenantUser[],
   tenants: Map<string, Tenant>,
-  roles: TenantUserRole[]
+  roles: TenantUserRole[],
+  listings: TenantUserEnv[]
 ): UserView {
   const own = attributes.filter(a => a.scope === 'user' && a.v > user.deletedV)
   const views: MembershipView[] = []
@@ -98,15 +114,10 @@ export function userView (
     if (!membershipVisible(m, tenant, user)) continue
     // Attributes and roles below a membership also fall with a delete of the membership itself.
     const after = maxVersion([tenant!.deletedV, user.deletedV, m.deletedV])
-    const envs = new Map<number, string[]>()
-    for (const r of roles) {
-      if (r.tenantId !== m.tenantId || !r.live || r.liveV <= after) continue
-      envs.set(Number(r.envId), [...(envs.get(Number(r.envId)) ?? []), r.roleName])
-    }
     views.push({
       tenant_id: m.tenantId,
       attributes: attributeObject(attributes.filter(a => a.scope === 'tenant_user' && a.tenantId === m.tenantId), after),
-      envs: [...envs.entries()].sort(([a], [b]) => a - b).map(([env_id, names]) => ({ env_id, roles: names.sort(byText) }))
+      envs: membershipEnvs(m.tenantId, user.id, after, roles, listings)
     })
   }
   return {

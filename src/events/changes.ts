@@ -172,7 +172,10 @@ const PLANNERS: Partial<Record<OperationName, Planner>> = {
       attributes('tenant_user', { tenantId: tenant_id, userId: user_id }, version, b.value.attributes ?? request.value.attributes ?? {})
     ]
     for (const env of envs ?? []) {
-      for (const role of env.roles ?? []) {
+      const roles = env.roles ?? []
+      // SaaSus's answer lists the env with no role: the listing shows it (entities.ts tenant_user_env).
+      if (roles.length === 0) changes.push(put('tenant_user_env', { tenant_id, user_id, env_id: env.id }, version))
+      for (const role of roles) {
         changes.push(put('tenant_user_role', { tenant_id, user_id, env_id: env.id, role_name: role.role_name }, version))
       }
     }

@@ -33,6 +33,10 @@ export const ENTITIES = {
   user: { table: 'users', keys: ['id'], fields: [{ name: 'email' }, { name: 'sign_in_id' }], cascades: true },
   tenant_user: { table: 'tenant_users', keys: ['tenant_id', 'user_id'], fields: [], cascades: true },
   tenant_user_role: { table: 'tenant_user_roles', keys: ['tenant_id', 'user_id', 'env_id', 'role_name'], integerKeys: ['env_id'], fields: [], cascades: false },
+  // SaaSus lists this env for the membership with no role (`roles: []`, which its definition allows): a
+  // role assignment cannot say that, having no role to name, so the listing is its own existence register.
+  // A user's envs in a tenant are those with a live role or a live listing (views.ts membershipEnvs).
+  tenant_user_env: { table: 'tenant_user_envs', keys: ['tenant_id', 'user_id', 'env_id'], integerKeys: ['env_id'], fields: [], cascades: false },
   role: { table: 'roles', keys: ['role_name'], fields: [{ name: 'display_name' }], cascades: false },
   env: { table: 'envs', keys: ['id'], integerKeys: ['id'], fields: [{ name: 'name' }, { name: 'display_name' }], cascades: false }
 } as const satisfies Record<string, EntityDef>

@@ -3,7 +3,8 @@
 // "Refused" counts items of SaaSus's answers this service cannot take (too deep, too many values, refused by
 // the schema): each left as the copy had it, with the first few listed with the reason.
 
-export const REPORT_ENTITIES = ['tenants', 'users', 'memberships', 'role_assignments', 'roles', 'envs'] as const
+/** `membership_envs`: envs SaaSus lists for a membership with no role (`roles: []`). */
+export const REPORT_ENTITIES = ['tenants', 'users', 'memberships', 'role_assignments', 'membership_envs', 'roles', 'envs'] as const
 export type ReportEntity = typeof REPORT_ENTITIES[number]
 export const CHANGE_KINDS = ['created', 'updated', 'deleted', 'unchanged'] as const
 export type ChangeKind = typeof CHANGE_KINDS[number]

@@ -1,4 +1,4 @@
-import type { AttributeValue, Env, Role, Tenant, TenantUser, TenantUserRole, User } from '../generated/sqlite/client.js'
+import type { AttributeValue, Env, Role, Tenant, TenantUser, TenantUserEnv, TenantUserRole, User } from '../generated/sqlite/client.js'
 import { attributes, put, remove, REMOVED, type Change } from '../events/changes.js'
 import { ENTITIES, type Entity } from '../events/entities.js'
 import type { Version } from '../events/version.js'
@@ -140,17 +140,26 @@ export function planUsers (items: SaasusSaasUser[], rows: User[], keys: Attribut
 
 export const membershipId = (tenantId: string, userId: string): string => `${tenantId}/${userId}`
 export const roleAssignmentId = (tenantId: string, userId: string, envId: number | bigint, roleName: string): string => `${tenantId}/${userId}/${envId}/${roleName}`
+export const listingId = (tenantId: string, userId: string, envId: number | bigint): string => `${tenantId}/${userId}/${envId}`
 
-/** Memberships and their role assignments; roles assigned here but absent from the snapshot are deletions (planDeletions). */
+/**
+ * Memberships, their role assignments, and the envs they list with no role (`roles: []`: a listing, as a role
+ * cannot hold it). Roles assigned and listings here but absent from the snapshot (a listed env that has roles
+ * now included) are deletions (planDeletions).
+ */
 export function planMemberships (
   items: SaasusTenantUser[],
-  local: { tenants: Tenant[], users: User[], memberships: TenantUser[], roles: TenantUserRole[], attributes: AttributeValue[] },
+  local: { tenants: Tenant[], users: User[], memberships: TenantUser[], roles: TenantUserRole[], listings: TenantUserEnv[], attributes: AttributeValue[] },
   version: Version
 ): PlannedItem[] {
   const tenants = new Map(local.tenants.map(t => [t.id, t]))
   const users = new Map(local.users.map(u => [u.id, u]))
   const memberships = new Map(local.memberships.map(m => [membershipId(m.tenantId, m.userId), m]))
   const roles = new Map(local.roles.map(r => [roleAssignmentId(r.tenantId, r.userId, r.envId, r.roleName), r]))
+  const listings = new Map(local.listings.map(l => [listingId(l.tenantId, l.userId, l.envId), l]))
+  /** Whether a row below the membership shows: live, and written after every delete above it. */
+  const shows = (visible: boolean, row: { live: boolean, liveV: string } | undefined, after: string): boolean =>
+    visible && row !== undefined && row.live && row.liveV > after
   const planned: PlannedItem[] = []
   for (const item of items) {
     const key = { tenant_id: item.tenant_id, user_id: item.id }
@@ -167,15 +176,24 @@ export function planMemberships (
     if (!isEmpty(edits)) changes.push(attributes('tenant_user', { tenantId: item.tenant_id, userId: item.id }, version, edits))
     planned.push({ entity: 'memberships', id, kind: !visible ? 'created' : changes.length > 0 ? 'updated' : 'unchanged', changes })
     for (const env of item.envs) {
+      if (env.roles.length === 0) {
+        const id = listingId(item.tenant_id, item.id, env.id)
+        const unchanged = shows(visible, listings.get(id), after)
+        planned.push({
+          entity: 'membership_envs',
+          id,
+          kind: unchanged ? 'unchanged' : 'created',
+          changes: unchanged ? [] : [put('tenant_user_env', { ...key, env_id: env.id }, version)]
+        })
+      }
       for (const { role_name } of env.roles) {
         const roleId = roleAssignmentId(item.tenant_id, item.id, env.id, role_name)
-        const r = roles.get(roleId)
-        const shows = visible && r !== undefined && r.live && r.liveV > after
+        const unchanged = shows(visible, roles.get(roleId), after)
         planned.push({
           entity: 'role_assignments',
           id: roleId,
-          kind: shows ? 'unchanged' : 'created',
-          changes: shows ? [] : [put('tenant_user_role', { ...key, env_id: env.id, role_name }, version)]
+          kind: unchanged ? 'unchanged' : 'created',
+          changes: unchanged ? [] : [put('tenant_user_role', { ...key, env_id: env.id, role_name }, version)]
         })
       }
     }
@@ -206,7 +224,7 @@ export function planEnvs (items: SaasusEnv[], rows: Env[], version: Version): Pl
 }
 
 const REPORTED_AS: Record<Entity, ReportEntity> = {
-  tenant: 'tenants', user: 'users', tenant_user: 'memberships', tenant_user_role: 'role_assignments', role: 'roles', env: 'envs'
+  tenant: 'tenants', user: 'users', tenant_user: 'memberships', tenant_user_role: 'role_assignments', tenant_user_env: 'membership_envs', role: 'roles', env: 'envs'
 }
 
 /** The report id of a row of `entity`, from its key. */

@@ -97,13 +97,17 @@ export interface RunOptions {
 }
 
 /** The order deletions go in: what hangs below first. */
-const DELETION_ORDER: Entity[] = ['tenant_user_role', 'tenant_user', 'user', 'tenant', 'role', 'env']
+const DELETION_ORDER: Entity[] = ['tenant_user_role', 'tenant_user_env', 'tenant_user', 'user', 'tenant', 'role', 'env']
+/** The rows below a membership, kept with it when its item was refused. */
+const BELOW_MEMBERSHIP: Entity[] = ['tenant_user_role', 'tenant_user_env']
+const keptBelow = (keys: SnapshotKeys, entity: Entity, key: Record<string, string | number>): boolean =>
+  BELOW_MEMBERSHIP.includes(entity) && keys.kept.has(rowKey('tenant_user', key))
 
 class Stopped extends Error {}
 
 /** How the guard's refusal names the rows of each kind. */
 const ENTITY_NAMES: Record<Entity, string> = {
-  tenant: 'tenants', user: 'users', tenant_user: 'memberships', tenant_user_role: 'role assignments', role: 'roles', env: 'envs'
+  tenant: 'tenants', user: 'users', tenant_user: 'memberships', tenant_user_role: 'role assignments', tenant_user_env: 'envs listed without role', role: 'roles', env: 'envs'
 }
 
 /** Longest computation over the snapshot before the event loop gets a turn (ms). */
@@ -123,23 +127,25 @@ const JOURNAL_PAGE = 500
 const MAX_FLOOR_ATTEMPTS = 20
 
 const REFUSED_ENTITY: Record<Refusal['entity'], Entity> = {
-  tenants: 'tenant', users: 'user', memberships: 'tenant_user', role_assignments: 'tenant_user_role', roles: 'role', envs: 'env'
+  tenants: 'tenant', users: 'user', memberships: 'tenant_user', role_assignments: 'tenant_user_role', membership_envs: 'tenant_user_env', roles: 'role', envs: 'env'
 }
 
 /**
  * Keys of every row the snapshot holds, per entity, with those of refused items (never deleted); built a
- * slice at a time. `kept`: memberships whose role assignments are all kept (their item was refused), and the
+ * slice at a time. `kept`: memberships whose role assignments and env listings are all kept (their item was refused), and the
  * entities a refused item without a usable id leaves undeletable.
  */
 type SnapshotKeys = Record<Entity, Set<string>> & { kept: Set<string>, undeletable: Set<Entity> }
 
 async function snapshotKeys (snapshot: Snapshot, slice: WorkSlice): Promise<SnapshotKeys> {
-  const keys = { tenant: new Set<string>(), user: new Set<string>(), tenant_user: new Set<string>(), tenant_user_role: new Set<string>(), role: new Set<string>(), env: new Set<string>(), kept: new Set<string>(), undeletable: new Set<Entity>() }
+  const keys: SnapshotKeys = {
+    tenant: new Set(), user: new Set(), tenant_user: new Set(), tenant_user_role: new Set(), tenant_user_env: new Set(), role: new Set(), env: new Set(), kept: new Set(), undeletable: new Set()
+  }
   for (const r of snapshot.refused) {
     const entity = REFUSED_ENTITY[r.entity]
     if (r.key === undefined) {
       keys.undeletable.add(entity)
-      if (entity === 'tenant_user') keys.undeletable.add('tenant_user_role')
+      if (entity === 'tenant_user') for (const below of BELOW_MEMBERSHIP) keys.undeletable.add(below)
     } else {
       keys[entity].add(rowKey(entity, r.key))
       if (entity === 'tenant_user') keys.kept.add(rowKey(entity, r.key))
@@ -150,6 +156,7 @@ async function snapshotKeys (snapshot: Snapshot, slice: WorkSlice): Promise<Snap
   for (const m of snapshot.memberships) {
     keys.tenant_user.add(rowKey('tenant_user', { tenant_id: m.tenant_id, user_id: m.id }))
     for (const env of m.envs) {
+      if (env.roles.length === 0) keys.tenant_user_env.add(rowKey('tenant_user_env', { tenant_id: m.tenant_id, user_id: m.id, env_id: env.id }))
       for (const r of env.roles) keys.tenant_user_role.add(rowKey('tenant_user_role', { tenant_id: m.tenant_id, user_id: m.id, env_id: env.id, role_name: r.role_name }))
     }
     await slice.turn()
@@ -308,7 +315,7 @@ export class Reconciler {
     const tooMany: string[] = []
     for (const entity of DELETION_ORDER) {
       // As the deletions below: nothing of a kind an unidentifiable refused item stands for, nor the role
-      // assignments of a membership whose item was refused.
+      // assignments and env listings of a membership whose item was refused.
       if (keys.undeletable.has(entity)) continue
       let live = 0
       let absent = 0
@@ -318,7 +325,7 @@ export class Reconciler {
         after = page[page.length - 1]
         live += page.length
         for (const key of page) {
-          if (!keys[entity].has(rowKey(entity, key)) && !(entity === 'tenant_user_role' && keys.kept.has(rowKey('tenant_user', key)))) absent++
+          if (!keys[entity].has(rowKey(entity, key)) && !keptBelow(keys, entity, key)) absent++
         }
         await slice.turn()
       }
@@ -396,7 +403,7 @@ export class Reconciler {
     await inChunks(['env'], snapshot.envs, part => async reader => planEnvs(part, await reader.envs(), version))
     await inChunks(['tenant'], snapshot.tenants, tenantsPart)
     await inChunks(['user'], snapshot.users, usersPart)
-    await inChunks(['tenant_user', 'tenant_user_role'], await byUser(snapshot.memberships, slice), membershipsPart)
+    await inChunks(['tenant_user', ...BELOW_MEMBERSHIP], await byUser(snapshot.memberships, slice), membershipsPart)
     // Statistics of the tables as the snapshot left them, for the deletions and the event batches after.
     if (!dryRun && statistics.pending > 0) {
       await store.analyze()
@@ -411,7 +418,7 @@ export class Reconciler {
         const page = await store.liveKeys(entity, KEY_PAGE, after)
         full = page.length === KEY_PAGE
         after = page[page.length - 1]
-        const deletions = planDeletions(entity, entity === 'tenant_user_role' ? page.filter(k => !keys.kept.has(rowKey('tenant_user', k))) : page, keys[entity], version)
+        const deletions = planDeletions(entity, page.filter(k => !keptBelow(keys, entity, k)), keys[entity], version)
         await slice.turn()
         for (let at = 0; at < deletions.length;) {
           const part = deletions.slice(at, at + sizer.size)
@@ -444,7 +451,7 @@ export class Reconciler {
 
   /**
    * The journaled rows compared with the snapshot again: each as its phase compares it (a tenant or user
-   * with its attribute keys; a user's memberships and role assignments all together), deleted when the
+   * with its attribute keys; a user's memberships, role assignments and env listings all together), deleted when the
    * snapshot does not hold it.
    */
   async #replan (entries: JournalEntry[], index: SnapshotIndex, keys: Record<Entity, Set<string>>, reader: ChunkReader, version: Version): Promise<PlannedItem[]> {
@@ -463,7 +470,7 @@ export class Reconciler {
     // A tenant's or user's delete hides what hangs below it: their memberships are compared again too.
     const userIds = unique([
       ...ids('user').map(([id]) => id),
-      ...(['tenant_user', 'tenant_user_role'] as const).flatMap(e => ids(e).map(([, userId]) => userId)),
+      ...(['tenant_user', ...BELOW_MEMBERSHIP] as Entity[]).flatMap(e => ids(e).map(([, userId]) => userId)),
       ...tenantIds.flatMap(id => index.members.get(id) ?? [])
     ])
     if (userIds.length > 0) {
@@ -477,6 +484,7 @@ export class Reconciler {
       planned.push(...planMemberships(memberships, { tenants, users: rows, ...below }, version))
       absent('tenant_user', below.memberships.filter(m => m.live).map(m => ({ tenant_id: m.tenantId, user_id: m.userId })))
       absent('tenant_user_role', below.roles.filter(r => r.live).map(r => ({ tenant_id: r.tenantId, user_id: r.userId, env_id: Number(r.envId), role_name: r.roleName })))
+      absent('tenant_user_env', below.listings.filter(l => l.live).map(l => ({ tenant_id: l.tenantId, user_id: l.userId, env_id: Number(l.envId) })))
     }
     if (entries.some(e => e.entity === 'role')) {
       const rows = await reader.roles()

@@ -101,7 +101,7 @@ export const ReconcileRun = Type.Object({
   dry_run: Type.Boolean(),
   trigger: Type.String({ description: 'manual (npm run reconcile), start or interval (the service)' }),
   outcome: Type.String({ description: 'running, succeeded, failed, skipped (another run held the lease), abandoned (its process died: its lease expired unrenewed and a later run marked it) or refused (it would have deleted more than RECONCILE_MAX_DELETE_FRACTION of the copy; nothing written)' }),
-  counts: Nullable(Type.Record(Type.String(), EntityDrift, { description: 'per entity: tenants, users, memberships, role_assignments, roles, envs' })),
+  counts: Nullable(Type.Record(Type.String(), EntityDrift, { description: 'per entity: tenants, users, memberships, role_assignments, membership_envs, roles, envs' })),
   error: Nullable(Type.String())
 })
 
@@ -117,7 +117,7 @@ const FeedKey = Type.Record(Type.String(), Type.Union([Type.String(), Type.Integ
 
 export const FeedEntry = Type.Object({
   cursor: Type.Integer({ description: 'in commit order; the entry\'s position in the feed' }),
-  entity: Type.Union(['tenant', 'user', 'membership', 'role_assignment', 'role', 'env'].map(e => Type.Literal(e))),
+  entity: Type.Union(['tenant', 'user', 'membership', 'role_assignment', 'membership_env', 'role', 'env'].map(e => Type.Literal(e))),
   key: FeedKey,
   op: Type.Union([Type.Literal('upsert'), Type.Literal('delete')]),
   fields: Nullable(Type.Record(Type.String(), Type.Unknown(), {

@@ -267,7 +267,7 @@ engineTest(t, 'tenants and users: search by id, name or e-mail; pages with membe
   const tenant = events.createTenant('t-1', { name: 'Acme 100% Corp', back_office_staff_email: 'Staff@Acme.example' }, { time: at(0) })
   const rename = events.updateTenant('t-1', { name: 'Acme 100% Corp', back_office_staff_email: 'Staff@Acme.example' }, { time: at(5) })
   await batch(app, [tenant, rename, events.createTenant('t-2', { name: 'Other' }, { time: at(0) }), events.createUser('u-1', { email: 'Ann@Example.com' }, { time: at(1) }),
-    events.createTenantUser('t-1', 'u-1', {}, [{ id: 1, roles: ['admin', 'viewer'] }, { id: 2, roles: ['viewer'] }], { time: at(2) })])
+    events.createTenantUser('t-1', 'u-1', {}, [{ id: 1, roles: ['admin', 'viewer'] }, { id: 2, roles: ['viewer'] }, { id: 3, roles: [] }], { time: at(2) })])
 
   const search = async (kind: string, q: string) => links((await page(app, `/console/${kind}?q=${encodeURIComponent(q)}`, cookie)).body, new RegExp(`^/console/${kind}/`))
   t.same(await search('tenants', 'acme'), ['/console/tenants/t-1'], 'by name, any case')
@@ -284,12 +284,12 @@ engineTest(t, 'tenants and users: search by id, name or e-mail; pages with membe
   t.match(text, 'Name Acme 100% Corp')
   t.match(text, 'Back-office e-mail Staff@Acme.example')
   t.match(text, `Last changed by ${rename.id}`, 'the newest event that wrote a field of the tenant')
-  t.match(text, 'u-1 env 1: admin, viewer env 2: viewer')
+  t.match(text, 'u-1 env 1: admin, viewer env 2: viewer env 3: no role', 'an env SaaSus listed with roles: [] shows without role')
   t.same(links(tenantPage.body, /^\/console\/events\?/), ['/console/events?tenant=t-1'])
 
   const userPage = await page(app, '/console/users/u-1', cookie)
   t.match(mainText(userPage.body), 'E-mail u-1@example.com', 'as the membership\'s event last set it')
-  t.match(mainText(userPage.body), 't-1 env 1: admin, viewer env 2: viewer')
+  t.match(mainText(userPage.body), 't-1 env 1: admin, viewer env 2: viewer env 3: no role')
   t.same(links(userPage.body, /^\/console\/tenants\//), ['/console/tenants/t-1'])
   t.equal((await page(app, '/console/tenants/nobody', cookie)).statusCode, 404)
   t.equal((await page(app, '/console/users/nobody', cookie)).statusCode, 404)

@@ -73,8 +73,12 @@ t.test('tenant users and their roles', async t => {
     { kind: 'register', entity: 'tenant_user', key: { tenant_id: 't1', user_id: 'u1' }, live: true, fields: {} },
     attrs('tenant_user', 't1', 'u1', { dept: 'dev' }),
     { kind: 'register', entity: 'tenant_user_role', key: { tenant_id: 't1', user_id: 'u1', env_id: 1, role_name: 'admin' }, live: true, fields: {} },
-    { kind: 'register', entity: 'tenant_user_role', key: { tenant_id: 't1', user_id: 'u1', env_id: 1, role_name: 'viewer' }, live: true, fields: {} }
-  ])
+    { kind: 'register', entity: 'tenant_user_role', key: { tenant_id: 't1', user_id: 'u1', env_id: 1, role_name: 'viewer' }, live: true, fields: {} },
+    { kind: 'register', entity: 'tenant_user_env', key: { tenant_id: 't1', user_id: 'u1', env_id: 3 }, live: true, fields: {} }
+  ], 'an env listed with roles: [] is listed without role; one with roles, by its roles only')
+  const noRolesField = makeEvent({ eventType: 'create_tenant_user', method: 'POST', uri: '/v1/auth/tenants/t1/users', time, httpStatus: 201, request: {}, response: { id: 'u1', envs: [{ id: 4 }] } })
+  t.same(changes(plan(noRolesField)).slice(3), [{ kind: 'register', entity: 'tenant_user_env', key: { tenant_id: 't1', user_id: 'u1', env_id: 4 }, live: true, fields: {} }],
+    'an env listed without its roles field is listed without role too')
   const noEnvs = makeEvent({ eventType: 'create_tenant_user', method: 'POST', uri: '/v1/auth/tenants/t1/users', time, httpStatus: 201, request: { attributes: { from: 'request' } }, response: { id: 'u1' } })
   t.same(changes(plan(noEnvs)).slice(2), [attrs('tenant_user', 't1', 'u1', { from: 'request' })], 'attributes from the request when the response has none')
   const bare = makeEvent({ eventType: 'create_tenant_user', method: 'POST', uri: '/v1/auth/tenants/t1/users', time, httpStatus: 201, request: '', response: { id: 'u1' } })

@@ -72,6 +72,7 @@ export class Fold {
   render (): { tenants: unknown[], users: unknown[] } {
     const memberships = this.of('membership')
     const assignments = this.of('role_assignment')
+    const listings = this.of('membership_env')
     const byId = (a: Held, b: Held): number => String(a.key.id) < String(b.key.id) ? -1 : 1
     const tenants = this.of('tenant').sort(byId).map(t => ({
       id: t.key.id,
@@ -86,7 +87,11 @@ export class Fold {
       tenants: memberships.filter(m => m.key.user_id === u.key.id)
         .sort((a, b) => String(a.key.tenant_id) < String(b.key.tenant_id) ? -1 : 1)
         .map(m => {
+          // A membership's envs: those of its role assignments, and those it lists without role.
           const envs = new Map<number, string[]>()
+          for (const l of listings) {
+            if (l.key.tenant_id === m.key.tenant_id && l.key.user_id === u.key.id) envs.set(l.key.env_id as number, envs.get(l.key.env_id as number) ?? [])
+          }
           for (const r of assignments) {
             if (r.key.tenant_id !== m.key.tenant_id || r.key.user_id !== u.key.id) continue
             envs.set(r.key.env_id as number, [...(envs.get(r.key.env_id as number) ?? []), r.key.role_name as string])

@@ -176,7 +176,6 @@ export function expectedReads (state: SaasusState, signInIds: Record<string, str
         attributes: sortKeys(m.attributes),
         envs: [...m.envs].sort((a: any, b: any) => a.id - b.id)
           .map((e: any) => ({ env_id: e.id, roles: e.roles.map((r: any) => r.role_name).sort(byText) }))
-          .filter((e: any) => e.roles.length > 0)
       }))
     }))
   }

@@ -14,6 +14,7 @@ t.test('the drift report lists the first five ids of each change and says when t
     '  deleted: u1',
     'memberships: 0 created, 0 updated, 0 deleted, 0 unchanged',
     'role_assignments: 0 created, 0 updated, 0 deleted, 0 unchanged',
+    'membership_envs: 0 created, 0 updated, 0 deleted, 0 unchanged',
     'roles: 0 created, 0 updated, 0 deleted, 0 unchanged',
     'envs: 0 created, 0 updated, 0 deleted, 0 unchanged'
   ].join('\n'))
@@ -32,6 +33,7 @@ t.test('refused items: counted on the entity\'s line, the first five listed with
     '  refused: 1 more',
     'memberships: 0 created, 0 updated, 0 deleted, 0 unchanged',
     'role_assignments: 0 created, 0 updated, 0 deleted, 0 unchanged',
+    'membership_envs: 0 created, 0 updated, 0 deleted, 0 unchanged',
     'roles: 0 created, 0 updated, 0 deleted, 0 unchanged',
     'envs: 0 created, 0 updated, 0 deleted, 0 unchanged, 1 refused',
     '  refused: (no usable id) at GET /v1/auth/envs /envs/0/id: Expected required property'

@@ -1,6 +1,6 @@
 import { empty, join, raw, sqltag as sql, type Sql } from '@prisma/client/runtime/client'
-import type { Tenant, TenantUser, TenantUserRole, User } from '../../generated/sqlite/client.js'
-import { membershipVisible, tenantPlan, tenantView, userView, type TenantView, type UserView } from '../views.js'
+import type { Tenant, TenantUser, TenantUserEnv, TenantUserRole, User } from '../../generated/sqlite/client.js'
+import { membershipEnvs, membershipVisible, tenantPlan, tenantView, userView, type TenantView, type UserView } from '../views.js'
 import type { Repository } from '../repository.js'
 import { FEED_KEYS, type FeedEntity } from '../feed/feed-views.js'
 import { cutColumn, cutText } from './list-text.js'
@@ -245,14 +245,15 @@ export class ConsoleReads {
     ])
     const shown = memberships.slice(0, limit)
     const users = await this.#prisma.user.findMany({ where: { id: { in: shown.map(m => m.userId) }, live: true } })
-    const roles = await this.#prisma.tenantUserRole.findMany({ where: { tenantId: id, userId: { in: shown.map(m => m.userId) }, live: true } })
+    const below = { tenantId: id, userId: { in: shown.map(m => m.userId) }, live: true }
+    const [roles, listings] = await Promise.all([this.#prisma.tenantUserRole.findMany({ where: below }), this.#prisma.tenantUserEnv.findMany({ where: below })])
     const view = tenantView(tenant, attributes, [], new Map(), nowMs)
     const written = attributes.filter(a => a.v > tenant.deletedV).map(a => a.v)
     return {
       tenant: view,
       last_change: lastChange([tenant.liveV, tenant.nameV, tenant.backOfficeStaffEmailV, tenant.planIdV, tenant.planHistoriesV,
         tenant.nextPlanV, tenant.billingInfoV, tenantPlan(tenant, nowMs).changed_v, ...written]),
-      users: membershipRows(shown, new Map([[tenant.id, tenant]]), new Map(users.map(u => [u.id, u])), roles),
+      users: membershipRows(shown, new Map([[tenant.id, tenant]]), new Map(users.map(u => [u.id, u])), roles, listings),
       next: memberships.length > limit ? shown[shown.length - 1].userId : null
     }
   }
@@ -271,12 +272,13 @@ export class ConsoleReads {
     ])
     const shown = memberships.slice(0, limit)
     const tenants = await this.#prisma.tenant.findMany({ where: { id: { in: shown.map(m => m.tenantId) }, live: true } })
-    const roles = await this.#prisma.tenantUserRole.findMany({ where: { userId: id, tenantId: { in: shown.map(m => m.tenantId) }, live: true } })
+    const below = { userId: id, tenantId: { in: shown.map(m => m.tenantId) }, live: true }
+    const [roles, listings] = await Promise.all([this.#prisma.tenantUserRole.findMany({ where: below }), this.#prisma.tenantUserEnv.findMany({ where: below })])
     const own = attributes.filter(a => a.v > user.deletedV).map(a => a.v)
     return {
-      user: userView(user, attributes, [], new Map(), []),
+      user: userView(user, attributes, [], new Map(), [], []),
       last_change: lastChange([user.liveV, user.emailV, user.signInIdV, ...own]),
-      tenants: membershipRows(shown, new Map(tenants.map(t => [t.id, t])), new Map([[user.id, user]]), roles),
+      tenants: membershipRows(shown, new Map(tenants.map(t => [t.id, t])), new Map([[user.id, user]]), roles, listings),
       next: memberships.length > limit ? shown[shown.length - 1].tenantId : null
     }
   }
@@ -289,25 +291,19 @@ function listed (rows: Listed[], limit: number): { items: Listed[], next: string
 
 /**
  * The visible memberships among `memberships`, each with its envs and roles, by the read API's rules
- * (views.ts): a role counts only if written after the newest delete of its tenant, user and membership.
+ * (views.ts): a role or an env listed without role counts only if written after the newest delete of its
+ * tenant, user and membership.
  */
-function membershipRows (memberships: TenantUser[], tenants: Map<string, Tenant>, users: Map<string, User>, roles: TenantUserRole[]): MembershipRow[] {
+function membershipRows (
+  memberships: TenantUser[], tenants: Map<string, Tenant>, users: Map<string, User>, roles: TenantUserRole[], listings: TenantUserEnv[]
+): MembershipRow[] {
   const rows: MembershipRow[] = []
   for (const m of memberships) {
     const tenant = tenants.get(m.tenantId)
     const user = users.get(m.userId)
     if (!membershipVisible(m, tenant, user)) continue
     const after = maxVersion([tenant!.deletedV, user!.deletedV, m.deletedV])
-    const envs = new Map<number, string[]>()
-    for (const r of roles) {
-      if (r.tenantId !== m.tenantId || r.userId !== m.userId || r.liveV <= after) continue
-      envs.set(Number(r.envId), [...(envs.get(Number(r.envId)) ?? []), r.roleName])
-    }
-    rows.push({
-      tenant_id: m.tenantId,
-      user_id: m.userId,
-      envs: [...envs.entries()].sort(([a], [b]) => a - b).map(([env_id, names]) => ({ env_id, roles: names.sort() }))
-    })
+    rows.push({ tenant_id: m.tenantId, user_id: m.userId, envs: membershipEnvs(m.tenantId, m.userId, after, roles, listings) })
   }
   return rows
 }

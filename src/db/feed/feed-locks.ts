@@ -65,7 +65,7 @@ export function parentKeys (scope: FeedScope, rows: FeedRows): string[] {
   const below = (tenantId: string, userId: string): void => {
     if (scope.tenantIds.has(tenantId) || scope.userIds.has(userId)) keys.push(`tenant:${tenantId}`, `user:${userId}`)
   }
-  for (const r of [...rows.memberships, ...rows.assignments]) below(r.tenantId, r.userId)
+  for (const r of [...rows.memberships, ...rows.assignments, ...rows.listings]) below(r.tenantId, r.userId)
   for (const a of rows.attributes) if (a.scope === 'tenant_user') below(a.tenantId, a.userId)
   return keys
 }

@@ -1,5 +1,5 @@
 import { join, raw, sqltag as sql, type Sql } from '@prisma/client/runtime/client'
-import type { AttributeValue, Env, Role, Tenant, TenantUser, TenantUserRole, User } from '../../generated/sqlite/client.js'
+import type { AttributeValue, Env, Role, Tenant, TenantUser, TenantUserEnv, TenantUserRole, User } from '../../generated/sqlite/client.js'
 import type { CollapsedRow } from '../writing/collapse.js'
 import { identifier, type ColumnType, type Dialect } from '../engines/dialect.js'
 import type { RawQueryable } from '../engines/driver-adapter.js'
@@ -67,7 +67,7 @@ export function scopeOf (rows: CollapsedRow[], attributeOwners: Array<{ scope: s
   for (const { entity, key } of rows) {
     if (entity === 'tenant') scope.tenantIds.add(key.id as string)
     else if (entity === 'user') scope.userIds.add(key.id as string)
-    else if (entity === 'tenant_user' || entity === 'tenant_user_role') {
+    else if (entity === 'tenant_user' || entity === 'tenant_user_role' || entity === 'tenant_user_env') {
       scope.memberUsers.add(key.user_id as string)
       scope.parentTenants.add(key.tenant_id as string)
     } else if (entity === 'role') scope.roleNames.add(key.role_name as string)
@@ -135,6 +135,7 @@ const TABLES = {
   user: { table: 'users', columns: { id: P, live: BOOL, liveV: P, deletedV: P, email: P, emailV: P, signInId: P, signInIdV: P } satisfies Columns<User> },
   membership: { table: 'tenant_users', columns: { tenantId: P, userId: P, live: BOOL, liveV: P, deletedV: P } satisfies Columns<TenantUser> },
   assignment: { table: 'tenant_user_roles', columns: { tenantId: P, userId: P, envId: P, roleName: P, live: BOOL, liveV: P } satisfies Columns<TenantUserRole> },
+  listing: { table: 'tenant_user_envs', columns: { tenantId: P, userId: P, envId: P, live: BOOL, liveV: P } satisfies Columns<TenantUserEnv> },
   role: { table: 'roles', columns: { roleName: P, live: BOOL, liveV: P, displayName: P, displayNameV: P } satisfies Columns<Role> },
   env: { table: 'envs', columns: { id: P, live: BOOL, liveV: P, name: P, nameV: P, displayName: P, displayNameV: P } satisfies Columns<Env> },
   attribute: { table: 'attribute_values', columns: { scope: P, tenantId: P, userId: P, key: P, value: JSON_, removed: BOOL, v: P } satisfies Columns<AttributeValue> }
@@ -199,8 +200,8 @@ function scopedQuery (scope: FeedScope, dialect: Dialect): Sql {
       const from = sql`SELECT * FROM ${table(name)} WHERE `
       return join([mu && sql`${from}"user_id" ${dialect.inSet(mu)}`, mt && sql`${from}"tenant_id" ${dialect.inSet(mt)}`].filter(s => s !== undefined), ' UNION ')
     }
-    lists.push(sql`"m" AS (${below('membership')})`, sql`"a" AS (${below('assignment')})`)
-    parts.push(select('membership', dialect, raw('"m"')), select('assignment', dialect, raw('"a"')))
+    lists.push(sql`"m" AS (${below('membership')})`, sql`"a" AS (${below('assignment')})`, sql`"l" AS (${below('listing')})`)
+    parts.push(select('membership', dialect, raw('"m"')), select('assignment', dialect, raw('"a"')), select('listing', dialect, raw('"l"')))
   }
   // Attribute keys in parts that each read one index (one OR of them all reads every key of a scope).
   // (`"scope" || ''`: not the primary key's scope prefix, which both engines would pick, but user_id's index.)
@@ -238,10 +239,10 @@ function cascadeQuery (candidates: Candidate[], dialect: Dialect): Sql {
   const below = (name: TableName): Sql =>
     sql`SELECT * FROM ${table(name)} WHERE "user_id" ${dialect.inSet(sql`SELECT "id" FROM "cu"`)} UNION SELECT * FROM ${table(name)} WHERE "tenant_id" ${dialect.inSet(sql`SELECT "id" FROM "ct"`)}`
   return sql`(WITH "cc"("entity", "id", "live", "live_v", "deleted_v") AS (${dialect.rows(CANDIDATE_TYPES, candidates)}),
-    "ct" AS (${cascades('tenant')}), "cu" AS (${cascades('user')}), "cm" AS (${below('membership')}), "ca" AS (${below('assignment')})
+    "ct" AS (${cascades('tenant')}), "cu" AS (${cascades('user')}), "cm" AS (${below('membership')}), "ca" AS (${below('assignment')}), "cl" AS (${below('listing')})
     SELECT 'cascade' AS "kind", json_build_array('tenant', "id")::text AS "row" FROM "ct"
     UNION ALL SELECT 'cascade', json_build_array('user', "id")::text FROM "cu"
-    UNION ALL ${select('membership', dialect, raw('"cm"'))} UNION ALL ${select('assignment', dialect, raw('"ca"'))}
+    UNION ALL ${select('membership', dialect, raw('"cm"'))} UNION ALL ${select('assignment', dialect, raw('"ca"'))} UNION ALL ${select('listing', dialect, raw('"cl"'))}
     UNION ALL ${select('attribute', dialect, table('attribute'), sql`("scope" || '') = 'tenant_user' AND "user_id" ${dialect.inSet(sql`SELECT "id" FROM "cu"`)}`)}
     UNION ALL ${select('attribute', dialect, table('attribute'), sql`"scope" = 'tenant_user' AND "tenant_id" ${dialect.inSet(sql`SELECT "id" FROM "ct"`)}`)}
     UNION ALL ${select('tenant', dialect, table('tenant'), sql`"id" ${dialect.inSet(sql`SELECT "tenant_id" FROM "cm"`)}`)}
@@ -314,6 +315,7 @@ function split (rows: Record<TableName, unknown[]>, own: FeedScope | 'all'): Fee
     parentUsers,
     memberships: rows.membership as TenantUser[],
     assignments: rows.assignment as TenantUserRole[],
+    listings: rows.listing as TenantUserEnv[],
     roles: rows.role as Role[],
     envs: rows.env as Env[],
     attributes: rows.attribute as AttributeValue[]
@@ -358,6 +360,7 @@ function unionRows (rows: FeedRows, more: FeedRows): FeedRows {
     parentUsers: union('user', rows.parentUsers, more.parentUsers),
     memberships: union('membership', rows.memberships, more.memberships),
     assignments: union('assignment', rows.assignments, more.assignments),
+    listings: union('listing', rows.listings, more.listings),
     roles: rows.roles,
     envs: rows.envs,
     attributes: union('attribute', rows.attributes, more.attributes)
@@ -389,7 +392,7 @@ async function withParentsReread (db: Queryable, dialect: Dialect, scope: FeedSc
 export interface StoredRow { kind: TableName, row: string }
 
 function parseRows (found: StoredRow[]): Record<TableName, unknown[]> {
-  const rows: Record<TableName, unknown[]> = { tenant: [], user: [], membership: [], assignment: [], role: [], env: [], attribute: [] }
+  const rows: Record<TableName, unknown[]> = { tenant: [], user: [], membership: [], assignment: [], listing: [], role: [], env: [], attribute: [] }
   for (const { kind, row } of found) {
     const parsed = JSON.parse(row) as { live: unknown }
     if (kind !== 'attribute') parsed.live = parsed.live === true || parsed.live === 1
@@ -404,6 +407,7 @@ const ROW_KEY: Record<TableName, (row: any) => string> = {
   user: r => r.id,
   membership: r => JSON.stringify([r.tenantId, r.userId]),
   assignment: r => JSON.stringify([r.tenantId, r.userId, r.envId, r.roleName]),
+  listing: r => JSON.stringify([r.tenantId, r.userId, r.envId]),
   role: r => r.roleName,
   env: r => String(r.id),
   attribute: r => JSON.stringify([r.scope, r.tenantId, r.userId, r.key])
@@ -435,6 +439,7 @@ export function rowsAfter (before: FeedRows, written: StoredRow[]): FeedRows {
     parentUsers: before.parentUsers,
     memberships: merged('membership', before.memberships),
     assignments: merged('assignment', before.assignments),
+    listings: merged('listing', before.listings),
     roles: merged('role', before.roles),
     envs: merged('env', before.envs),
     attributes: merged('attribute', before.attributes)

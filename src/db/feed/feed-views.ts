@@ -1,12 +1,12 @@
 import { isDeepStrictEqual } from 'node:util'
-import type { AttributeValue, Env, Role, Tenant, TenantUser, TenantUserRole, User } from '../../generated/sqlite/client.js'
+import type { AttributeValue, Env, Role, Tenant, TenantUser, TenantUserEnv, TenantUserRole, User } from '../../generated/sqlite/client.js'
 import { attributeObject, membershipVisible, tenantPlan } from '../views.js'
 
 // What the change feed compares: the visible state of every entity of a set of loaded rows, by the rules
 // the read API uses (views.ts), and the entries that turn one such state into the next. Pure; no I/O.
 
-export type FeedEntity = 'tenant' | 'user' | 'membership' | 'role_assignment' | 'role' | 'env'
-export const FEED_ENTITIES: readonly FeedEntity[] = ['tenant', 'user', 'membership', 'role_assignment', 'role', 'env']
+export type FeedEntity = 'tenant' | 'user' | 'membership' | 'role_assignment' | 'membership_env' | 'role' | 'env'
+export const FEED_ENTITIES: readonly FeedEntity[] = ['tenant', 'user', 'membership', 'role_assignment', 'membership_env', 'role', 'env']
 
 /** Rows of every table, as loaded for the entities a write touches (or for all of them). */
 export interface FeedRows {
@@ -17,6 +17,8 @@ export interface FeedRows {
   parentUsers: User[]
   memberships: TenantUser[]
   assignments: TenantUserRole[]
+  /** Envs listed for a membership without role (entities.ts tenant_user_env). */
+  listings: TenantUserEnv[]
   roles: Role[]
   envs: Env[]
   attributes: AttributeValue[]
@@ -26,7 +28,8 @@ export type FeedKey = Record<string, string | number>
 
 /** The key columns of each entity, in the order keys are shown. */
 export const FEED_KEYS: Record<FeedEntity, readonly string[]> = {
-  tenant: ['id'], user: ['id'], membership: ['tenant_id', 'user_id'], role_assignment: ['tenant_id', 'user_id', 'env_id', 'role_name'], role: ['role_name'], env: ['id']
+  tenant: ['id'], user: ['id'], membership: ['tenant_id', 'user_id'], role_assignment: ['tenant_id', 'user_id', 'env_id', 'role_name'],
+  membership_env: ['tenant_id', 'user_id', 'env_id'], role: ['role_name'], env: ['id']
 }
 
 /** One visible entity: its fields as the read API shows them; `attributes` is an object of keys. */
@@ -105,6 +108,13 @@ export function visibleEntities (rows: FeedRows): Map<string, VisibleEntity> {
     const after = membershipAfter.get(pair(r.tenantId, r.userId))
     if (after === undefined || !r.live || r.liveV <= after) continue
     put('role_assignment', { tenant_id: r.tenantId, user_id: r.userId, env_id: Number(r.envId), role_name: r.roleName }, {})
+  }
+  // An env listed without role shows by the same rule as a role, whatever roles the env has: a reader's envs
+  // of a membership are those of its role assignments and of its membership envs (docs/feed.md).
+  for (const l of rows.listings) {
+    const after = membershipAfter.get(pair(l.tenantId, l.userId))
+    if (after === undefined || !l.live || l.liveV <= after) continue
+    put('membership_env', { tenant_id: l.tenantId, user_id: l.userId, env_id: Number(l.envId) }, {})
   }
   for (const r of rows.roles) if (r.live) put('role', { role_name: r.roleName }, { display_name: r.displayName })
   for (const e of rows.envs) if (e.live) put('env', { id: Number(e.id) }, { name: e.name, display_name: e.displayName })

@@ -30,15 +30,15 @@ export type WriteCause = { kind: 'event', events: EventRef[] } | { kind: 'rebuil
 
 /** The feed's name for the entity a table holds. */
 const FEED_ENTITY: Record<Entity, FeedEntity> = {
-  tenant: 'tenant', user: 'user', tenant_user: 'membership', tenant_user_role: 'role_assignment', role: 'role', env: 'env'
+  tenant: 'tenant', user: 'user', tenant_user: 'membership', tenant_user_role: 'role_assignment', tenant_user_env: 'membership_env', role: 'role', env: 'env'
 }
 const ATTRIBUTE_OWNER = { tenant: 'tenant', user: 'user', tenant_user: 'membership' } as const
 
 /** The feed subjects whose visible state also depends on a subject's rows: below a tenant, user or membership. */
 function parentsOf (entity: FeedEntity, key: Record<string, string | number>): string[] {
-  if (entity !== 'membership' && entity !== 'role_assignment') return []
+  if (entity !== 'membership' && entity !== 'role_assignment' && entity !== 'membership_env') return []
   const parents = [subjectId('tenant', { id: key.tenant_id }), subjectId('user', { id: key.user_id })]
-  if (entity === 'role_assignment') parents.push(subjectId('membership', { tenant_id: key.tenant_id, user_id: key.user_id }))
+  if (entity !== 'membership') parents.push(subjectId('membership', { tenant_id: key.tenant_id, user_id: key.user_id }))
   return parents
 }
 

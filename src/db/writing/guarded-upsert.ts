@@ -8,7 +8,7 @@ import { rowJson, type TableName } from '../feed/feed-store.js'
 
 /** The change feed's name for each entity's table (feed-store.ts TABLES). */
 const FEED_TABLE: Record<Entity, TableName> = {
-  tenant: 'tenant', user: 'user', tenant_user: 'membership', tenant_user_role: 'assignment', role: 'role', env: 'env'
+  tenant: 'tenant', user: 'user', tenant_user: 'membership', tenant_user_role: 'assignment', tenant_user_env: 'listing', role: 'role', env: 'env'
 }
 
 interface Shape {
