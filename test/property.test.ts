@@ -11,9 +11,10 @@ import { entitySteps, type Step } from './helpers/history-steps.js'
 // attribute edits (with removals), plan and billing changes, deletes, and many same-second ties.
 //
 // Runs PROPERTY_RUNS cases (default 150); e.g. `PROPERTY_RUNS=2000 npx tap test/property.test.ts`.
-// A failure prints fast-check's seed and path: pass them to fc.assert to replay it.
+// A failure prints fast-check's seed and path: PROPERTY_SEED=<seed> PROPERTY_PATH=<path> replays it.
 
 const RUNS = Number(process.env.PROPERTY_RUNS ?? 150)
+const replay = process.env.PROPERTY_SEED === undefined ? {} : { seed: Number(process.env.PROPERTY_SEED), path: process.env.PROPERTY_PATH, endOnFailure: true }
 // 150 cases take ~13 s on PostgreSQL on a quiet host and took 106 s inside a loaded CI run: the file's
 // budget is the cases', not the suite's 120 s default.
 t.setTimeout(600_000)
@@ -94,6 +95,6 @@ engineTest(t, `any order, repeats and batching reach the in-order state (${RUNS}
         throw new Error(`states differ:\nexpected ${JSON.stringify(expected)}\nactual   ${JSON.stringify(actual)}`)
       }
     }
-  ), { numRuns: RUNS })
+  ), { numRuns: RUNS, ...replay })
   t.pass(`${RUNS} histories converged`)
 })
