@@ -6,7 +6,7 @@ import type { OperationName } from './operations.js'
 import type { Version } from './version.js'
 import { ENTITIES, type AttributeScope, type Entity } from './entities.js'
 import { Checker, type Checked, type ValidationProblem } from './checker.js'
-import { planOpOf, type PlanOp } from './plan-state.js'
+import { asReservation, planOpOf, type PlanOp } from './plan-state.js'
 
 export type Attributes = Record<string, unknown>
 export type Key = Record<string, string | number>
@@ -108,9 +108,14 @@ const PLANNERS: Partial<Record<OperationName, Planner>> = {
   create_tenant ({ responseBody, version }) {
     const b = body(Bodies.CreateTenantResponse, responseBody, RESPONSE)
     if (!b.ok) return b.problem
-    const { id, name, back_office_staff_email, plan_id, plan_histories } = b.value
+    const { id, name, back_office_staff_email, plan_id, plan_histories, billing_info } = b.value
+    // The answer is the whole new tenant (SaaSus's Tenant): what it does not show, it does not have. So its
+    // plan, reservation and billing are written too, at the create's version: a plan change or billing
+    // update dated before the tenant existed never shows, whichever arrives first.
     return [
-      put('tenant', { id }, version, present({ name, back_office_staff_email, plan_id, plan_histories })),
+      put('tenant', { id }, version, {
+        name, back_office_staff_email, plan_id: plan_id ?? null, plan_histories: plan_histories ?? [], next_plan: asReservation(b.value), billing_info: billing_info ?? null
+      }),
       attributes('tenant', { tenantId: id }, version, b.value.attributes)
     ]
   },

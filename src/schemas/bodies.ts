@@ -22,7 +22,14 @@ export const CreateTenantResponse = Type.Object({
   attributes: Attributes,
   back_office_staff_email: Type.String(),
   plan_id: Type.Optional(NullableString),
-  plan_histories: Type.Optional(Type.Array(Type.Unknown()))
+  plan_histories: Type.Optional(Type.Array(Type.Unknown())),
+  // The rest of SaaSus's Tenant: its reservation (PlanReservation) and billing, none when absent.
+  next_plan_id: Type.Optional(NullableString),
+  using_next_plan_from: Type.Optional(Type.Union([Type.Integer(), Type.Null()])),
+  next_plan_tax_rate_id: Type.Optional(NullableString),
+  proration_behavior: Type.Optional(NullableString),
+  delete_usage: Type.Optional(Type.Union([Type.Boolean(), Type.Null()])),
+  billing_info: Type.Optional(Type.Unknown())
 })
 
 /** Request of PATCH /v1/auth/tenants/{tenant_id}: every field is required by the API. */

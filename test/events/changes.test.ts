@@ -25,14 +25,22 @@ const attrs = (scope: string, tenantId: string, userId: string, values: Record<s
 
 t.test('tenant calls', async t => {
   t.same(changes(plan(events.createTenant('t1', { name: 'n', attributes: { a: 1 }, back_office_staff_email: 'e@x' }, { time }))), [
-    tenant('t1', { name: 'n', back_office_staff_email: 'e@x', plan_histories: [] }),
+    // The whole new tenant: no plan, no reservation, no billing where the answer shows none.
+    tenant('t1', { name: 'n', back_office_staff_email: 'e@x', plan_id: null, plan_histories: [], next_plan: null, billing_info: null }),
     attrs('tenant', 't1', '', { a: 1 })
   ])
-  const withPlan = events.createTenant('t1', { name: 'n' }, { time })
-  const inner = JSON.parse(withPlan.detail.event)
-  inner.response_body = JSON.stringify({ ...JSON.parse(inner.response_body), plan_id: 'plan-1' })
-  withPlan.detail.event = JSON.stringify(inner)
-  t.match(changes(plan(withPlan))[0], { fields: { plan_id: 'plan-1' } }, 'plan_id when the response carries it')
+  const answering = (fields: Record<string, unknown>) => {
+    const event = events.createTenant('t1', { name: 'n' }, { time })
+    const inner = JSON.parse(event.detail.event)
+    inner.response_body = JSON.stringify({ ...JSON.parse(inner.response_body), ...fields })
+    event.detail.event = JSON.stringify(inner)
+    return event
+  }
+  t.match(changes(plan(answering({ plan_id: 'plan-1' })))[0], { fields: { plan_id: 'plan-1' } }, 'plan_id when the response carries it')
+  const billing = { name: 'B', address: { street: 's', city: 'c', state: 'st', country: 'JP', postal_code: '1' }, invoice_language: 'en-US' }
+  t.match(changes(plan(answering({ next_plan_id: 'plan-2', using_next_plan_from: 1780000000, proration_behavior: 'none', billing_info: billing })))[0], {
+    fields: { next_plan: { next_plan_id: 'plan-2', using_next_plan_from: 1780000000, next_plan_tax_rate_id: null, proration_behavior: 'none', delete_usage: null }, billing_info: billing }
+  }, 'the reservation and billing the response carries')
 
   t.same(changes(plan(events.updateTenant('t1', { name: 'n2', attributes: { a: null } }, { time }))), [
     tenant('t1', { name: 'n2', back_office_staff_email: 'staff@example.com' }),
