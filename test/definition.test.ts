@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util'
 import t from 'tap'
 import fc from 'fast-check'
 import type { FastifyInstance } from 'fastify'
@@ -13,8 +14,11 @@ import { testReconciler } from './helpers/reconciler.js'
 // definition says SaaSus holds. And event bodies generated from the same definition are never refused.
 //
 // Runs PROPERTY_RUNS cases per engine (default 4: a few seconds); e.g. `PROPERTY_RUNS=100 npx tap test/definition.test.ts`.
+// A failure prints fast-check's seed and path: PROPERTY_SEED=<seed> PROPERTY_PATH=<path> replays it.
 
 const RUNS = Number(process.env.PROPERTY_RUNS ?? 4)
+const replay = process.env.PROPERTY_SEED === undefined ? {} : { seed: Number(process.env.PROPERTY_SEED), path: process.env.PROPERTY_PATH, endOnFailure: true }
+t.setTimeout(600_000)
 const ref = (name: string): Schema => ({ $ref: `#/components/schemas/${name}` })
 // A reservation SaaSus still shows is in the future: at its instant SaaSus applies it (docs/ordering.md, Plans).
 const future = { properties: { using_next_plan_from: fc.integer({ min: Math.floor(Date.now() / 1000) + 86_400, max: 2 ** 40 }) } }
@@ -38,6 +42,23 @@ const saasusState: fc.Arbitrary<SaasusState> = fc.record({
   }).map(({ base, envs }) => ({ ...base, id: user.id, tenant_id: tenant.id, email: user.email, sign_in_id: user.sign_in_id, envs }))
   return fc.subarray(pairs).chain(chosen => fc.tuple(...chosen.map(membership))).map(memberships => ({ ...s, memberships }))
 })
+
+/** A teardown scope for one property case: what it registers runs, last first, at close(). */
+function caseScope (): { teardown: (fn: () => unknown) => void, close: () => Promise<void> } {
+  const fns: Array<() => unknown> = []
+  return {
+    teardown: fn => { fns.push(fn) },
+    close: async () => { for (const fn of fns.reverse()) await fn() }
+  }
+}
+
+/** Throws (so fast-check shrinks and prints the seed) when `actual` is not `expected`, showing both. */
+function sameOrThrow (what: string, actual: unknown, expected: unknown): void {
+  const a = JSON.stringify(actual)
+  const e = JSON.stringify(expected)
+  // Compared as JSON values (key order aside): what a client of the read API receives.
+  if (!isDeepStrictEqual(JSON.parse(a), JSON.parse(e))) throw new Error(`${what} differs:\nexpected ${e}\nactual   ${a}`)
+}
 
 /** What the read API must show for SaaSus's state, per tenant and user id. */
 function expected (s: SaasusState): { tenants: Record<string, unknown>, users: Record<string, unknown> } {
@@ -82,20 +103,30 @@ async function shown (app: FastifyInstance, s: SaasusState): Promise<{ tenants: 
 
 engineTest(t, `answers generated from SaaSus's definition reconcile exactly into an empty copy (${RUNS} states)`, async (t, engine) => {
   const api = await startSaasus(t)
+  let cases = 0
   await fc.assert(fc.asyncProperty(saasusState, async state => {
-    const { app } = await buildApp(t, { ...api.env, LOG_LEVEL: 'warn' }, engine)
-    api.state = state
-    const reconciler = testReconciler(api.url, app.repository, { chunkSize: 2, analyzeEveryMs: 0 })
-    const result = await reconciler.run()
-    if (result.outcome !== 'succeeded') throw new Error(`run ${result.outcome}: ${result.error ?? ''}`)
-    t.same(await shown(app, state), expected(state))
-    // Envs and roles are not served by the read API: the change feed shows them.
-    const feed = (await getJson(app, '/changes?limit=1000')).json().entries as Array<{ entity: string, key: Record<string, unknown>, fields: Record<string, unknown> }>
-    const envs = feed.filter(e => e.entity === 'env').map(e => ({ id: e.key.id, name: e.fields.name, display_name: e.fields.display_name }))
-    t.same(envs.sort((a, b) => Number(a.id) - Number(b.id)), state.envs.map(e => ({ id: e.id, name: e.name, display_name: e.display_name ?? null })).sort((a, b) => a.id - b.id))
-    const roles = feed.filter(e => e.entity === 'role').map(e => [e.key.role_name, e.fields.display_name])
-    t.same(new Map(roles as Array<[string, unknown]>), new Map(state.roles.map(r => [r.role_name, r.display_name])))
-  }), { numRuns: RUNS })
+    // Each case gets a copy of its own, closed (and its database dropped) when the case ends: PostgreSQL's
+    // connections are not held by earlier cases.
+    const scope = caseScope()
+    try {
+      const { app } = await buildApp(scope, { ...api.env, LOG_LEVEL: 'warn' }, engine)
+      api.state = state
+      const reconciler = testReconciler(api.url, app.repository, { chunkSize: 2, analyzeEveryMs: 0 })
+      const result = await reconciler.run()
+      if (result.outcome !== 'succeeded') throw new Error(`run ${result.outcome}: ${result.error ?? ''}`)
+      sameOrThrow('read API', await shown(app, state), expected(state))
+      // Envs and roles are not served by the read API: the change feed shows them.
+      const feed = (await getJson(app, '/changes?limit=1000')).json().entries as Array<{ entity: string, key: Record<string, unknown>, fields: Record<string, unknown> }>
+      const envs = feed.filter(e => e.entity === 'env').map(e => ({ id: e.key.id, name: e.fields.name, display_name: e.fields.display_name }))
+      sameOrThrow('envs', envs.sort((a, b) => Number(a.id) - Number(b.id)), state.envs.map(e => ({ id: e.id, name: e.name, display_name: e.display_name ?? null })).sort((a, b) => a.id - b.id))
+      const roles = feed.filter(e => e.entity === 'role').map(e => [e.key.role_name, e.fields.display_name]).sort()
+      sameOrThrow('roles', roles, state.roles.map(r => [r.role_name, r.display_name]).sort())
+      cases++
+    } finally {
+      await scope.close()
+    }
+  }), { numRuns: RUNS, ...replay })
+  t.equal(cases, RUNS, `${RUNS} states reconciled exactly`)
 })
 
 // The calls events are projected from, with the uri their path parameters make.

@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox'
-import { MAX_ID_LENGTH } from './ids.js'
+import { MAX_EVENT_TYPE_LENGTH, MAX_ID_LENGTH } from './ids.js'
 
 /** A JSON string or an already-parsed JSON object: SaaSus sent strings in 2026 and objects in 2023. */
 export const JsonStringOrObject = Type.Union([Type.String(), Type.Object({})])
@@ -21,7 +21,7 @@ export const Envelope = Type.Object({
   region: Type.Optional(Type.String()),
   resources: Type.Optional(Type.Array(Type.Unknown())),
   detail: Type.Object({
-    event_type: Type.String({ minLength: 1 }),
+    event_type: Type.String({ minLength: 1, maxLength: MAX_EVENT_TYPE_LENGTH }),
     event: JsonStringOrObject,
     trace_id: Type.Optional(Type.String())
   })

@@ -5,7 +5,7 @@ import { EXCERPT_BYTES } from '../../src/events/oversized.js'
 import { MAX_ATTRIBUTES, MAX_ROLE_NAMES } from '../../src/schemas/entries.js'
 import { buildApp, getJson, postEvent } from '../helpers/app.js'
 import { engineTest } from '../helpers/engines.js'
-import { events } from '../helpers/events.js'
+import { events, makeEvent } from '../helpers/events.js'
 
 // Issue 18: no single request can crash, freeze or bloat the receiver. Small inputs here; the heavy ones
 // are in test/stress/intake.stress.ts.
@@ -233,6 +233,19 @@ engineTest(t, 'ids longer than the read API accepts are refused at intake; reads
   const tooLong = await getJson(app, `/tenants/${encodeURIComponent('é'.repeat(257))}`)
   t.equal(tooLong.statusCode, 400)
   t.match(tooLong.json(), { statusCode: 400, error: 'Bad Request', message: /params\/id/ })
+})
+
+engineTest(t, 'an event_type longer than 256 characters is refused and quarantined on both engines', async (t, engine) => {
+  const { app } = await buildApp(t, {}, engine)
+  const huge = makeEvent({ eventType: `huge-${'t'.repeat(1_900_000)}`, method: 'POST', uri: '/v1/x', time, response: {} })
+  const res = await postEvent(app, huge)
+  t.equal(res.statusCode, 400)
+  t.same(res.json(), { statusCode: 400, error: 'Bad Request', message: 'body/detail/event_type Expected string length less or equal to 256', field: '/detail/event_type' })
+  t.same((await app.repository.quarantined()).map(q => q.field), ['/detail/event_type'], 'kept for the operator')
+  const batch = await postEvent(app, [makeEvent({ eventType: 'x'.repeat(257), method: 'POST', uri: '/v1/x', time, response: {} }), events.createTenant('after-long-type', { name: 'x' }, { time })])
+  t.same(batch.json().results.map((r: { outcome: string }) => r.outcome), ['rejected', 'applied'], 'in a batch only that item is refused')
+  const longest = await postEvent(app, makeEvent({ eventType: 'y'.repeat(256), method: 'POST', uri: '/v1/x', time, response: {} }))
+  t.equal(longest.statusCode, 200, 'the longest type is taken')
 })
 
 engineTest(t, 'the quarantine keeps the same content once, counts repeats, and stops at its caps', async (t, engine) => {
