@@ -1,6 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox'
 import envSchema from 'env-schema'
-import { postgresqlTarget } from './db/engines/postgresql-url.js'
+import { postgresqlTarget } from './postgresql-url.js'
 
 /** A duration: a whole number with a unit (s, m, h or d), or `off` / `0` for none. */
 const DURATION = '^(off|0|[1-9][0-9]{0,6}[smhd])$'

@@ -7,7 +7,7 @@ import { buildApp, deliver, getJson, postEvent } from './helpers/app.js'
 import { engineTest, pgClient, postgresql } from './helpers/engines.js'
 import { events } from './helpers/events.js'
 import { sqliteFilePath } from '../src/db/engines/sqlite.js'
-import { postgresqlTarget } from '../src/db/engines/postgresql-url.js'
+import { postgresqlTarget } from '../src/postgresql-url.js'
 import { isTransientDatabaseError } from '../src/db/engines/transient.js'
 import { retryPauseMs } from '../src/db/repository.js'
 

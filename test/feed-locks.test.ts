@@ -7,7 +7,7 @@ import { Fold, readState } from './helpers/feed.js'
 import { parseEvent } from '../src/events/parse.js'
 import type { BatchItem } from '../src/db/writing/batch-write.js'
 import { FeedLockConflict, FeedLocks, MAX_CONFLICTS, MAX_KEYS } from '../src/db/feed/feed-locks.js'
-import { postgresqlTarget } from '../src/db/engines/postgresql-url.js'
+import { postgresqlTarget } from '../src/postgresql-url.js'
 import type { RawQueryable } from '../src/db/engines/driver-adapter.js'
 import type { Sql } from '@prisma/client/runtime/client'
 

@@ -13,7 +13,7 @@ import { runScript } from './helpers/process.js'
 import { FeedListener } from '../src/db/feed/feed-listener.js'
 import { openRepository } from '../src/db/open.js'
 import { Repository } from '../src/db/repository.js'
-import { postgresqlTarget } from '../src/db/engines/postgresql-url.js'
+import { postgresqlTarget } from '../src/postgresql-url.js'
 import { parseEvent } from '../src/events/parse.js'
 
 // The change feed's contract, case by case, on both engines: what is recorded (and what not), causes,

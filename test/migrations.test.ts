@@ -8,7 +8,7 @@ import { migrateSqlite, SQLITE_MIGRATIONS_DIR } from '../src/db/engines/sqlite.j
 import { sqliteMigrationTarget } from '../src/db/migrations/sqlite-migration-target.js'
 import { migratePostgresql, POSTGRESQL_MIGRATIONS_DIR } from '../src/db/engines/postgresql.js'
 import { postgresqlMigrationTarget } from '../src/db/migrations/postgresql-migration-target.js'
-import { postgresqlTarget } from '../src/db/engines/postgresql-url.js'
+import { postgresqlTarget } from '../src/postgresql-url.js'
 import { tempDir } from './helpers/app.js'
 import { engineTest, pgClient, postgresql } from './helpers/engines.js'
 import { generatorBlock, parsePrismaModels } from './helpers/prisma-schema.js'

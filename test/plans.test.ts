@@ -8,7 +8,7 @@ import { SQLITE_MIGRATIONS_DIR, sqliteFilePath } from '../src/db/engines/sqlite.
 import { sqliteMigrationTarget } from '../src/db/migrations/sqlite-migration-target.js'
 import { POSTGRESQL_MIGRATIONS_DIR } from '../src/db/engines/postgresql.js'
 import { postgresqlMigrationTarget } from '../src/db/migrations/postgresql-migration-target.js'
-import { postgresqlTarget } from '../src/db/engines/postgresql-url.js'
+import { postgresqlTarget } from '../src/postgresql-url.js'
 import { events } from './helpers/events.js'
 import { CONSOLE_PASSWORD, mainText, page, signIn } from './helpers/console.js'
 import { saasus, startSaasus, emptyState } from './helpers/saasus.js'

@@ -3,7 +3,7 @@ import Database from 'better-sqlite3'
 import pg from 'pg'
 import { dataErrorReason } from '../../src/db/engines/data-error.js'
 import { engines, TEST_DATABASE_URL } from '../helpers/engines.js'
-import { postgresqlTarget } from '../../src/db/engines/postgresql-url.js'
+import { postgresqlTarget } from '../../src/postgresql-url.js'
 
 // What the database refuses for the values themselves, told from every other failure: the engines' own
 // errors, as their drivers raise them (the write path's errors wrap these: test/routes/unstorable.test.ts).

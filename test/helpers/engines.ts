@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import pg from 'pg'
 import tap, { type Test, type TestOpts } from 'tap'
 import type { BuiltPlugins } from '@tapjs/test'
-import { postgresqlTarget } from '../../src/db/engines/postgresql-url.js'
+import { postgresqlTarget } from '../../src/postgresql-url.js'
 import type { Teardown } from './app.js'
 
 // The engines the database tests run on: SQLite always, PostgreSQL when a server answers at

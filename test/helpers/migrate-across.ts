@@ -5,7 +5,7 @@ import { SQLITE_MIGRATIONS_DIR } from '../../src/db/engines/sqlite.js'
 import { POSTGRESQL_MIGRATIONS_DIR } from '../../src/db/engines/postgresql.js'
 import { sqliteMigrationTarget } from '../../src/db/migrations/sqlite-migration-target.js'
 import { postgresqlMigrationTarget } from '../../src/db/migrations/postgresql-migration-target.js'
-import { postgresqlTarget } from '../../src/db/engines/postgresql-url.js'
+import { postgresqlTarget } from '../../src/postgresql-url.js'
 import { pgClient, type Engine } from './engines.js'
 import { tempDir, type Teardown } from './app.js'
 

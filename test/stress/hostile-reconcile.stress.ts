@@ -10,7 +10,7 @@ import { TEST_DATABASE_URL, postgresql } from '../helpers/engines.js'
 import { events } from '../helpers/events.js'
 import { runScript, startServer, waitListening, type ServerProcess } from '../helpers/process.js'
 import { SAASUS, saasus, startSaasus, type SaasusState, type StandIn } from '../helpers/saasus.js'
-import { postgresqlTarget } from '../../src/db/engines/postgresql-url.js'
+import { postgresqlTarget } from '../../src/postgresql-url.js'
 
 // `npm run test:stress` (issue 25, rows 9-13 and 16): a real service reconciling every 2 s against a local
 // SaaSus stand-in that answers as a hostile or broken SaaSus would: 300 MB answers (items, and one string in a

@@ -5,7 +5,7 @@ import { PrismaClient } from '../../generated/postgresql/client.js'
 import { postgresqlDatabaseClient, type DatabaseClient } from './client.js'
 import { applyMigrations, readMigrations } from '../migrations/migrate.js'
 import { postgresqlMigrationTarget } from '../migrations/postgresql-migration-target.js'
-import { postgresqlTarget } from './postgresql-url.js'
+import { postgresqlTarget } from '../../postgresql-url.js'
 import { statementName, withDriverAdapter } from './driver-adapter.js'
 
 export const POSTGRESQL_MIGRATIONS_DIR = fileURLToPath(new URL('../../../prisma/postgresql/migrations', import.meta.url))

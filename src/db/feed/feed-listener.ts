@@ -1,6 +1,6 @@
 import pg from 'pg'
 import { FEED_CHANNEL } from './feed-store.js'
-import { postgresqlTarget } from '../engines/postgresql-url.js'
+import { postgresqlTarget } from '../../postgresql-url.js'
 
 // PostgreSQL tells every replica about every commit that recorded feed entries: each writing transaction
 // runs pg_notify (delivered at commit) and each process keeps ONE connection listening. A lost connection

@@ -2,7 +2,7 @@ import { sqltag as sql, type Sql } from '@prisma/client/runtime/client'
 import type { Dialect } from '../engines/dialect.js'
 import type { RawQueryable } from '../engines/driver-adapter.js'
 import type { FeedRows } from './feed-views.js'
-import type { FeedScope } from './feed-store.js'
+import type { FeedScope } from './feed-scope.js'
 
 // What lets PostgreSQL's writers run at once while each one's before/after comparison stays exact: locks on
 // the entities whose rows a write reads or writes (transaction-scoped advisory locks), instead of one lock
