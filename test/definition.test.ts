@@ -104,7 +104,7 @@ async function shown (app: FastifyInstance, s: SaasusState): Promise<{ tenants: 
 engineTest(t, `answers generated from SaaSus's definition reconcile exactly into an empty copy (${RUNS} states)`, async (t, engine) => {
   const api = await startSaasus(t)
   let cases = 0
-  await fc.assert(fc.asyncProperty(saasusState, async state => {
+  const details = await fc.check(fc.asyncProperty(saasusState, async state => {
     // Each case gets a copy of its own, closed (and its database dropped) when the case ends: PostgreSQL's
     // connections are not held by earlier cases.
     const scope = caseScope()
@@ -126,7 +126,9 @@ engineTest(t, `answers generated from SaaSus's definition reconcile exactly into
       await scope.close()
     }
   }), { numRuns: RUNS, ...replay })
-  t.equal(cases, RUNS, `${RUNS} states reconciled exactly`)
+  // fast-check's own report (seed, path, the shrunk state, the error), in the test's output.
+  if (details.failed) t.fail(fc.defaultReportMessage(details) ?? 'failed')
+  else t.equal(cases, RUNS, `${RUNS} states reconciled exactly`)
 })
 
 // The calls events are projected from, with the uri their path parameters make.
