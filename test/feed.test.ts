@@ -310,3 +310,20 @@ engineTest(t, 'a failed shared read is logged; the request still answers at the 
   t.same(res.json().entries.map((e: Entry) => e.cursor), [1], 'the last read at the end of the wait finds it')
   t.match(logs(), 'reading the change feed for waiting requests failed')
 }, [sqlite])
+
+engineTest(t, 'pages: concurrent requests for one range read it once; a complete page is kept, the page at the head is read again', async (t, engine) => {
+  const { app } = await buildApp(t, {}, engine)
+  await postEvent(app, [1, 2, 3].map(k => events.createUser(`u${k}`, { email: `u${k}@x` }, o(k, `e${k}`))))
+  const reads = app.feedPages.reads
+  const pages = await Promise.all(Array.from({ length: 20 }, async () => await getJson(app, '/changes?after=0&limit=2')))
+  t.ok(pages.every(p => p.body === pages[0].body), 'the same page for all')
+  t.same(pages[0].json().entries.map((e: Entry) => e.cursor), [1, 2])
+  t.equal(app.feedPages.reads - reads, 1, 'read once')
+  await getJson(app, '/changes?after=0&limit=2')
+  t.equal(app.feedPages.reads - reads, 1, 'then from memory: it stopped before the head')
+  const atHead = await getJson(app, '/changes?after=2&limit=2')
+  t.same(atHead.json().entries.map((e: Entry) => e.cursor), [3])
+  await postEvent(app, events.createUser('u4', { email: 'u4@x' }, o(4, 'e4')))
+  const extended = await getJson(app, '/changes?after=2&limit=2')
+  t.same(extended.json().entries.map((e: Entry) => e.cursor), [3, 4], 'the page that reached the head was not kept: the commit extends it')
+})

@@ -1,13 +1,20 @@
-import { Readable } from 'node:stream'
 import type { FeedEntryView } from '../db/repository.js'
 
-// A page of GET /changes as the bytes sent: each entry serialised once, the page streamed from those
-// buffers. Many long polls woken by one commit share the entries' buffers (src/feed/tail.ts): the work and
-// memory of a wake-up grow with the entries read, not with the number of waiters times their pages.
+// A page of GET /changes as the bytes sent: each entry serialised once, the page's JSON made once from
+// those buffers and written as one Buffer (no chunked stream of thousands of small writes). Many long polls
+// woken by one commit share one page (src/feed/tail.ts), and so do concurrent reads of one cursor range
+// (src/feed/page-cache.ts): the work and memory of a wake-up or a flood grow with the distinct pages, not
+// with the number of requests.
 
 /** An entry of the feed and its JSON, made once and shared by every page that holds it. */
 export interface SerialisedEntry {
   cursor: number
+  json: Buffer
+}
+
+/** A page: its entries, and `{"entries":[...],"next_after":n}` as the bytes sent. */
+export interface Page {
+  entries: SerialisedEntry[]
   json: Buffer
 }
 
@@ -16,16 +23,13 @@ export const serialise = (entry: FeedEntryView): SerialisedEntry => ({ cursor: e
 const OPEN = Buffer.from('{"entries":[')
 const COMMA = Buffer.from(',')
 
-/** `{"entries":[...],"next_after":n}` as a stream of the entries' own buffers (none copied). */
-export function pageStream (entries: SerialisedEntry[], after: number): Readable {
-  const nextAfter = entries.at(-1)?.cursor ?? after
-  function * chunks (): Generator<Buffer> {
-    yield OPEN
-    for (let i = 0; i < entries.length; i++) {
-      if (i > 0) yield COMMA
-      yield entries[i].json
-    }
-    yield Buffer.from(`],"next_after":${nextAfter}}`)
+/** The page of `entries` read after cursor `after` (its next_after: the last entry's cursor, or `after`). */
+export function pageOf (entries: SerialisedEntry[], after: number): Page {
+  const parts: Buffer[] = [OPEN]
+  for (let i = 0; i < entries.length; i++) {
+    if (i > 0) parts.push(COMMA)
+    parts.push(entries[i].json)
   }
-  return Readable.from(chunks(), { objectMode: false })
+  parts.push(Buffer.from(`],"next_after":${entries.at(-1)?.cursor ?? after}}`))
+  return { entries, json: Buffer.concat(parts) }
 }

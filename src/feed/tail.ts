@@ -1,10 +1,12 @@
 import type { FeedEntryView } from '../db/repository.js'
-import { serialise, type SerialisedEntry } from './page.js'
+import { pageOf, serialise, type Page, type SerialisedEntry } from './page.js'
 
 // Long poll without a query per waiting request per commit: requests that found nothing after their
 // cursor wait here. When a commit is heard of (in this process, or through PostgreSQL's NOTIFY from any
 // replica), ONE read fetches the entries after the oldest waiting cursor (within the page byte budget),
-// serialises each entry ONCE, and every waiter takes its page from those buffers. Reads never overlap:
+// serialises each entry ONCE, and waiters with the same cursor and limit share ONE page (usually all of
+// them: they waited at the head). Waiters are answered WAKE_CHUNK at a time, the event loop turning between
+// chunks, so that intake and probes are served while thousands of answers go out. Reads never overlap:
 // commits heard of during a read make one more read after it.
 
 export interface FeedSource {
@@ -14,12 +16,15 @@ export interface FeedSource {
 interface Waiter {
   after: number
   limit: number
-  resolve: (entries: SerialisedEntry[]) => void
+  resolve: (page: Page | undefined) => void
   timer: NodeJS.Timeout
 }
 
 /** Most entries one shared read fetches: the largest page a request may ask for. */
 export const FETCH_LIMIT = 1000
+
+/** Waiters answered before the event loop turns (each answer is a write of a shared page to a socket). */
+export const WAKE_CHUNK = 32
 
 /** The index of the first of `entries` (in cursor order) after `cursor`. */
 function firstAfter (entries: SerialisedEntry[], cursor: number): number {
@@ -63,16 +68,16 @@ export class FeedTail {
   poke (): void { void this.#read() }
 
   /**
-   * Up to `limit` entries after `after`, as soon as some are committed, or none after `ms`. The caller has
-   * just read nothing after `after`; a commit heard of since then is read at once.
+   * The page of up to `limit` entries after `after`, as soon as some are committed, or undefined after `ms`.
+   * The caller has just read nothing after `after`; a commit heard of since then is read at once.
    */
-  async wait (after: number, limit: number, ms: number): Promise<SerialisedEntry[]> {
+  async wait (after: number, limit: number, ms: number): Promise<Page | undefined> {
     return await new Promise(resolve => {
       const waiter: Waiter = {
         after,
         limit,
         resolve,
-        timer: setTimeout(() => { this.#waiters.delete(waiter); resolve([]) }, ms)
+        timer: setTimeout(() => { this.#waiters.delete(waiter); resolve(undefined) }, ms)
       }
       this.#waiters.add(waiter)
       if (this.#known > after) void this.#read()
@@ -81,7 +86,7 @@ export class FeedTail {
 
   /** Answers every waiting request with nothing (shutdown). */
   close (): void {
-    for (const waiter of this.#waiters) { clearTimeout(waiter.timer); waiter.resolve([]) }
+    for (const waiter of this.#waiters) { clearTimeout(waiter.timer); waiter.resolve(undefined) }
     this.#waiters.clear()
   }
 
@@ -96,13 +101,7 @@ export class FeedTail {
         const entries = (await this.source.feedEntries(from, FETCH_LIMIT, this.maxBytes)).map(serialise)
         const newest = entries.at(-1)?.cursor ?? from
         if (newest > this.#known) this.#known = newest
-        for (const waiter of this.#waiters) {
-          const start = firstAfter(entries, waiter.after)
-          if (start === entries.length) continue
-          clearTimeout(waiter.timer)
-          this.#waiters.delete(waiter)
-          waiter.resolve(entries.slice(start, start + waiter.limit))
-        }
+        await this.#answer(entries)
         // A read cut short (by rows or bytes) may have stopped before what the remaining waiters wait for.
         if (entries.length > 0 && newest < this.#known) this.#again = true
       } while (this.#again)
@@ -111,6 +110,25 @@ export class FeedTail {
       this.onError(err)
     } finally {
       this.#reading = false
+    }
+  }
+
+  /** Answers every waiter that `entries` hold something for, WAKE_CHUNK at a time. */
+  async #answer (entries: SerialisedEntry[]): Promise<void> {
+    const pages = new Map<string, Page>()
+    let answered = 0
+    for (const waiter of [...this.#waiters]) {
+      // Gone meanwhile (its time ran out during a turn of the loop).
+      if (!this.#waiters.has(waiter)) continue
+      const start = firstAfter(entries, waiter.after)
+      if (start === entries.length) continue
+      const key = `${start}:${waiter.limit}`
+      let page = pages.get(key)
+      if (page === undefined) pages.set(key, page = pageOf(entries.slice(start, start + waiter.limit), waiter.after))
+      clearTimeout(waiter.timer)
+      this.#waiters.delete(waiter)
+      waiter.resolve(page)
+      if (++answered % WAKE_CHUNK === 0) await new Promise(resolve => setImmediate(resolve))
     }
   }
 }

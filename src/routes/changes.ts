@@ -1,15 +1,16 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { ChangesPage, ChangesQuery, GoneResponse } from '../schemas/api.js'
-import { pageStream, serialise } from '../feed/page.js'
+import { pageOf, serialise, type Page } from '../feed/page.js'
 
 /**
  * The change feed: entries after a cursor, in commit order, at most `limit` and PAGE_MAX_BYTES (the first
  * entry always: a follower never stalls). With `wait`, a request that finds nothing waits (long poll) for
  * the next commit, or answers an empty page when the wait is over. A cursor older than the oldest kept
- * entry answers 410. The page is sent from each entry's JSON (feed/page.ts), not serialised per request.
+ * entry answers 410. The page is sent as JSON made once (feed/page.ts): concurrent requests for one cursor
+ * range share one read, and a page that stopped before the head is kept for the next (feed/page-cache.ts).
  */
 const changesRoute: FastifyPluginAsyncTypebox = async (fastify) => {
-  const { repository, feedTail } = fastify
+  const { repository, feedTail, feedPages } = fastify
   const maxBytes = fastify.config.PAGE_MAX_BYTES
   fastify.get('/changes', { schema: { querystring: ChangesQuery, response: { 200: ChangesPage, 410: GoneResponse } } },
     async (request, reply) => {
@@ -24,16 +25,20 @@ const changesRoute: FastifyPluginAsyncTypebox = async (fastify) => {
         })
       }
       feedTail.advance(head)
-      let entries = (await repository.feedEntries(after, limit, maxBytes)).map(serialise)
-      if (entries.length === 0 && wait > 0) {
+      const read = async (head: number): Promise<Page> => await feedPages.get(after, limit, head, async () => {
+        const entries = (await repository.feedEntries(after, limit, maxBytes)).map(serialise)
+        // Entries up to the head read before are committed: a page that stops before it is complete.
+        return { page: pageOf(entries, after), final: (entries.at(-1)?.cursor ?? head) < head }
+      })
+      let page = await read(head)
+      if (page.entries.length === 0 && wait > 0) {
         // Waiting holds no read slot: 2,000 idle long polls must not keep other reads out.
         request.releaseRead!()
-        entries = await feedTail.wait(after, limit, wait * 1000)
-        // The wait is over: one last read, in case a notification was missed.
-        if (entries.length === 0) entries = (await repository.feedEntries(after, limit, maxBytes)).map(serialise)
+        // The wait is over with nothing: one last read, in case a notification was missed.
+        page = await feedTail.wait(after, limit, wait * 1000) ?? await read(feedTail.known)
       }
-      // The stream is the ChangesPage the schema describes (for /docs), already as JSON.
-      return await reply.type('application/json; charset=utf-8').send(pageStream(entries, after) as never)
+      // The JSON is the ChangesPage the schema describes (for /docs), already serialised.
+      return await reply.type('application/json; charset=utf-8').send(page.json as never)
     })
 }
 

@@ -13,7 +13,8 @@ import { CONSOLE_PASSWORD } from '../helpers/console.js'
 // `npm start` runs it, on each engine, each scaled to finish in bounded time. Throughout, /healthz is polled
 // every 20 ms and an event is posted every 50 ms (20/s); the goals: /healthz within 250 ms and intake p99
 // within 250 ms, RSS growth at most 150 MB over the loaded, warmed-up size, and no 5xx but the read limit's
-// 503 (with Retry-After; counted). Every loop is bounded in count and time.
+// 503 (with Retry-After; counted). Every loop is bounded in count and time. HOSTILE_NODE_ARGS adds node
+// options to the server (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`, to see where its time goes).
 
 const KEY = 'stress-test-key-0123456789'
 const HEALTH_MS = 250
@@ -35,7 +36,7 @@ async function run (t: Tap, name: string, databaseUrl: string): Promise<void> {
   const port = await freePort()
   const server = startServer({
     PORT: String(port), API_KEYS: KEY, DATABASE_URL: databaseUrl, MALLOC_ARENA_MAX: '2', CONSOLE_PASSWORD, REPLY_TIMEOUT_MS: '5000', LOG_LEVEL: 'warn'
-  }, ['--heap-growing-percent=50'])
+  }, ['--heap-growing-percent=50', ...(process.env.HOSTILE_NODE_ARGS ?? '').split(' ').filter(Boolean)])
   t.teardown(() => { server.kill('SIGTERM') })
   for (let i = 0; i < 600; i++) {
     try { if ((await fetch(`http://127.0.0.1:${port}/healthz`)).ok) break } catch {}
