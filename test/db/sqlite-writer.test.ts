@@ -8,8 +8,9 @@ import { fromWire, toWire } from '../../src/db/engines/sqlite-writer-messages.js
 import { isTransientDatabaseError } from '../../src/db/engines/transient.js'
 import { tempDir } from '../helpers/app.js'
 
-// SQLite's writes run in a writer thread (src/db/engines/sqlite-writer.ts): the client's reads on its own
-// read-only connection, writes and transactions in the thread, errors made again on this side as they were.
+// SQLite's writes run in a writer thread (src/db/engines/sqlite-writer.ts): the client's reads on a read-only
+// connection in a reader thread, writes and transactions in the writer thread, errors made again on this
+// side as they were.
 
 async function open (t: Parameters<typeof tempDir>[0], synchronous = 'FULL') {
   const options = { url: `file:${join(tempDir(t), 'writer.db')}`, busyTimeoutMs: 100, synchronous: synchronous as 'FULL' }
@@ -33,7 +34,22 @@ t.test('writes go to the writer thread; reads outside a transaction see only wha
   t.same((await adapter.queryRaw(q('SELECT COUNT(*) AS n FROM "scratch"'))).rows, [[1]], 'a read outside it does not')
   await tx.executeRaw(q('COMMIT'))
   await tx.commit()
-  t.same(await prisma.$queryRaw`SELECT COUNT(*) AS "n" FROM "scratch"`, [{ n: 2n }], 'committed: read on this thread')
+  t.same(await prisma.$queryRaw`SELECT COUNT(*) AS "n" FROM "scratch"`, [{ n: 2n }], 'committed: read in the reader thread')
+})
+
+t.test('reads run in a thread of their own, on a read-only connection: the event loop only waits for them', async t => {
+  const { adapter } = await open(t)
+  t.equal(adapter.reader.thread.role, 'reader')
+  t.equal(adapter.writer.thread.role, 'writer')
+  t.not(adapter.reader.thread, adapter.writer.thread)
+  t.same((await adapter.reader.call<{ rows: unknown[] }>({ op: 'query', query: q('PRAGMA query_only') })).rows, [[1]])
+  await t.rejects(adapter.reader.call({ op: 'execute', query: q('CREATE TABLE "sneaky" ("a" INTEGER)') }), { name: 'DriverAdapterError' }, 'a write there fails')
+  // A long read (a recursive count to 3 million) leaves the event loop turning.
+  let turns = 0
+  const ticking = setInterval(() => { turns++ }, 1)
+  await adapter.queryRaw(q('WITH RECURSIVE "n"("i") AS (SELECT 1 UNION ALL SELECT "i" + 1 FROM "n" WHERE "i" < 3000000) SELECT COUNT(*) FROM "n"'))
+  clearInterval(ticking)
+  t.ok(turns > 0, `the event loop turned ${turns} times during the read`)
 })
 
 t.test('an open connection that cannot set up its writer fails, naming the file; its read connection is closed', async t => {
@@ -48,9 +64,9 @@ t.test('an open connection that cannot set up its writer fails, naming the file;
 t.test('a closed writer: what waited for its turn fails as on a closed connection; ending a transaction only lets it go', async t => {
   const { prisma, adapter } = await open(t)
   const holder = await adapter.startTransaction()
-  const waiting = adapter.startTransaction()
+  const waiting = t.rejects(adapter.startTransaction(), { name: 'TypeError', message: 'The database connection is not open' })
   await prisma.$disconnect()
-  await t.rejects(waiting, { name: 'TypeError', message: 'The database connection is not open' })
+  await waiting
   await holder.rollback()
   await holder.commit()
   await t.rejects(adapter.writer.call({ op: 'execute', query: q('SELECT 1') }), { name: 'TypeError', message: 'The database connection is not open' })

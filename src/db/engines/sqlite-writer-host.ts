@@ -25,8 +25,9 @@ export class WriterHost {
     const factory = withStatementCache(new PrismaBetterSqlite3({ url: `file:${options.path}`, timeout: options.busyTimeoutMs }))
     const adapter = await factory.connect()
     try {
-      // Per connection: FULL syncs the WAL on every commit.
-      await adapter.executeRaw({ sql: `PRAGMA synchronous = ${options.synchronous}`, args: [], argTypes: [] })
+      // Per connection: FULL syncs the WAL on every commit. A reader's writes fail loudly instead.
+      const pragma = options.readOnly === true ? 'query_only = 1' : `synchronous = ${options.synchronous}`
+      await adapter.executeRaw({ sql: `PRAGMA ${pragma}`, args: [], argTypes: [] })
     } catch (err) {
       await adapter.dispose()
       throw err

@@ -18,6 +18,8 @@ export interface WriterOptions {
   path: string
   busyTimeoutMs: number
   synchronous: string
+  /** A read-only connection (the reader thread's): `query_only`, and no `synchronous` to set. */
+  readOnly?: boolean
 }
 
 export type WriterRequest =

@@ -3,17 +3,18 @@ import { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3'
 import type { SqlDriverAdapterFactory } from '@prisma/client/runtime/client'
 import type { BatchItem } from '../writing/batch-write.js'
 import type { SqlDriverAdapter, TransactionLimits } from './driver-adapter.js'
-import { withStatementCache } from './statement-cache.js'
 import { fromWire, type BatchReply, type IsolationLevel, type SqlQuery, type ThreadRequest, type WriterOptions, type WriterReply, type WriterRequest } from './sqlite-writer-messages.js'
 
 // better-sqlite3 is synchronous: a commit that waits for its flush (fsync; 5-20 ms on cloud volumes) would
 // block the event loop, so that no request is read meanwhile and the next group commit cannot grow. The one
-// write connection lives in a worker thread instead (sqlite-writer-thread.ts, one thread per process); the
-// main thread keeps a read-only connection for reads. What arrives while a commit waits for its flush is read, and queues for
-// the next batch, as on PostgreSQL, where the flush happens in the server.
+// write connection lives in a worker thread instead (sqlite-writer-thread.ts, one thread per process). What
+// arrives while a commit waits for its flush is read, and queues for the next batch, as on PostgreSQL, where
+// the flush happens in the server. Reads are synchronous too: a page of megabytes, or a thousand followers'
+// pages, would stop intake and probes for as long as SQLite reads them (issue 25). So the read-only
+// connection lives in a second thread of the same kind, the reader thread, and the event loop only waits.
 //
 // The client Prisma builds on this sees one driver adapter (SqliteWriterAdapter): SELECTs outside a
-// transaction on the read connection, everything else (writes, PRAGMAs, transactions, scripts) in the writer
+// transaction in the reader thread, everything else (writes, PRAGMAs, transactions, scripts) in the writer
 // thread, one message per statement. Event batches skip that: one message per batch (SqliteWriter.writeBatch),
 // the whole transaction run in the thread.
 
@@ -31,6 +32,9 @@ function startThread (): Worker {
 /** What better-sqlite3 throws on a closed connection; the same after the writer is closed. */
 const notOpen = (): TypeError => new TypeError('The database connection is not open')
 
+/** The two threads: the one write connection, and the read-only one. */
+export type ThreadRole = 'writer' | 'reader'
+
 interface Pending {
   connection: number
   resolve: (value: unknown) => void
@@ -38,37 +42,38 @@ interface Pending {
 }
 
 /**
- * The process's writer thread, shared by every SQLite database the process opens (one in the service, many
- * in a test run): its modules load once. Requests are posted with an id and answered once each.
+ * The process's writer (or reader) thread, shared by every SQLite database the process opens (one in the
+ * service, many in a test run): its modules load once. Requests are posted with an id and answered once each.
  */
 export class WriterThread {
-  static #shared: Promise<WriterThread> | undefined
+  static readonly #shared = new Map<ThreadRole, Promise<WriterThread>>()
   readonly #pending = new Map<number, Pending>()
   #nextId = 1
   #nextConnection = 1
   /** Set when the thread stopped on its own (a crash): every request fails with it. */
   #stopped: Error | undefined
 
-  private constructor (readonly worker: Worker) {
+  private constructor (readonly worker: Worker, readonly role: ThreadRole) {
     worker.on('message', (reply: WriterReply) => { this.#answer(reply) })
     worker.on('error', err => { this.#stop(err) })
-    worker.on('exit', code => { this.#stop(new Error(`the SQLite writer thread exited (code ${code})`)) })
+    worker.on('exit', code => { this.#stop(new Error(`the SQLite ${role} thread exited (code ${code})`)) })
     // Only waiting requests keep the process alive (call and #answer ref and unref it).
     worker.unref()
   }
 
-  /** The running thread, started (its modules loaded) if there is none. */
-  static async shared (): Promise<WriterThread> {
-    WriterThread.#shared ??= WriterThread.#start()
-    return await WriterThread.#shared
+  /** The running thread of `role`, started (its modules loaded) if there is none. */
+  static async shared (role: ThreadRole = 'writer'): Promise<WriterThread> {
+    let thread = WriterThread.#shared.get(role)
+    if (thread === undefined) WriterThread.#shared.set(role, thread = WriterThread.#start(role))
+    return await thread
   }
 
-  static async #start (): Promise<WriterThread> {
+  static async #start (role: ThreadRole): Promise<WriterThread> {
     const worker = startThread()
     await new Promise((resolve, reject) => {
       worker.once('message', resolve).once('error', reject)
     }).finally(() => { worker.removeAllListeners('message').removeAllListeners('error') })
-    return new WriterThread(worker)
+    return new WriterThread(worker, role)
   }
 
   /** Whether the thread stopped on its own: its connections are gone with it. */
@@ -111,24 +116,24 @@ export class WriterThread {
 
   #stop (err: Error): void {
     if (this.#stopped !== undefined) return
-    this.#stopped = new Error(`the SQLite writer thread stopped: ${err.message}`, { cause: err })
+    this.#stopped = new Error(`the SQLite ${this.role} thread stopped: ${err.message}`, { cause: err })
     // The next database opened starts a new thread.
-    WriterThread.#shared = undefined
+    WriterThread.#shared.delete(this.role)
     for (const [id, { reject }] of this.#pending) this.#settle(id, () => { reject(this.#stopped) })
   }
 }
 
-/** One database's write connection in the writer thread, seen from the main thread. */
+/** One database's write (or read) connection in the writer (or reader) thread, seen from the main thread. */
 export class SqliteWriter {
   #closed = false
 
   private constructor (readonly thread: WriterThread, private readonly connection: number) {}
 
-  /** Opens the database's write connection in the writer thread (starting the thread if need be). */
-  static async open (options: WriterOptions): Promise<SqliteWriter> {
-    const thread = await WriterThread.shared()
+  /** Opens the database's connection in the thread (starting the thread if need be): a reader's is read-only. */
+  static async open (options: WriterOptions, role: ThreadRole = 'writer'): Promise<SqliteWriter> {
+    const thread = await WriterThread.shared(role)
     const writer = new SqliteWriter(thread, thread.connection())
-    await thread.call(writer.connection, { op: 'open', options })
+    await thread.call(writer.connection, { op: 'open', options: { ...options, readOnly: role === 'reader' } })
     return writer
   }
 
@@ -193,17 +198,14 @@ class WriterTransaction {
   }
 }
 
-/** The driver adapter Prisma's SQLite client runs on: reads here, everything else in the writer thread. */
+/** The driver adapter Prisma's SQLite client runs on: reads in the reader thread, the rest in the writer thread. */
 export class SqliteWriterAdapter implements SqlDriverAdapter {
   readonly provider = 'sqlite'
-  readonly adapterName: string
 
-  constructor (private readonly reader: SqlDriverAdapter, readonly writer: SqliteWriter) {
-    this.adapterName = reader.adapterName
-  }
+  constructor (readonly reader: SqliteWriter, readonly writer: SqliteWriter, readonly adapterName: string) {}
 
   async queryRaw (query: SqlQuery): ReturnType<SqlDriverAdapter['queryRaw']> {
-    return READ.test(query.sql) ? await this.reader.queryRaw(query) : await this.writer.call(({ op: 'query', query }))
+    return await (READ.test(query.sql) ? this.reader : this.writer).call(({ op: 'query', query }))
   }
 
   async executeRaw (query: SqlQuery): Promise<number> {
@@ -223,27 +225,26 @@ export class SqliteWriterAdapter implements SqlDriverAdapter {
     try {
       await this.writer.close()
     } finally {
-      await this.reader.dispose()
+      await this.reader.close()
     }
   }
 }
 
 /**
- * Prisma's adapter factory for a SQLite file: each connection is a read-only better-sqlite3 connection on
- * this thread (`query_only`: a write that would bypass the writer fails loudly) and a writer thread.
+ * Prisma's adapter factory for a SQLite file: each connection is a read-only connection in the reader thread
+ * (`query_only`: a write that would bypass the writer fails loudly) and a write connection in the writer thread.
  */
 export function sqliteWriterAdapterFactory (options: WriterOptions): SqlDriverAdapterFactory {
-  const reads = withStatementCache(new PrismaBetterSqlite3({ url: `file:${options.path}`, timeout: options.busyTimeoutMs }))
+  const driver = new PrismaBetterSqlite3({ url: `file:${options.path}`, timeout: options.busyTimeoutMs })
   return {
-    provider: reads.provider,
-    adapterName: reads.adapterName,
+    provider: driver.provider,
+    adapterName: driver.adapterName,
     connect: async () => {
-      const reader = await reads.connect()
+      const reader = await SqliteWriter.open(options, 'reader')
       try {
-        await reader.executeRaw({ sql: 'PRAGMA query_only = 1', args: [], argTypes: [] })
-        return new SqliteWriterAdapter(reader, await SqliteWriter.open(options))
+        return new SqliteWriterAdapter(reader, await SqliteWriter.open(options), driver.adapterName)
       } catch (err) {
-        await reader.dispose()
+        await reader.close()
         throw err
       }
     }
