@@ -1,0 +1,52 @@
+import { Worker } from 'node:worker_threads'
+
+// /healthz and intake probes of a stress file in a worker thread (probe-thread.ts): timed on an event loop
+// that does nothing else, read here by the instant each finished.
+
+export interface Sample {
+  kind: 'health' | 'intake'
+  /** When it finished (ms since the epoch, fractional). */
+  at: number
+  ms: number
+  /** The answer's status; 0: no answer (error or 30 s time-out). */
+  status: number
+}
+
+export interface Probes {
+  /** Every sample finished so far (those finished before this call included). */
+  samples: () => Promise<Sample[]>
+  stop: () => Promise<void>
+}
+
+export async function startProbes (port: number, key: string): Promise<Probes> {
+  const tsx = JSON.stringify(import.meta.resolve('tsx/esm/api'))
+  const thread = JSON.stringify(new URL('./probe-thread.ts', import.meta.url).href)
+  const worker = new Worker(`import(${tsx}).then(({ register }) => { register(); return import(${thread}) })`, { eval: true, execArgv: [], workerData: { port, key } })
+  const all: Sample[] = []
+  const waiting = new Map<number, () => void>()
+  let stopped: (() => void) | undefined
+  let flushes = 0
+  let done = false
+  await new Promise<void>((resolve, reject) => {
+    worker.on('error', reject)
+    worker.on('message', (m: Sample | { ready: true } | { flushed: number } | { stopped: true }) => {
+      if ('ready' in m) resolve()
+      else if ('flushed' in m) { waiting.get(m.flushed)?.(); waiting.delete(m.flushed) }
+      else if ('stopped' in m) stopped?.()
+      else all.push(m)
+    })
+  })
+  return {
+    samples: async () => {
+      const flush = ++flushes
+      await new Promise<void>(resolve => { waiting.set(flush, resolve); worker.postMessage({ flush }) })
+      return all
+    },
+    stop: async () => {
+      if (done) return
+      done = true
+      await new Promise<void>(resolve => { stopped = resolve; worker.postMessage({ stop: true }) })
+      await worker.terminate()
+    }
+  }
+}
