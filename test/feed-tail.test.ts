@@ -21,12 +21,12 @@ function source (entries: FeedEntryView[]) {
     calls,
     budgets,
     failNext: () => { fail = true },
-    feedEntries: async (after: number, limit: number, maxBytes: number) => {
+    feedEntryTexts: async (after: number, limit: number, maxBytes: number) => {
       calls.push([after, limit])
       budgets.push(maxBytes)
       await new Promise(resolve => setImmediate(resolve))
       if (fail) { fail = false; throw new Error('read failed') }
-      return entries.filter(e => e.cursor > after).slice(0, limit)
+      return entries.filter(e => e.cursor > after).slice(0, limit).map(e => ({ cursor: e.cursor, json: JSON.stringify(e) }))
     }
   }
 }

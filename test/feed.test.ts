@@ -131,8 +131,8 @@ engineTest(t, 'long poll: answered soon after a commit, empty at the end of the 
 
   // Many consumers wait at the head; count the feed reads the next commit costs.
   let reads = 0
-  const feedEntries = app.repository.feedEntries.bind(app.repository)
-  app.repository.feedEntries = async (after, limit) => { reads++; return await feedEntries(after, limit) }
+  const feedEntryTexts = app.repository.feedEntryTexts.bind(app.repository)
+  app.repository.feedEntryTexts = async (after, limit) => { reads++; return await feedEntryTexts(after, limit) }
   const WAITERS = 20
   const polls = Array.from({ length: WAITERS }, async () => (await getJson(app, '/changes?after=1&wait=10')).json().entries as Entry[])
   while (app.feedTail.waiting < WAITERS) await new Promise(resolve => setTimeout(resolve, 5))
@@ -297,11 +297,11 @@ t.test('a listener that cannot connect reports it and tries again until closed',
 
 engineTest(t, 'a failed shared read is logged; the request still answers at the end of its wait', async (t, engine) => {
   const { app, logs } = await buildApp(t, {}, engine)
-  const feedEntries = app.repository.feedEntries.bind(app.repository)
+  const feedEntryTexts = app.repository.feedEntryTexts.bind(app.repository)
   let calls = 0
-  app.repository.feedEntries = async (after, limit) => {
+  app.repository.feedEntryTexts = async (after, limit) => {
     if (++calls === 2) throw new Error('the shared read failed')
-    return await feedEntries(after, limit)
+    return await feedEntryTexts(after, limit)
   }
   const waiting = getJson(app, '/changes?after=0&wait=1')
   while (app.feedTail.waiting < 1) await new Promise(resolve => setTimeout(resolve, 5))

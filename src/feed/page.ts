@@ -1,4 +1,4 @@
-import type { FeedEntryView } from '../db/repository.js'
+import type { FeedEntryText } from '../db/repository.js'
 
 // A page of GET /changes as the bytes sent: each entry serialised once, the page's JSON made once from
 // those buffers and written as one Buffer (no chunked stream of thousands of small writes). Many long polls
@@ -18,7 +18,8 @@ export interface Page {
   json: Buffer
 }
 
-export const serialise = (entry: FeedEntryView): SerialisedEntry => ({ cursor: entry.cursor, json: Buffer.from(JSON.stringify(entry)) })
+/** An entry's JSON text (the stored fields as they are: repository.feedEntryTexts) as bytes. */
+export const serialise = (entry: FeedEntryText): SerialisedEntry => ({ cursor: entry.cursor, json: Buffer.from(entry.json) })
 
 const OPEN = Buffer.from('{"entries":[')
 const COMMA = Buffer.from(',')

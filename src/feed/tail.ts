@@ -1,4 +1,4 @@
-import type { FeedEntryView } from '../db/repository.js'
+import type { FeedEntryText } from '../db/repository.js'
 import { pageOf, serialise, type Page, type SerialisedEntry } from './page.js'
 
 // Long poll without a query per waiting request per commit: requests that found nothing after their
@@ -10,7 +10,7 @@ import { pageOf, serialise, type Page, type SerialisedEntry } from './page.js'
 // commits heard of during a read make one more read after it.
 
 export interface FeedSource {
-  feedEntries: (after: number, limit: number, maxBytes: number) => Promise<FeedEntryView[]>
+  feedEntryTexts: (after: number, limit: number, maxBytes: number) => Promise<FeedEntryText[]>
 }
 
 interface Waiter {
@@ -98,7 +98,7 @@ export class FeedTail {
         this.#again = false
         if (this.#waiters.size === 0) return
         const from = Math.min(...[...this.#waiters].map(w => w.after))
-        const entries = (await this.source.feedEntries(from, FETCH_LIMIT, this.maxBytes)).map(serialise)
+        const entries = (await this.source.feedEntryTexts(from, FETCH_LIMIT, this.maxBytes)).map(serialise)
         const newest = entries.at(-1)?.cursor ?? from
         if (newest > this.#known) this.#known = newest
         await this.#answer(entries)

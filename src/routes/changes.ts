@@ -26,7 +26,7 @@ const changesRoute: FastifyPluginAsyncTypebox = async (fastify) => {
       }
       feedTail.advance(head)
       const read = async (head: number): Promise<Page> => await feedPages.get(after, limit, head, async () => {
-        const entries = (await repository.feedEntries(after, limit, maxBytes)).map(serialise)
+        const entries = (await repository.feedEntryTexts(after, limit, maxBytes)).map(serialise)
         // Entries up to the head read before are committed: a page that stops before it is complete.
         return { page: pageOf(entries, after), final: (entries.at(-1)?.cursor ?? head) < head }
       })

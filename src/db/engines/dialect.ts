@@ -26,6 +26,8 @@ export interface Dialect {
    * became a hashed subplan filtering a whole table.
    */
   inSet: (select: Sql) => Sql
+  /** A JSON column as its stored JSON text (to be sent as it is, never parsed): `null` for SQL NULL. */
+  jsonText: (column: Sql) => Sql
   /**
    * Whether writing transactions run at once (PostgreSQL), so that each must lock what it reads and writes
    * (feed/feed-locks.ts), or one at a time (SQLite's one writer).
@@ -51,6 +53,8 @@ export const sqliteDialect: Dialect = {
     FROM json_each(${rowsParameter(types, rows, value => value.toISOString().replace('Z', '+00:00'))}) WHERE true`,
   forShare: raw(''),
   inSet: select => sql`IN (${select})`,
+  // No declared type, so the driver hands the text over as it is.
+  jsonText: column => sql`CAST(${column} AS TEXT)`,
   concurrentWriters: false
 }
 
@@ -61,6 +65,7 @@ export const postgresqlDialect: Dialect = {
     FROM jsonb_array_elements(${rowsParameter(types, rows, value => value.toISOString())}::jsonb) WITH ORDINALITY AS e(v, n) ORDER BY e.n`,
   forShare: raw(' FOR SHARE'),
   inSet: select => sql`= ANY(ARRAY(${select}))`,
+  jsonText: column => sql`(${column})::text`,
   concurrentWriters: true
 }
 
