@@ -19,6 +19,7 @@ import { adapterTransaction, driverAdapterOf } from './engines/driver-adapter.js
 import { SqliteWriterAdapter } from './engines/sqlite-writer.js'
 import { isTransientDatabaseError } from './engines/transient.js'
 import { tenantView, userView, type TenantView, type UserView } from './views.js'
+import { NextFlight } from '../next-flight.js'
 
 export type { Outcome } from './writing/batch-write.js'
 
@@ -494,10 +495,15 @@ export class Repository {
     })
   }
 
+  /** The feed's ends, read after the call (requests arriving together share one read: next-flight.ts). */
   async feedBounds (): Promise<FeedBounds> {
+    return await this.#feedBounds.get()
+  }
+
+  readonly #feedBounds = new NextFlight(async (): Promise<FeedBounds> => {
     const row = await this.prisma.feedHead.findUniqueOrThrow({ where: { id: 1 } })
     return { head: Number(row.cursor), prunedThrough: Number(row.prunedThrough) }
-  }
+  })
 
   /**
    * Deletes the feed entries recorded before `cutoff`: every entry up to the newest such cursor, so that
