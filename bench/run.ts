@@ -8,6 +8,7 @@ import Database from 'better-sqlite3'
 import { workload } from './workload.js'
 import { chartSvg, slowDiskChartSvg } from './chart.js'
 import { slowDiskSection } from './slow-disk.js'
+import { beforeAfterSection } from './before-after.js'
 import { openLoop, percentile } from './open-loop.js'
 import { postgresAdmin, schemaUrl, skippedMessage } from './postgresql.js'
 import { freePort } from '../test/helpers/process.js'
@@ -195,6 +196,46 @@ async function slowDisk (): Promise<void> {
   writeFileSync(join(root, 'bench/results/slow-disk.json'), JSON.stringify({ machine, date, rate: OPEN_RATE, rows: slowRows, checks: slowChecks, loadavg: loadavg() }, null, 2) + '\n')
   writeFileSync(join(root, 'bench/results/slow-disk.svg'), slowDiskChartSvg(slowRows, `${machine}; ${OPEN_RATE} req/s, connection per request; ${date.slice(0, 10)}`))
   if (slowChecks.some(c => c.missing > 0)) process.exitCode = 1
+}
+
+/**
+ * BENCH_ONLY=before-after with BENCH_BEFORE=<a checkout with dist/ built>[,<another>...]: that code against this
+ * one on SQLite at flush +0, rounds interleaved (bench/before-after.ts); results in bench/results/before-after.json.
+ */
+async function beforeAfter (before: string[]): Promise<void> {
+  const { samples, summary } = await beforeAfterSection(before, {
+    startReceiver: async (env, at) => await startReceiver(env, ['dist/server.js'], at),
+    startNaive: async env => await start(['--import=tsx', 'bench/naive.ts'], { ...env, API_KEY: KEY, PORT: String(await freePort()) }),
+    stop,
+    headers: HEADERS,
+    seconds: SECONDS,
+    openSeconds: OPEN_SECONDS
+  })
+  const machine = `${cpus().length} × ${cpus()[0].model.trim()}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`
+  console.log(`\nbefore (${before.join(', ')}) and now, interleaved; closed loop ${SECONDS} s, ${CONNECTIONS} connections; open loop ${OPEN_SECONDS} s at ${OPEN_RATE} req/s, connection per request\n`)
+  console.table(summary.map(({ values, ...s }) => ({ ...s, values: values.join(' ') })))
+  const of = (target: string, figure: string): number => summary.find(s => s.target === target && s.figure === figure)!.median
+  const now = 'receiver, SQLite (FULL)'
+  for (const at of before) {
+    const was = `receiver before (${at}), SQLite (FULL)`
+    console.log(`now / before (${at}), medians: open-loop CPU per request ${(of(now, 'openCpu') / of(was, 'openCpu')).toFixed(2)}, ` +
+      `p99 ${(of(now, 'p99') / of(was, 'p99')).toFixed(2)}, closed-loop req/s ${(of(now, 'closedRps') / of(was, 'closedRps')).toFixed(2)}`)
+  }
+  console.log(`now / lean naive, medians: open-loop CPU per request ${(of(now, 'openCpu') / of('naive receiver, lean inbox', 'openCpu')).toFixed(2)}`)
+  const missing = samples.reduce((n, s) => n + s.missing, 0)
+  console.log(`correctness: ${samples.reduce((n, s) => n + s.acknowledged, 0)} answered 2xx, ${missing} of them not stored`)
+  console.log(`load average: ${loadavg().map(l => l.toFixed(2)).join(', ')}`)
+  mkdirSync(join(root, 'bench/results'), { recursive: true })
+  writeFileSync(join(root, 'bench/results/before-after.json'), JSON.stringify({
+    machine, date: new Date().toISOString(), before, seconds: SECONDS, openSeconds: OPEN_SECONDS, rate: OPEN_RATE, samples, summary, loadavg: loadavg()
+  }, null, 2) + '\n')
+  if (missing > 0) process.exitCode = 1
+}
+
+if (process.env.BENCH_ONLY === 'before-after') {
+  if (process.env.BENCH_BEFORE === undefined) throw new Error('BENCH_ONLY=before-after needs BENCH_BEFORE=<a checkout with dist/ built>')
+  await beforeAfter(process.env.BENCH_BEFORE.split(','))
+  process.exit()
 }
 
 if (process.env.BENCH_ONLY === 'slow-disk') {
