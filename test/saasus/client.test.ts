@@ -105,7 +105,7 @@ t.test('a time-out per request, retried, then a clear error', async t => {
 t.test('an unreachable API is retried, then a clear error', async t => {
   const port = await freePort()
   const err = await failure(client(`http://127.0.0.1:${port}`, { retries: 1 }).list('/tenants', 'tenants', SaasusTenant))
-  t.match(err.message, /^GET \/v1\/auth\/tenants: fetch failed \(after 2 attempts\)$/)
+  t.match(err.message, /^GET \/v1\/auth\/tenants: connect ECONNREFUSED 127.0.0.1:\d+ \(after 2 attempts\)$/)
 })
 
 t.test('malformed answers are errors, not retried', async t => {
