@@ -212,8 +212,9 @@ async function run (t: TapTest, engine: Engine): Promise<void> {
   })
   await hostile('row 12, five empty lists', () => { api.state = { tenants: [], users: [], memberships: [], roles: [], envs: [] } }, r => {
     t.equal(r.outcome, 'refused')
-    // Users the load's events touched since the snapshot's version are newer than it: not counted.
-    t.match(r.error, /would delete 200 of 200 role assignments, 200 of 200 memberships, \d+ of \d+ users, 200 of 200 tenants/)
+    // Users the load's events touched since the snapshot's version are newer than it: not counted (so few
+    // may be left that users are under the guard's minimum, and not named).
+    t.match(r.error, /would delete 200 of 200 role assignments, 200 of 200 memberships, (\d+ of \d+ users, )?200 of 200 tenants/)
   })
   t.match((await metricsMs(port)).body, /^receiver_reconcile_mass_delete_refused 1$/m, `${engine.name}: /metrics says the copy waits on an operator`)
   await hostile('row 13, an error echoing Authorization', () => { api.faults.set('/v1/auth/users', { status: 400, echoAuthorization: true }) }, r => {
