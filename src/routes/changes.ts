@@ -30,7 +30,8 @@ const changesRoute: FastifyPluginAsyncTypebox = async (fastify) => {
         // Entries up to the head read before are committed: a page that stops before it is complete.
         return { page: pageOf(entries, after), final: (entries.at(-1)?.cursor ?? head) < head }
       })
-      let page = await read(head)
+      // Nothing is after the head: a follower that has caught up (a long poll, mostly) costs no read.
+      let page = after >= head ? pageOf([], after) : await read(head)
       if (page.entries.length === 0 && wait > 0) {
         // Waiting holds no read slot: 2,000 idle long polls must not keep other reads out.
         request.releaseRead!()
