@@ -1,4 +1,5 @@
 import t from 'tap'
+import { MAX_EVENT_TYPE_LENGTH } from '../../src/schemas/ids.js'
 import { buildApp, postEvent } from '../helpers/app.js'
 import { engineTest } from '../helpers/engines.js'
 import { makeEvent } from '../helpers/events.js'
@@ -11,7 +12,8 @@ import { CHART_TYPES, ConsoleReads, LABEL_MAX, OTHER_TYPES } from '../../src/db/
 
 engineTest(t, 'the overview charts the most frequent types and the rest as other, with labels cut', async (t, engine) => {
   const { app } = await buildApp(t, { CONSOLE_PASSWORD }, engine)
-  const long = `long-${'x'.repeat(3000)}`
+  // The longest type intake takes (MAX_EVENT_TYPE_LENGTH): longer than a label may be.
+  const long = `long-${'x'.repeat(MAX_EVENT_TYPE_LENGTH - 5)}`
   const types = [long, ...Array.from({ length: 14 }, (_, k) => `type-${String(k).padStart(2, '0')}`)]
   const items = types.flatMap((type, k) => Array.from({ length: type === long ? 20 : 15 - k }, (_, n) => makeEvent({
     eventType: type, method: 'POST', uri: '/v1/unknown', time: new Date().toISOString(), response: {}, id: `e-${k}-${n}`
