@@ -2,9 +2,9 @@ import type { ChildProcess } from 'node:child_process'
 import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import autocannon from 'autocannon'
 import Database from 'better-sqlite3'
 import { openLoop, percentile } from './open-loop.js'
+import { closedLoop } from './closed-loop.js'
 import { workload } from './workload.js'
 import { cpuMs } from './process-stats.js'
 import type { Started } from './receiver-process.js'
@@ -75,23 +75,8 @@ function dataDir (): string {
   }
 }
 
-async function closedLoop (target: Started, seconds: number, headers: Record<string, string>, ok: Set<string>): Promise<{ rps: number, requests: number }> {
-  const load = workload()
-  const result = await autocannon({
-    url: target.url,
-    connections: CONNECTIONS,
-    duration: seconds,
-    requests: [{
-      method: 'POST',
-      path: '/events',
-      setupRequest: (request: any, context: any) => {
-        const { id, body } = load.next()
-        context.id = id
-        return { ...request, body, headers }
-      },
-      onResponse: (status: number, _body: string, context: any) => { if (status >= 200 && status < 300) ok.add(context.id) }
-    }]
-  } as any)
+async function closedLoopRun (target: Started, seconds: number, headers: Record<string, string>, ok: Set<string>): Promise<{ rps: number, requests: number }> {
+  const result = await closedLoop(target.url, CONNECTIONS, seconds, headers, ok)
   return { rps: result.requests.average, requests: result.requests.total }
 }
 
@@ -159,7 +144,7 @@ export async function beforeAfterSection (before: string[], hooks: BeforeAfterHo
         const ok = new Set<string>()
         const b0 = await batches(started)
         const cpu0 = cpuMs(pid)
-        const closed = await closedLoop(started, hooks.seconds, hooks.headers, ok)
+        const closed = await closedLoopRun(started, hooks.seconds, hooks.headers, ok)
         const cpu1 = cpuMs(pid)
         const b1 = await batches(started)
         const open = await openLoop(started.url, RATE, hooks.openSeconds, workload(), hooks.headers, true)

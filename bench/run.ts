@@ -3,13 +3,13 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir, cpus, loadavg, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import autocannon from 'autocannon'
 import Database from 'better-sqlite3'
 import { workload } from './workload.js'
 import { chartSvg, slowDiskChartSvg } from './chart.js'
 import { slowDiskSection } from './slow-disk.js'
 import { beforeAfterSection } from './before-after.js'
 import { openLoop, percentile } from './open-loop.js'
+import { closedLoop } from './closed-loop.js'
 import { postgresAdmin, schemaUrl, skippedMessage } from './postgresql.js'
 import { freePort } from '../test/helpers/process.js'
 import { startReceiverProcess, type Started } from './receiver-process.js'
@@ -128,21 +128,7 @@ async function drive (target: Started, seconds: number, rate?: number, connectio
     }
   }
   const ok = new Set<string>()
-  const result = await autocannon({
-    url: target.url,
-    connections: CONNECTIONS,
-    duration: seconds,
-    requests: [{
-      method: 'POST',
-      path: '/events',
-      setupRequest: (request: any, context: any) => {
-        const { id, body } = load.next()
-        context.id = id
-        return { ...request, body, headers: HEADERS }
-      },
-      onResponse: (status: number, _body: string, context: any) => { if (status >= 200 && status < 300) ok.add(context.id) }
-    }]
-  } as any)
+  const result = await closedLoop(target.url, CONNECTIONS, seconds, HEADERS, ok, load)
   clearInterval(sampler)
   return {
     ...cpu(result.requests.total),
