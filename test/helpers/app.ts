@@ -16,7 +16,8 @@ export interface Teardown { teardown: (fn: () => unknown) => void }
 /** A fresh directory removed after the test. */
 export function tempDir (t: Teardown): string {
   const dir = mkdtempSync(join(tmpdir(), 'receiver-test-'))
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  // Retried: a file SQLite's threads let go of as the app closes can still be in the directory the first time.
+  t.teardown(() => rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 20 }))
   return dir
 }
 

@@ -22,7 +22,8 @@ export const sqlite: Engine = {
   name: 'sqlite',
   databaseUrl: t => {
     const dir = mkdtempSync(join(tmpdir(), 'receiver-test-'))
-    t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+    // Retried: a file SQLite's threads let go of as the app closes can still be in the directory the first time.
+    t.teardown(() => rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 20 }))
     return `file:${join(dir, 'receiver.db')}`
   }
 }
