@@ -1,5 +1,6 @@
 import type { FeedEntryText } from '../db/repository.js'
 import { pageOf, serialise, type Page, type SerialisedEntry } from './page.js'
+import { nextTurn } from '../work-slice.js'
 
 // Long poll without a query per waiting request per commit: requests that found nothing after their
 // cursor wait here. When a commit is heard of (in this process, or through PostgreSQL's NOTIFY from any
@@ -128,7 +129,7 @@ export class FeedTail {
       clearTimeout(waiter.timer)
       this.#waiters.delete(waiter)
       waiter.resolve(page)
-      if (++answered % WAKE_CHUNK === 0) await new Promise(resolve => setImmediate(resolve))
+      if (++answered % WAKE_CHUNK === 0) await nextTurn()
     }
   }
 }
