@@ -6,11 +6,13 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** preHandler of the routes that read pages: waits for a read slot (READ_CONCURRENCY), or answers 503. */
     limitRead: (request: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply | undefined>
+    /** A read slot for this request, held until its answer is done: true, or false with 503 answered. */
+    acquireRead: (request: FastifyRequest, reply: FastifyReply) => Promise<boolean>
     readGate: ReadGate
   }
-  interface FastifyRequest {
-    /** Gives the request's read slot back early (a long poll, before it waits). */
-    releaseRead?: () => void
+  interface FastifyContextConfig {
+    /** The route takes its read slot itself (acquireRead), only when it reads: GET /changes. */
+    ownReadSlot?: boolean
   }
 }
 
@@ -19,21 +21,27 @@ declare module 'fastify' {
  * most REQUEST_DEADLINE_MS each; beyond that 503 with Retry-After. Intake (POST /events), /healthz, /readyz
  * and /metrics never wait here. The slot is held until the answer is sent or the connection closes, so that
  * answers not yet read (cut off after REPLY_TIMEOUT_MS) count too: memory stays bounded by
- * READ_CONCURRENCY × PAGE_MAX_BYTES.
+ * READ_CONCURRENCY × PAGE_MAX_BYTES. GET /changes takes its slot only for a read of the database: a long poll
+ * at the head, and its answer from a page shared by every waiter, need none (2,000 of them arrive at once).
  */
 export default fp(async (fastify) => {
   const { READ_CONCURRENCY, READ_QUEUE_MAX, REQUEST_DEADLINE_MS, RETRY_AFTER_SECONDS } = fastify.config
   const gate = new ReadGate(READ_CONCURRENCY, READ_QUEUE_MAX, REQUEST_DEADLINE_MS)
   fastify.decorate('readGate', gate)
-  fastify.decorate('limitRead', async (request: FastifyRequest, reply: FastifyReply) => {
+  const acquireRead = async (request: FastifyRequest, reply: FastifyReply): Promise<boolean> => {
     const release = await gate.acquire()
     if (release === undefined) {
       request.log.warn({ running: gate.running, queued: gate.queued }, 'too many reads at once: answering 503')
-      return await reply.code(503).header('retry-after', String(RETRY_AFTER_SECONDS))
+      await reply.code(503).header('retry-after', String(RETRY_AFTER_SECONDS))
         .send({ statusCode: 503, error: 'Service Unavailable', message: 'too many reads at once, retry later' })
+      return false
     }
-    request.releaseRead = release
     reply.raw.once('close', release)
-    return undefined
+    return true
+  }
+  fastify.decorate('acquireRead', acquireRead)
+  fastify.decorate('limitRead', async (request: FastifyRequest, reply: FastifyReply) => {
+    if (request.routeOptions.config.ownReadSlot === true) return undefined
+    return await acquireRead(request, reply) ? undefined : reply
   })
 }, { name: 'read-limit', dependencies: ['config'] })

@@ -8,39 +8,49 @@ import { pageOf, serialise, type Page } from '../feed/page.js'
  * the next commit, or answers an empty page when the wait is over. A cursor older than the oldest kept
  * entry answers 410. The page is sent as JSON made once (feed/page.ts): concurrent requests for one cursor
  * range share one read, and a page that stopped before the head is kept for the next (feed/page-cache.ts).
+ * Only a read of the database takes a read slot (READ_CONCURRENCY): a follower at the head, waiting or
+ * woken with the page every waiter shares, takes none, so that 2,000 long polls arriving together are not
+ * refused for want of a place in the read queue.
  */
 const changesRoute: FastifyPluginAsyncTypebox = async (fastify) => {
   const { repository, feedTail, feedPages } = fastify
   const maxBytes = fastify.config.PAGE_MAX_BYTES
-  fastify.get('/changes', { schema: { querystring: ChangesQuery, response: { 200: ChangesPage, 410: GoneResponse } } },
-    async (request, reply) => {
-      const { after, limit, wait } = request.query
+  fastify.get('/changes', {
+    config: { ownReadSlot: true },
+    schema: { querystring: ChangesQuery, response: { 200: ChangesPage, 410: GoneResponse } }
+  }, async (request, reply) => {
+    const { after, limit, wait } = request.query
+    /** The page after `after` as the database has it now, or undefined: answered already (410, 503). */
+    const current = async (): Promise<Page | undefined> => {
       const { head, prunedThrough } = await repository.feedBounds()
       if (after < prunedThrough) {
-        return await reply.code(410).send({
+        await reply.code(410).send({
           statusCode: 410,
           error: 'Gone',
           message: `entries up to cursor ${prunedThrough} were pruned: read the state from the API, then follow from after=${prunedThrough}`,
           oldest_cursor: prunedThrough
         })
+        return undefined
       }
       feedTail.advance(head)
-      const read = async (head: number): Promise<Page> => await feedPages.get(after, limit, head, async () => {
+      // Nothing is after the head: a follower that has caught up (a long poll, mostly) costs no read.
+      if (after >= head) return pageOf([], after)
+      if (!await fastify.acquireRead(request, reply)) return undefined
+      return await feedPages.get(after, limit, head, async () => {
         const entries = (await repository.feedEntryTexts(after, limit, maxBytes)).map(serialise)
         // Entries up to the head read before are committed: a page that stops before it is complete.
         return { page: pageOf(entries, after), final: (entries.at(-1)?.cursor ?? head) < head }
       })
-      // Nothing is after the head: a follower that has caught up (a long poll, mostly) costs no read.
-      let page = after >= head ? pageOf([], after) : await read(head)
-      if (page.entries.length === 0 && wait > 0) {
-        // Waiting holds no read slot: 2,000 idle long polls must not keep other reads out.
-        request.releaseRead!()
-        // The wait is over with nothing: one last read, in case a notification was missed.
-        page = await feedTail.wait(after, limit, wait * 1000) ?? await read(feedTail.known)
-      }
-      // The JSON is the ChangesPage the schema describes (for /docs), already serialised.
-      return await reply.type('application/json; charset=utf-8').send(page.json as never)
-    })
+    }
+    let page = await current()
+    if (page !== undefined && page.entries.length === 0 && wait > 0) {
+      // The wait is over with nothing: the bounds once more, in case a notification was missed.
+      page = await feedTail.wait(after, limit, wait * 1000) ?? await current()
+    }
+    if (page === undefined) return reply
+    // The JSON is the ChangesPage the schema describes (for /docs), already serialised.
+    return await reply.type('application/json; charset=utf-8').send(page.json as never)
+  })
 }
 
 export default changesRoute

@@ -1,6 +1,6 @@
 import { parentPort, workerData } from 'node:worker_threads'
 import { Agent, request } from 'node:http'
-import { events } from './events.js'
+import { events, makeEvent } from './events.js'
 
 // The probes of a stress file, in a thread of their own (started by probes.ts): /healthz every 20 ms and an
 // event every 50 ms, each sample timed here, so that what the stress file's own thread does meanwhile (parsing
@@ -10,6 +10,7 @@ const { port, key } = workerData as { port: number, key: string }
 const out = parentPort!
 const agent = new Agent({ keepAlive: true })
 let running = true
+let feedless = false
 const at = (): number => performance.timeOrigin + performance.now()
 
 async function call (path: string, method: string, body?: string): Promise<number> {
@@ -37,9 +38,17 @@ async function loop (kind: 'health' | 'intake', everyMs: number, send: (k: numbe
 
 const loops = [
   loop('health', 20, async () => await call('/healthz', 'GET')),
-  loop('intake', 50, async k => await call('/events', 'POST', JSON.stringify(events.createUser(`load-${k}`, { email: `load-${k}@x` }, { time: new Date().toISOString(), id: `probe-load-${k}` }))))
+  loop('intake', 50, async k => {
+    const o = { time: new Date().toISOString(), id: `probe-load-${k}` }
+    // A call SaaSus refused is recorded `ignored`: written and flushed like any event, but no feed entry.
+    const event = feedless
+      ? makeEvent({ eventType: 'create_saas_user', method: 'POST', uri: '/v1/auth/users', httpStatus: 400, request: {}, response: {}, ...o })
+      : events.createUser(`load-${k}`, { email: `load-${k}@x` }, o)
+    return await call('/events', 'POST', JSON.stringify(event))
+  })
 ]
-out.on('message', (message: { flush?: number, stop?: true }) => {
+out.on('message', (message: { flush?: number, stop?: true, feedless?: boolean }) => {
+  if (message.feedless !== undefined) feedless = message.feedless
   if (message.stop === true) {
     running = false
     void Promise.all(loops).then(() => { agent.destroy(); out.postMessage({ stopped: true }) })

@@ -15,6 +15,8 @@ export interface Sample {
 export interface Probes {
   /** Every sample finished so far (those finished before this call included). */
   samples: () => Promise<Sample[]>
+  /** Intake probes from now on post events recorded as `ignored` (no feed entry: the feed's head stays), or not. */
+  feedless: (on: boolean) => Promise<void>
   stop: () => Promise<void>
 }
 
@@ -36,12 +38,17 @@ export async function startProbes (port: number, key: string): Promise<Probes> {
       else all.push(m)
     })
   })
+  /** Sends `message` and waits for the thread to have handled it. */
+  const tell = async (message: { feedless?: boolean }): Promise<void> => {
+    const flush = ++flushes
+    await new Promise<void>(resolve => { waiting.set(flush, resolve); worker.postMessage({ ...message, flush }) })
+  }
   return {
     samples: async () => {
-      const flush = ++flushes
-      await new Promise<void>(resolve => { waiting.set(flush, resolve); worker.postMessage({ flush }) })
+      await tell({})
       return all
     },
+    feedless: async on => { await tell({ feedless: on }) },
     stop: async () => {
       if (done) return
       done = true

@@ -72,6 +72,32 @@ engineTest(t, 'reads beyond READ_CONCURRENCY and READ_QUEUE_MAX answer 503; inta
   t.match(logs(), /too many reads at once: answering 503/)
 })
 
+engineTest(t, 'a long poll at the head takes no read slot: it waits, is woken or times out while every slot is taken', async (t, engine) => {
+  const { app } = await buildApp(t, { READ_CONCURRENCY: '1', READ_QUEUE_MAX: '0' }, engine)
+  await deliver(app, events.createTenant('t1', { name: 'A' }, o(1, 'e1')))
+  let open!: () => void
+  const gate = new Promise<void>(resolve => { open = resolve })
+  const tenants = app.repository.tenants.bind(app.repository)
+  app.repository.tenants = async (cursor, limit) => { await gate; return await tenants(cursor, limit) }
+  const held = getJson(app, '/tenants')
+  while (app.readGate.running < 1) await new Promise(resolve => setTimeout(resolve, 5))
+  t.equal((await getJson(app, '/changes?after=0')).statusCode, 503, 'a page read from the database needs a slot')
+  const { head } = await app.repository.feedBounds()
+  const polls = Array.from({ length: 5 }, async () => await getJson(app, `/changes?after=${head}&wait=10`))
+  while (app.feedTail.waiting < 5) await new Promise(resolve => setTimeout(resolve, 5))
+  await deliver(app, events.createTenant('t2', { name: 'B' }, o(2, 'e2')))
+  for (const poll of await Promise.all(polls)) {
+    t.equal(poll.statusCode, 200)
+    t.same((poll.json() as { entries: Entry[] }).entries.map(e => e.key.id), ['t2'], 'woken with the shared page')
+  }
+  const { head: now } = await app.repository.feedBounds()
+  const timedOut = await getJson(app, `/changes?after=${now}&wait=1`)
+  t.same([timedOut.statusCode, timedOut.json()], [200, { entries: [], next_after: now }], 'an empty page when the wait is over')
+  t.equal(app.readGate.refused, 1, 'only the read of the database was refused')
+  open()
+  t.equal((await held).statusCode, 200)
+})
+
 engineTest(t, 'an answer the client does not read is cut off after REPLY_TIMEOUT_MS, and its read slot given back', async (t, engine) => {
   t.setTimeout(300_000) // 40 events of 1 MB first, on a shared machine
   const { app, logs } = await buildApp(t, { PAGE_MAX_BYTES: String(64 * 1024 * 1024), REPLY_TIMEOUT_MS: '1000' }, engine)
