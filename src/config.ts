@@ -29,6 +29,8 @@ export const ConfigSchema = Type.Object({
   // Reads at once, and waiting (then 503); an answer the client does not read is cut off after REPLY_TIMEOUT_MS.
   READ_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 1000, default: 4 }),
   READ_QUEUE_MAX: Type.Integer({ minimum: 0, maximum: 100000, default: 1000 }),
+  // Long polls waiting at once (each holds its connection and request: about 24 KB); beyond, 503.
+  LONG_POLL_MAX: Type.Integer({ minimum: 0, maximum: 1000000, default: 4000 }),
   REPLY_TIMEOUT_MS: Type.Integer({ minimum: 1000, maximum: 600000, default: 30000 }),
   REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 1000, maximum: 600000, default: 6000 }),
   MAX_FUTURE_SKEW_MS: Type.Integer({ minimum: 0, maximum: 31 * 86400000, default: 15 * 60000 }),

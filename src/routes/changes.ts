@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { ChangesPage, ChangesQuery, GoneResponse } from '../schemas/api.js'
+import { ChangesPage, ChangesQuery, ErrorResponse, GoneResponse } from '../schemas/api.js'
 import { pageOf, serialise, type Page } from '../feed/page.js'
 
 /**
@@ -10,14 +10,14 @@ import { pageOf, serialise, type Page } from '../feed/page.js'
  * range share one read, and a page that stopped before the head is kept for the next (feed/page-cache.ts).
  * Only a read of the database takes a read slot (READ_CONCURRENCY): a follower at the head, waiting or
  * woken with the page every waiter shares, takes none, so that 2,000 long polls arriving together are not
- * refused for want of a place in the read queue.
+ * refused for want of a place in the read queue. At most LONG_POLL_MAX wait at once; one more answers 503.
  */
 const changesRoute: FastifyPluginAsyncTypebox = async (fastify) => {
   const { repository, feedTail, feedPages } = fastify
-  const maxBytes = fastify.config.PAGE_MAX_BYTES
+  const { PAGE_MAX_BYTES: maxBytes, LONG_POLL_MAX: longPollMax, RETRY_AFTER_SECONDS: retryAfter } = fastify.config
   fastify.get('/changes', {
     config: { ownReadSlot: true },
-    schema: { querystring: ChangesQuery, response: { 200: ChangesPage, 410: GoneResponse } }
+    schema: { querystring: ChangesQuery, response: { 200: ChangesPage, 410: GoneResponse, 503: ErrorResponse } }
   }, async (request, reply) => {
     const { after, limit, wait } = request.query
     /** The page after `after` as the database has it now, or undefined: answered already (410, 503). */
@@ -44,6 +44,12 @@ const changesRoute: FastifyPluginAsyncTypebox = async (fastify) => {
     }
     let page = await current()
     if (page !== undefined && page.entries.length === 0 && wait > 0) {
+      // Each waiter holds its connection and request: their number is bounded, not only their reads.
+      if (feedTail.waiting >= longPollMax) {
+        request.log.warn({ waiting: feedTail.waiting }, 'too many long polls at once: answering 503')
+        return await reply.code(503).header('retry-after', String(retryAfter))
+          .send({ statusCode: 503, error: 'Service Unavailable', message: 'too many long polls at once, retry later' })
+      }
       // The wait is over with nothing: the bounds once more, in case a notification was missed.
       page = await feedTail.wait(after, limit, wait * 1000) ?? await current()
     }

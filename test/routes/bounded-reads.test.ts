@@ -98,6 +98,20 @@ engineTest(t, 'a long poll at the head takes no read slot: it waits, is woken or
   t.equal((await held).statusCode, 200)
 })
 
+engineTest(t, 'at most LONG_POLL_MAX long polls wait at once: one more answers 503 with Retry-After', async (t, engine) => {
+  const { app, logs } = await buildApp(t, { LONG_POLL_MAX: '2' }, engine)
+  await deliver(app, events.createTenant('t1', { name: 'A' }, o(1, 'e1')))
+  const { head } = await app.repository.feedBounds()
+  const polls = [0, 1].map(async () => await getJson(app, `/changes?after=${head}&wait=10`))
+  while (app.feedTail.waiting < 2) await new Promise(resolve => setTimeout(resolve, 5))
+  const third = await getJson(app, `/changes?after=${head}&wait=10`)
+  t.same([third.statusCode, third.headers['retry-after'], third.json().message], [503, '5', 'too many long polls at once, retry later'])
+  t.match(logs(), /too many long polls at once: answering 503/)
+  t.equal((await getJson(app, `/changes?after=0`)).statusCode, 200, 'a read that does not wait is served')
+  await deliver(app, events.createTenant('t2', { name: 'B' }, o(2, 'e2')))
+  for (const poll of await Promise.all(polls)) t.same(poll.json().entries.map((e: Entry) => e.key.id), ['t2'], 'the waiting two are woken')
+})
+
 engineTest(t, 'an answer the client does not read is cut off after REPLY_TIMEOUT_MS, and its read slot given back', async (t, engine) => {
   t.setTimeout(300_000) // 40 events of 1 MB first, on a shared machine
   const { app, logs } = await buildApp(t, { PAGE_MAX_BYTES: String(64 * 1024 * 1024), REPLY_TIMEOUT_MS: '1000' }, engine)
