@@ -15,6 +15,7 @@ import { FeedLockConflict, lockWholeFeed } from './feed/feed-locks.js'
 import { FEED_KEYS, type FeedEntity } from './feed/feed-views.js'
 import { Batcher } from './writing/batcher.js'
 import { IdleWalCheckpoint } from './engines/wal-checkpoint.js'
+import { deleteInBatches, MAX_ROWS } from './delete-in-batches.js'
 import { adapterTransaction, driverAdapterOf } from './engines/driver-adapter.js'
 import { SqliteWriterAdapter } from './engines/sqlite-writer.js'
 import { isTransientDatabaseError } from './engines/transient.js'
@@ -103,16 +104,6 @@ export interface QuarantinedRow extends QuarantineEntry {
 export type QuarantineResult = 'kept' | 'repeat' | 'not_kept'
 
 const QUARANTINE_TYPES: ColumnType[] = ['text', 'timestamp', 'timestamp', 'text', 'text', 'json_text', 'text', 'text', 'text', 'integer', 'integer']
-
-/** Runs `deleteBatch` (one statement deleting at most `batchSize` rows) until a run deletes fewer; the total. */
-async function deleteInBatches (deleteBatch: () => Promise<number>, batchSize: number): Promise<number> {
-  let total = 0
-  for (;;) {
-    const deleted = await deleteBatch()
-    total += deleted
-    if (deleted < batchSize) return total
-  }
-}
 
 /** The tables holding the projected state: what a rebuild empties and fills again. */
 export const PROJECTED_TABLES = [...Object.values(ENTITIES).map(e => e.table), 'attribute_values']
@@ -386,10 +377,10 @@ export class Repository {
     return rows.map(r => ({ envelopeId: r.envelopeId, field: r.field, error: r.error, raw: r.raw, original: r.original, replayRefusal: r.replayRefusal, count: r.count }))
   }
 
-  /** Deletes quarantine rows last seen before `cutoff`, `batchSize` rows per transaction. Returns the count. */
-  async pruneQuarantine (cutoff: Date, batchSize = 1000): Promise<number> {
-    return await deleteInBatches(async () => await this.prisma.$executeRaw(sql`DELETE FROM "quarantine" WHERE "id" IN
-        (SELECT "id" FROM "quarantine" WHERE "last_seen_at" < ${cutoff} LIMIT ${batchSize})`), batchSize)
+  /** Deletes quarantine rows last seen before `cutoff`, at most `maxRows` per transaction, paced (delete-in-batches.ts). Returns the count. */
+  async pruneQuarantine (cutoff: Date, maxRows = MAX_ROWS): Promise<number> {
+    return await deleteInBatches(async rows => await this.prisma.$executeRaw(sql`DELETE FROM "quarantine" WHERE "id" IN
+        (SELECT "id" FROM "quarantine" WHERE "last_seen_at" < ${cutoff} LIMIT ${rows})`), { maxRows })
   }
 
   /**
@@ -508,15 +499,15 @@ export class Repository {
   /**
    * Deletes the feed entries recorded before `cutoff`: every entry up to the newest such cursor, so that
    * what is kept always follows on from `prunedThrough`, which is raised first (a reader asking for
-   * older cursors is told they are gone). `batchSize` rows per transaction. Returns the count.
+   * older cursors is told they are gone). At most `maxRows` per transaction, paced (delete-in-batches.ts). Returns the count.
    */
-  async pruneFeed (cutoff: Date, batchSize = 1000): Promise<number> {
+  async pruneFeed (cutoff: Date, maxRows = MAX_ROWS): Promise<number> {
     const [{ through }] = await this.prisma.$queryRaw<Array<{ through: bigint | number | null }>>(sql`SELECT MAX("cursor") AS "through"
       FROM "feed_entries" WHERE "recorded_at" < ${cutoff}`)
     if (through === null) return 0
     await this.prisma.$executeRaw(sql`UPDATE "feed_head" SET "pruned_through" = ${BigInt(through)} WHERE "id" = 1 AND "pruned_through" < ${BigInt(through)}`)
-    return await deleteInBatches(async () => await this.prisma.$executeRaw(sql`DELETE FROM "feed_entries" WHERE "cursor" IN
-        (SELECT "cursor" FROM "feed_entries" WHERE "cursor" <= ${BigInt(through)} ORDER BY "cursor" LIMIT ${batchSize})`), batchSize)
+    return await deleteInBatches(async rows => await this.prisma.$executeRaw(sql`DELETE FROM "feed_entries" WHERE "cursor" IN
+        (SELECT "cursor" FROM "feed_entries" WHERE "cursor" <= ${BigInt(through)} ORDER BY "cursor" LIMIT ${rows})`), { maxRows })
   }
 
   /** A live tenant as of `nowMs` (its plan: a reservation whose instant has passed shows as taken effect). */
@@ -598,12 +589,13 @@ export class Repository {
   }
 
   /**
-   * Deletes inbox rows received before `cutoff`, `batchSize` rows per transaction so that the write lock is
-   * never held for long while events keep arriving. Tenants and users are not touched. Returns the count.
+   * Deletes inbox rows received before `cutoff`, in short transactions of at most `maxRows` with pauses between
+   * them, so that the service's writes keep getting the write lock (delete-in-batches.ts). Tenants and users
+   * are not touched. Returns the count.
    */
-  async pruneEvents (cutoff: Date, batchSize = 1000): Promise<number> {
-    return await deleteInBatches(async () => await this.prisma.$executeRaw(sql`DELETE FROM "events" WHERE "id" IN
-        (SELECT "id" FROM "events" WHERE "received_at" < ${cutoff} LIMIT ${batchSize})`), batchSize)
+  async pruneEvents (cutoff: Date, maxRows = MAX_ROWS): Promise<number> {
+    return await deleteInBatches(async rows => await this.prisma.$executeRaw(sql`DELETE FROM "events" WHERE "id" IN
+        (SELECT "id" FROM "events" WHERE "received_at" < ${cutoff} LIMIT ${rows})`), { maxRows })
   }
 
   /**
@@ -611,12 +603,12 @@ export class Repository {
    * age: a run still `running` (its process finishes the row), and the newest successful run that wrote
    * (the service decides from it whether the database was ever reconciled, and /metrics reports its end).
    */
-  async pruneReconcileRuns (cutoff: Date, batchSize = 1000): Promise<number> {
+  async pruneReconcileRuns (cutoff: Date, maxRows = MAX_ROWS): Promise<number> {
     const [newest] = await this.prisma.$queryRaw<Array<{ id: string }>>(sql`SELECT "id" FROM "reconcile_runs"
       WHERE "outcome" = ${'succeeded'} AND "dry_run" = ${false} ORDER BY "ended_at" DESC LIMIT 1`)
     const keep = newest?.id ?? ''
-    return await deleteInBatches(async () => await this.prisma.$executeRaw(sql`DELETE FROM "reconcile_runs" WHERE "id" IN
-        (SELECT "id" FROM "reconcile_runs" WHERE "started_at" < ${cutoff} AND "outcome" <> ${'running'} AND "id" <> ${keep} LIMIT ${batchSize})`), batchSize)
+    return await deleteInBatches(async rows => await this.prisma.$executeRaw(sql`DELETE FROM "reconcile_runs" WHERE "id" IN
+        (SELECT "id" FROM "reconcile_runs" WHERE "started_at" < ${cutoff} AND "outcome" <> ${'running'} AND "id" <> ${keep} LIMIT ${rows})`), { maxRows })
   }
 
   /** Names of the migrations recorded as finished, for readiness checks. */
