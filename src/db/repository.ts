@@ -157,6 +157,21 @@ export interface FeedEntryText {
   json: string
 }
 
+/** A feed_entries row as feedEntryTexts reads it (raw: column names; `fields` as its stored JSON text). */
+interface FeedEntryRow {
+  cursor: bigint
+  entity: string
+  key: Record<string, string | number>
+  op: string
+  fields: string | null
+  cause: string
+  event_id: string | null
+  event_type: string | null
+  event_time: Date | null
+  run_id: string | null
+  recorded_at: Date
+}
+
 /**
  * Bytes an entry takes in a page besides its key and fields, at most: cursor, entity, op, recorded_at and its
  * cause (an envelope id of up to 256 characters, an operation's name, a time).
@@ -456,33 +471,31 @@ export class Repository {
    * the event loop little more than the bytes (on PostgreSQL, jsonb's own text: the same JSON values).
    */
   async feedEntryTexts (after: number, limit: number, maxBytes: number = Number.MAX_SAFE_INTEGER): Promise<FeedEntryText[]> {
-    const [{ last }] = await this.prisma.$queryRaw<Array<{ last: bigint | number | null }>>(sql`SELECT MAX("cursor") AS "last" FROM (
+    // One statement: the page's last cursor (by rows, then by the bytes of the `size` index), and the entries
+    // up to it with `fields` as stored text.
+    const rows = await this.prisma.$queryRaw<FeedEntryRow[]>(sql`SELECT "cursor", "entity", "key", "op",
+        ${this.dialect.jsonText(raw('"fields"'))} AS "fields", "cause", "event_id", "event_type", "event_time", "run_id", "recorded_at"
+      FROM "feed_entries" WHERE "cursor" > ${BigInt(after)} AND "cursor" <= (SELECT MAX("cursor") FROM (
         SELECT "cursor", SUM("size" + ${ENTRY_OVERHEAD}) OVER (ORDER BY "cursor") AS "total", ROW_NUMBER() OVER (ORDER BY "cursor") AS "n"
         FROM (SELECT "cursor", "size" FROM "feed_entries" WHERE "cursor" > ${BigInt(after)} ORDER BY "cursor" LIMIT ${limit}) AS "p"
-      ) AS "w" WHERE "n" = 1 OR "total" <= ${maxBytes - PAGE_OVERHEAD}`)
-    if (last === null) return []
-    const range = { gt: BigInt(after), lte: BigInt(last) }
-    const rows = await this.prisma.feedEntry.findMany({ where: { cursor: range }, omit: { fields: true }, orderBy: { cursor: 'asc' } })
-    const texts = await this.prisma.$queryRaw<Array<{ cursor: bigint | number, fields: string | null }>>(sql`SELECT "cursor", ${this.dialect.jsonText(raw('"fields"'))} AS "fields"
-      FROM "feed_entries" WHERE "cursor" > ${range.gt} AND "cursor" <= ${range.lte}`)
-    const fields = new Map(texts.map(r => [Number(r.cursor), r.fields]))
-    // Entries are never changed; one pruned between the two reads is left out (the next request is told 410).
-    return rows.filter(r => fields.has(Number(r.cursor))).map(r => {
+      ) AS "w" WHERE "n" = 1 OR "total" <= ${maxBytes - PAGE_OVERHEAD})
+      ORDER BY "cursor"`)
+    return rows.map(r => {
       const cursor = Number(r.cursor)
       const entity = r.entity as FeedEntity
       // In the entity's key order (PostgreSQL's jsonb keeps its own).
-      const key = Object.fromEntries(FEED_KEYS[entity].map(k => [k, (r.key as Record<string, string | number>)[k]]))
+      const key = Object.fromEntries(FEED_KEYS[entity].map(k => [k, r.key[k]]))
       const cause: FeedEntryView['cause'] = r.cause === 'event'
         /* c8 ignore next -- an event's entry always has its event's time */
-        ? { kind: 'event', event_id: r.eventId, event_type: r.eventType, time: r.eventTime?.toISOString() ?? null }
+        ? { kind: 'event', event_id: r.event_id, event_type: r.event_type, time: r.event_time?.toISOString() ?? null }
         : r.cause === 'reconcile'
-          ? { kind: 'reconcile', run_id: r.runId }
+          ? { kind: 'reconcile', run_id: r.run_id }
           // A scheduled entry always has the instant its plan took effect at.
-          : r.cause === 'scheduled' ? { kind: 'scheduled', time: r.eventTime!.toISOString() } : { kind: 'rebuild' }
+          : r.cause === 'scheduled' ? { kind: 'scheduled', time: r.event_time!.toISOString() } : { kind: 'rebuild' }
       // FeedEntryView's key order: cursor, entity, key, op, fields, cause, recorded_at.
       const before = JSON.stringify({ cursor, entity, key, op: r.op })
-      const after = JSON.stringify({ cause, recorded_at: r.recordedAt.toISOString() })
-      return { cursor, json: `${before.slice(0, -1)},"fields":${fields.get(cursor) ?? 'null'},${after.slice(1)}` }
+      const after = JSON.stringify({ cause, recorded_at: r.recorded_at.toISOString() })
+      return { cursor, json: `${before.slice(0, -1)},"fields":${r.fields ?? 'null'},${after.slice(1)}` }
     })
   }
 
