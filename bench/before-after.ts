@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process'
 import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { openLoop, percentile } from './open-loop.js'
@@ -54,6 +54,8 @@ export interface Sample {
   /** Envelope ids answered 2xx (both loops) and how many of them are not in the database. */
   acknowledged: number
   missing: number
+  /** The host's 1-minute load average when the sample ended. */
+  load: number
 }
 
 export interface Summary { target: string, figure: string, median: number, min: number, max: number, values: number[] }
@@ -166,7 +168,8 @@ export async function beforeAfterSection (before: string[], hooks: BeforeAfterHo
           non2xx: open.non2xx,
           errors: open.errors,
           acknowledged: ok.size,
-          missing: [...ok].filter(id => !ids.has(id)).length
+          missing: [...ok].filter(id => !ids.has(id)).length,
+          load: round2(loadavg()[0])
         }
         samples.push(sample)
         console.log(JSON.stringify(sample))
