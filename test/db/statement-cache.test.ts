@@ -54,6 +54,24 @@ t.test('the least recently used statement leaves a full cache', async t => {
   t.same(prepared.filter(sql => sql === 'SELECT 2').length, 2, 'evicted, so prepared again')
 })
 
+t.test('a statement in use stays however many others pass through, and a hit in the newer half moves nothing', async t => {
+  const { db, prepared } = countingDb(t)
+  cacheStatements(db, 4)
+  const use = (sql: string) => (db.prepare(sql) as any).bind([]).raw().all()
+  use('SELECT 0')
+  for (let n = 1; n <= 20; n++) {
+    use(`SELECT ${n}`)
+    if (n % 2 === 0) use('SELECT 0') // once per size / 2 insertions
+  }
+  t.equal(prepared.filter(sql => sql === 'SELECT 0').length, 1, 'prepared once for 11 uses')
+  // In insertion order now: SELECT 18, 19, 20, then 0 (moved last). A hit on SELECT 20, in the newer half,
+  // leaves it where it is, so that three more insertions evict it (strict LRU would have evicted SELECT 0).
+  use('SELECT 20')
+  for (const n of [21, 22, 23]) use(`SELECT ${n}`)
+  use('SELECT 20')
+  t.equal(prepared.filter(sql => sql === 'SELECT 20').length, 2, 'used but not moved, so evicted in turn')
+})
+
 t.test('Prisma\'s adapter, wrapped, prepares each statement once', async t => {
   const factory = withStatementCache(new PrismaBetterSqlite3({ url: ':memory:' }))
   t.equal(factory.provider, 'sqlite')

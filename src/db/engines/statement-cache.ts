@@ -13,7 +13,7 @@ type Statement = Database.Statement<unknown[]>
  * better-sqlite3 builds them anew each time, though they are fixed once the statement is prepared (the
  * schema does not change under a running service: migrations run before it opens the database).
  */
-interface Cached { statement: Statement, columns?: Database.ColumnDefinition[] }
+interface Cached { statement: Statement, columns?: Database.ColumnDefinition[], stamp: number }
 
 /** The statement surface the adapter uses: `reader`, `bind`, `run`, `columns`, `raw().all()`. */
 class Reused {
@@ -30,19 +30,28 @@ class Reused {
   }
 }
 
-/** Makes `db.prepare` answer from a small LRU cache of prepared statements. */
+/**
+ * Makes `db.prepare` answer from a small cache of prepared statements, the least recently used leaving a full
+ * one. A hit is one lookup: the texts are long (the feed's read is a UNION ALL of up to ten parts), built anew
+ * per call, and every lookup hashes and compares the whole text, so a used statement moves to the newest end
+ * only once it is in the older half (`stamp`: insertions so far). One used at least once per size / 2
+ * insertions is never evicted.
+ */
 export function cacheStatements (db: Database.Database, size: number): void {
   const prepare = db.prepare.bind(db) as (sql: string) => Statement
   const cache = new Map<string, Cached>()
+  let stamp = 0
   db.prepare = ((sql: string) => {
     let cached = cache.get(sql)
     if (cached === undefined) {
-      cached = { statement: prepare(sql) }
+      cached = { statement: prepare(sql), stamp: ++stamp }
       if (cache.size >= size) cache.delete(cache.keys().next().value!)
-    } else {
-      cache.delete(sql) // re-inserted below: most recently used last
+      cache.set(sql, cached)
+    } else if (stamp - cached.stamp >= size / 2) {
+      cache.delete(sql)
+      cached.stamp = ++stamp
+      cache.set(sql, cached)
     }
-    cache.set(sql, cached)
     return new Reused(cached)
   }) as unknown as Database.Database['prepare']
 }

@@ -19,6 +19,11 @@ export type Outcome = 'applied' | 'stale' | 'duplicate' | 'ignored'
 export interface BatchItem {
   event: DecodedEvent
   plan: Plan
+  /**
+   * `event.redacted` as JSON text, when the sender encoded it already (SQLite's writer thread is sent the
+   * text, one string to copy, instead of the object graph: engines/sqlite-writer.ts); else encoded here.
+   */
+  raw?: string
 }
 
 /**
@@ -200,7 +205,10 @@ export async function applyChanges (
   return applied
 }
 
-const EVENT_TYPES: ColumnType[] = ['text', 'text', 'timestamp', 'text', 'text', 'text', 'text', 'integer', 'timestamp', 'text', 'json', 'text', 'text']
+const EVENT_TYPES: ColumnType[] = ['text', 'text', 'timestamp', 'text', 'text', 'text', 'text', 'integer', 'timestamp', 'text', 'json_text', 'text', 'text']
+
+/** The inbox row's `raw`: the redacted event as JSON text. */
+export const rawText = ({ event, raw }: BatchItem): string => raw ?? JSON.stringify(event.redacted)
 
 /**
  * Records a batch of events and applies their changes, inside the caller's transaction. Every event's inbox
@@ -218,10 +226,11 @@ export async function writeBatch (db: Queryable, dialect: Dialect, items: BatchI
     logIds.add(event.logId)
     return isFirst
   })
-  const rows = sortedBy(items.filter((_, i) => first[i]), item => item.event.id).map(({ item: { event, plan } }) => {
+  const rows = sortedBy(items.filter((_, i) => first[i]), item => item.event.id).map(({ item }) => {
+    const { event, plan } = item
     const { tenantId, userId } = eventSubjects(event, plan)
     return [event.id, event.eventType, event.time, event.logId, event.traceId, event.uri, event.method,
-      event.httpStatus, receivedAt, plan.kind === 'ignored' ? 'ignored' : 'applied', event.redacted, tenantId, userId]
+      event.httpStatus, receivedAt, plan.kind === 'ignored' ? 'ignored' : 'applied', rawText(item), tenantId, userId]
   })
   const returned = await db.$queryRaw<Array<{ id: string }>>(sql`INSERT INTO "events"
     ("id", "event_type", "time", "log_id", "trace_id", "uri", "method", "http_status", "received_at", "outcome", "raw", "tenant_id", "user_id")
