@@ -1,5 +1,6 @@
 import t from 'tap'
 import { connect } from 'node:net'
+import type { FastifyInstance } from 'fastify'
 import { API_KEY, buildApp, deliver, getJson, postEvent } from '../helpers/app.js'
 import { engineTest } from '../helpers/engines.js'
 import { events } from '../helpers/events.js'
@@ -10,6 +11,17 @@ import { events } from '../helpers/events.js'
 
 const o = (s: number, id: string) => ({ time: new Date(Date.UTC(2026, 4, 19, 10, 0, s)).toISOString(), id })
 interface Entry { cursor: number, key: { id: string } }
+
+/** A GET /tenants that holds a read slot until `open()` is called (its read waits for it). */
+async function holdReadSlot (app: FastifyInstance): Promise<{ held: ReturnType<typeof getJson>, open: () => void }> {
+  let open!: () => void
+  const gate = new Promise<void>(resolve => { open = resolve })
+  const tenants = app.repository.tenants.bind(app.repository)
+  app.repository.tenants = async (cursor, limit) => { await gate; return await tenants(cursor, limit) }
+  const held = getJson(app, '/tenants')
+  while (app.readGate.running < 1) await new Promise(resolve => setTimeout(resolve, 5))
+  return { held, open }
+}
 
 engineTest(t, '/changes pages stop before PAGE_MAX_BYTES, hold at least one entry, and resume at next_after', async (t, engine) => {
   const { app } = await buildApp(t, { PAGE_MAX_BYTES: '4096' }, engine)
@@ -46,12 +58,7 @@ engineTest(t, '/changes pages stop before PAGE_MAX_BYTES, hold at least one entr
 engineTest(t, 'reads beyond READ_CONCURRENCY and READ_QUEUE_MAX answer 503; intake and /healthz do not wait', async (t, engine) => {
   const { app, logs } = await buildApp(t, { READ_CONCURRENCY: '1', READ_QUEUE_MAX: '1', REQUEST_DEADLINE_MS: '3000' }, engine)
   await deliver(app, events.createTenant('t1', { name: 'A' }, o(1, 'e1')))
-  let open!: () => void
-  const gate = new Promise<void>(resolve => { open = resolve })
-  const tenants = app.repository.tenants.bind(app.repository)
-  app.repository.tenants = async (cursor, limit) => { await gate; return await tenants(cursor, limit) }
-  const held = getJson(app, '/tenants')
-  while (app.readGate.running < 1) await new Promise(resolve => setTimeout(resolve, 5))
+  const { held, open } = await holdReadSlot(app)
   const started = Date.now()
   const queued = await getJson(app, '/users') // waits REQUEST_DEADLINE_MS in the queue, then 503
   t.equal(queued.statusCode, 503)
@@ -75,12 +82,7 @@ engineTest(t, 'reads beyond READ_CONCURRENCY and READ_QUEUE_MAX answer 503; inta
 engineTest(t, 'a long poll at the head takes no read slot: it waits, is woken or times out while every slot is taken', async (t, engine) => {
   const { app } = await buildApp(t, { READ_CONCURRENCY: '1', READ_QUEUE_MAX: '0' }, engine)
   await deliver(app, events.createTenant('t1', { name: 'A' }, o(1, 'e1')))
-  let open!: () => void
-  const gate = new Promise<void>(resolve => { open = resolve })
-  const tenants = app.repository.tenants.bind(app.repository)
-  app.repository.tenants = async (cursor, limit) => { await gate; return await tenants(cursor, limit) }
-  const held = getJson(app, '/tenants')
-  while (app.readGate.running < 1) await new Promise(resolve => setTimeout(resolve, 5))
+  const { held, open } = await holdReadSlot(app)
   t.equal((await getJson(app, '/changes?after=0')).statusCode, 503, 'a page read from the database needs a slot')
   const { head } = await app.repository.feedBounds()
   const polls = Array.from({ length: 5 }, async () => await getJson(app, `/changes?after=${head}&wait=10`))
