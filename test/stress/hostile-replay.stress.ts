@@ -13,7 +13,7 @@ import { startProbes } from '../helpers/probes.js'
 // heuristic took for secrets (row 1) and of values intake refuses; a 1,000,000-value event refused at
 // intake and on replay (row 2); wrong passwords from 38 loopback addresses (127.0.0.2-39) and wrong API
 // keys from the operator's address while the operator signs in (row 14). Goals: no 5xx, /healthz within
-// HEALTH_MS and intake p99 within INTAKE_P99_MS (probed from a thread of their own, from the operator's
+// HEALTH_MS and intake p99 within INTAKE_P99_MS, RSS at most RSS_GROWTH_MB over its warmed-up size (probed from a thread of their own, from the operator's
 // address: helpers/probes.ts), what was sent applied exactly, the operator never locked out. Every loop is
 // bounded.
 
@@ -21,6 +21,7 @@ const KEY = 'stress-test-key-0123456789'
 const PASSWORD = 'stress-console-password-0123456789'
 const HEALTH_MS = 250
 const INTAKE_P99_MS = 250
+const RSS_GROWTH_MB = 150
 const MAX_DELAY_MS = 2000
 const ITEMS = 40
 const ADDRESSES = 38
@@ -70,6 +71,9 @@ async function run (t: Test<BuiltPlugins, TestOpts> & BuiltPlugins, name: string
   const nestedBody = JSON.stringify({ ...events.createTenant('t-million', { name: 'n' }, { time: past }), detail: { event_type: 'create_tenant', event: million } })
   await new Promise(resolve => setTimeout(resolve, 2500))
   const baseline = rssMb(server.pid)
+  let peak = baseline
+  const sampler = setInterval(() => { peak = Math.max(peak, rssMb(server.pid)) }, 20)
+  t.teardown(() => { clearInterval(sampler) })
   // /healthz every 20 ms and an event every 50 ms, timed in a thread of their own (helpers/probes.ts).
   const probes = await startProbes(port, KEY)
   t.teardown(async () => { await probes.stop() })
@@ -174,7 +178,9 @@ async function run (t: Test<BuiltPlugins, TestOpts> & BuiltPlugins, name: string
     t.same(intake.filter(p => p.status !== 200).map(p => p.status), [], `${name}, ${row.name}: every event answered 200`)
   }
   t.equal(statuses.filter(s => s >= 500).length, 0, `${name}: no 5xx in ${statuses.length} requests`)
-  t.comment(`${name}: RSS ${Math.round(baseline)} MB warmed up, ${Math.round(rssMb(server.pid))} MB at the end`)
+  clearInterval(sampler)
+  t.comment(`${name}: RSS ${Math.round(baseline)} MB warmed up, peak ${Math.round(peak)} MB, ${Math.round(rssMb(server.pid))} MB at the end`)
+  t.ok(peak - baseline <= RSS_GROWTH_MB, `${name}: RSS grew ${Math.round(peak - baseline)} MB at most`)
 }
 
 for (const engine of await stressEngines()) {
