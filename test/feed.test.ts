@@ -109,6 +109,28 @@ engineTest(t, 'paging, next_after, validation and 410 after pruning', async (t, 
   t.same(await app.repository.feedBounds(), { head: 5, prunedThrough: 3 })
 })
 
+engineTest(t, 'a prune between a request\'s bounds and its page read answers 410, never a page with a gap', async (t, engine) => {
+  const { app, config } = await buildApp(t, {}, engine)
+  await postEvent(app, [1, 2, 3, 4, 5].map(k => events.createUser(`u${k}`, { email: `u${k}@x` }, o(k, `e${k}`))))
+  if (engine === sqlite) {
+    await app.repository.prisma.$executeRawUnsafe(`UPDATE "feed_entries" SET "recorded_at" = '2020-01-01T00:00:00.000+00:00' WHERE "cursor" <= 3`)
+  } else {
+    const db = await pgClient(t, config.DATABASE_URL)
+    await db.query('UPDATE "feed_entries" SET "recorded_at" = \'2020-01-01T00:00:00Z\' WHERE "cursor" <= 3')
+  }
+  // The prune runs after the request read the bounds (nothing pruned yet), before it reads its page.
+  const read = app.repository.feedEntryTexts.bind(app.repository)
+  app.repository.feedEntryTexts = async (after, limit, maxBytes) => {
+    await app.repository.pruneFeed(new Date('2025-01-01T00:00:00Z'))
+    return await read(after, limit, maxBytes)
+  }
+  const res = await getJson(app, '/changes?after=1')
+  t.equal(res.statusCode, 410, 'entries 2 and 3 went meanwhile: gone, not skipped')
+  t.match(res.json(), { error: 'Gone', oldest_cursor: 3 })
+  app.repository.feedEntryTexts = read
+  t.same((await getJson(app, '/changes?after=3')).json().entries.map((e: Entry) => e.cursor), [4, 5], 'from the oldest cursor on, nothing is missing')
+})
+
 engineTest(t, 'long poll: answered soon after a commit, empty at the end of the wait, one read for many waiters', async (t, engine) => {
   const { app } = await buildApp(t, {}, engine)
   const started = Date.now()

@@ -12,6 +12,9 @@ import { pageOf, serialise, type Page } from '../feed/page.js'
  * woken with the page every waiter shares, takes none, so that 2,000 long polls arriving together are not
  * refused for want of a place in the read queue. At most LONG_POLL_MAX wait at once; one more answers 503.
  */
+/** A page read began after entries that a prune deleted since the request read the feed's bounds. */
+class PrunedMeanwhile extends Error {}
+
 const changesRoute: FastifyPluginAsyncTypebox = async (fastify) => {
   const { repository, feedTail, feedPages } = fastify
   const { PAGE_MAX_BYTES: maxBytes, LONG_POLL_MAX: longPollMax, RETRY_AFTER_SECONDS: retryAfter } = fastify.config
@@ -20,27 +23,36 @@ const changesRoute: FastifyPluginAsyncTypebox = async (fastify) => {
     schema: { querystring: ChangesQuery, response: { 200: ChangesPage, 410: GoneResponse, 503: ErrorResponse } }
   }, async (request, reply) => {
     const { after, limit, wait } = request.query
+    const gone = async (prunedThrough: number): Promise<undefined> => {
+      await reply.code(410).send({
+        statusCode: 410,
+        error: 'Gone',
+        message: `entries up to cursor ${prunedThrough} were pruned: read the state from the API, then follow from after=${prunedThrough}`,
+        oldest_cursor: prunedThrough
+      })
+      return undefined
+    }
     /** The page after `after` as the database has it now, or undefined: answered already (410, 503). */
     const current = async (): Promise<Page | undefined> => {
       const { head, prunedThrough } = await repository.feedBounds()
-      if (after < prunedThrough) {
-        await reply.code(410).send({
-          statusCode: 410,
-          error: 'Gone',
-          message: `entries up to cursor ${prunedThrough} were pruned: read the state from the API, then follow from after=${prunedThrough}`,
-          oldest_cursor: prunedThrough
-        })
-        return undefined
-      }
+      if (after < prunedThrough) return await gone(prunedThrough)
       feedTail.advance(head)
       // Nothing is after the head: a follower that has caught up (a long poll, mostly) costs no read.
       if (after >= head) return pageOf([], after)
       if (!await fastify.acquireRead(request, reply)) return undefined
-      return await feedPages.get(after, limit, head, async () => {
-        const entries = (await repository.feedEntryTexts(after, limit, maxBytes)).map(serialise)
-        // Entries up to the head read before are committed: a page that stops before it is complete.
-        return { page: pageOf(entries, after), final: (entries.at(-1)?.cursor ?? head) < head }
-      })
+      try {
+        return await feedPages.get(after, limit, head, async () => {
+          const entries = (await repository.feedEntryTexts(after, limit, maxBytes)).map(serialise)
+          // Cursors have no gaps: a page that does not begin right after `after` lost entries to a prune
+          // since the bounds were read (it raises pruned_through first, then deletes).
+          if (entries.length > 0 && entries[0].cursor !== after + 1) throw new PrunedMeanwhile()
+          // Entries up to the head read before are committed: a page that stops before it is complete.
+          return { page: pageOf(entries, after), final: (entries.at(-1)?.cursor ?? head) < head }
+        })
+      } catch (err) {
+        if (!(err instanceof PrunedMeanwhile)) throw err
+        return await gone((await repository.feedBounds()).prunedThrough)
+      }
     }
     let page = await current()
     if (page !== undefined && page.entries.length === 0 && wait > 0) {
