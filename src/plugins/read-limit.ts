@@ -25,15 +25,14 @@ declare module 'fastify' {
  * at the head, and its answer from a page shared by every waiter, need none (2,000 of them arrive at once).
  */
 export default fp(async (fastify) => {
-  const { READ_CONCURRENCY, READ_QUEUE_MAX, REQUEST_DEADLINE_MS, RETRY_AFTER_SECONDS } = fastify.config
+  const { READ_CONCURRENCY, READ_QUEUE_MAX, REQUEST_DEADLINE_MS } = fastify.config
   const gate = new ReadGate(READ_CONCURRENCY, READ_QUEUE_MAX, REQUEST_DEADLINE_MS)
   fastify.decorate('readGate', gate)
   const acquireRead = async (request: FastifyRequest, reply: FastifyReply): Promise<boolean> => {
     const release = await gate.acquire()
     if (release === undefined) {
       request.log.warn({ running: gate.running, queued: gate.queued }, 'too many reads at once: answering 503')
-      await reply.code(503).header('retry-after', String(RETRY_AFTER_SECONDS))
-        .send({ statusCode: 503, error: 'Service Unavailable', message: 'too many reads at once, retry later' })
+      await reply.retryLater('too many reads at once, retry later')
       return false
     }
     reply.raw.once('close', release)
@@ -44,4 +43,4 @@ export default fp(async (fastify) => {
     if (request.routeOptions.config.ownReadSlot === true) return undefined
     return await acquireRead(request, reply) ? undefined : reply
   })
-}, { name: 'read-limit', dependencies: ['config'] })
+}, { name: 'read-limit', dependencies: ['config', 'errors'] })

@@ -17,7 +17,7 @@ class PrunedMeanwhile extends Error {}
 
 const changesRoute: FastifyPluginAsyncTypebox = async (fastify) => {
   const { repository, feedTail, feedPages } = fastify
-  const { PAGE_MAX_BYTES: maxBytes, LONG_POLL_MAX: longPollMax, RETRY_AFTER_SECONDS: retryAfter } = fastify.config
+  const { PAGE_MAX_BYTES: maxBytes, LONG_POLL_MAX: longPollMax } = fastify.config
   fastify.get('/changes', {
     config: { ownReadSlot: true },
     schema: { querystring: ChangesQuery, response: { 200: ChangesPage, 410: GoneResponse, 503: ErrorResponse } }
@@ -59,8 +59,7 @@ const changesRoute: FastifyPluginAsyncTypebox = async (fastify) => {
       // Each waiter holds its connection and request: their number is bounded, not only their reads.
       if (feedTail.waiting >= longPollMax) {
         request.log.warn({ waiting: feedTail.waiting }, 'too many long polls at once: answering 503')
-        return await reply.code(503).header('retry-after', String(retryAfter))
-          .send({ statusCode: 503, error: 'Service Unavailable', message: 'too many long polls at once, retry later' })
+        return await reply.retryLater('too many long polls at once, retry later')
       }
       // The wait is over with nothing: the bounds once more, in case a notification was missed.
       page = await feedTail.wait(after, limit, wait * 1000) ?? await current()

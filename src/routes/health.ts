@@ -23,8 +23,7 @@ const healthRoutes: FastifyPluginAsync = async (fastify) => {
     } catch (err) {
       request.log.warn({ err }, 'not ready: database check failed')
     }
-    return await reply.code(503).header('retry-after', String(fastify.config.RETRY_AFTER_SECONDS))
-      .send({ statusCode: 503, error: 'Service Unavailable', message: 'not ready' })
+    return await reply.retryLater('not ready')
   })
 }
 
