@@ -2,6 +2,9 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { ChangesPage, ChangesQuery, ErrorResponse, GoneResponse } from '../schemas/api.js'
 import { pageOf, serialise, type Page } from '../feed/page.js'
 
+/** A page read began after entries that a prune deleted since the request read the feed's bounds. */
+class PrunedMeanwhile extends Error {}
+
 /**
  * The change feed: entries after a cursor, in commit order, at most `limit` and PAGE_MAX_BYTES (the first
  * entry always: a follower never stalls). With `wait`, a request that finds nothing waits (long poll) for
@@ -12,9 +15,6 @@ import { pageOf, serialise, type Page } from '../feed/page.js'
  * woken with the page every waiter shares, takes none, so that 2,000 long polls arriving together are not
  * refused for want of a place in the read queue. At most LONG_POLL_MAX wait at once; one more answers 503.
  */
-/** A page read began after entries that a prune deleted since the request read the feed's bounds. */
-class PrunedMeanwhile extends Error {}
-
 const changesRoute: FastifyPluginAsyncTypebox = async (fastify) => {
   const { repository, feedTail, feedPages } = fastify
   const { PAGE_MAX_BYTES: maxBytes, LONG_POLL_MAX: longPollMax } = fastify.config
