@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify'
 import { buildApp } from './helpers/app.js'
 import { engineTest, pgClient, postgresql } from './helpers/engines.js'
 import { events } from './helpers/events.js'
-import { Fold, readState } from './helpers/feed.js'
+import { feedEntries, Fold, readState } from './helpers/feed.js'
 import { parseEvent } from '../src/events/parse.js'
 import type { BatchItem } from '../src/db/writing/batch-write.js'
 import { FeedLockConflict, FeedLocks, MAX_CONFLICTS, MAX_KEYS } from '../src/db/feed/feed-locks.js'
@@ -32,7 +32,7 @@ function items (list: Event[]): BatchItem[] {
 type TapTest = Parameters<Parameters<typeof engineTest>[2]>[0]
 
 async function foldAll (t: TapTest, app: FastifyInstance): Promise<{ fold: Fold, count: number }> {
-  const entries = await app.repository.feedEntries(0, 1_000_000)
+  const entries = await feedEntries(app.repository, 0, 1_000_000)
   t.same(entries.map(e => e.cursor), entries.map((_, i) => i + 1), 'cursors are 1..n')
   const fold = new Fold()
   t.same(fold.apply(entries as any), [], 'no entry changes nothing')
@@ -116,7 +116,7 @@ engineTest(t, 'a write whose read needs a lock held elsewhere rolls back and run
   t.equal((await repository.feedBounds()).head, 3 + 2 + 1, 'nothing recorded meanwhile')
   await other.query('COMMIT')
   t.same(await deleting, ['applied'], 'the event is applied, not a duplicate of its rolled-back attempt')
-  const entries = await repository.feedEntries(6, 100)
+  const entries = await feedEntries(repository, 6, 100)
   t.same(entries.map(e => [e.entity, e.key, e.op]), [
     ['user', { id: 'u' }, 'delete'],
     ['membership', { tenant_id: 't1', user_id: 'u' }, 'delete'],

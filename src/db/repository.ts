@@ -459,16 +459,10 @@ export class Repository {
    * Up to `limit` feed entries after cursor `after`, in cursor order, and no more than fit in `maxBytes`
    * (their recorded sizes plus ENTRY_OVERHEAD each), but always the first: a page stops before the budget,
    * never empty while an entry follows. Where it stops is decided from the (cursor, size) index alone, so
-   * that the entries it leaves out are never read.
-   */
-  async feedEntries (after: number, limit: number, maxBytes: number = Number.MAX_SAFE_INTEGER): Promise<FeedEntryView[]> {
-    return (await this.feedEntryTexts(after, limit, maxBytes)).map(e => JSON.parse(e.json) as FeedEntryView)
-  }
-
-  /**
-   * feedEntries as each entry's JSON text, for pages: an entry's `fields` (up to megabytes of attributes) is
-   * sent as the database stores it, neither parsed into objects nor serialised again, so that a read costs
-   * the event loop little more than the bytes (on PostgreSQL, jsonb's own text: the same JSON values).
+   * that the entries it leaves out are never read. Each entry comes as its JSON text (a FeedEntryView), for
+   * pages: its `fields` (up to megabytes of attributes) as the database stores them, neither parsed into
+   * objects nor serialised again, so that a read costs the event loop little more than the bytes (on
+   * PostgreSQL, jsonb's own text: the same JSON values).
    */
   async feedEntryTexts (after: number, limit: number, maxBytes: number = Number.MAX_SAFE_INTEGER): Promise<FeedEntryText[]> {
     // One statement: the page's last cursor (by rows, then by the bytes of the `size` index), and the entries

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify'
+import type { Repository } from '../../src/db/repository.js'
 import { getJson } from './app.js'
 
 // A consumer of the change feed, as an application would write one: fold the entries into a copy of the
@@ -16,6 +17,11 @@ export interface Entry {
 interface Held { entity: string, key: Record<string, string | number>, fields: Record<string, any> }
 
 const idOf = (e: { entity: string, key: Record<string, string | number> }): string => JSON.stringify([e.entity, e.key])
+
+/** The entries after `after` read straight from the repository (as GET /changes would page them), parsed. */
+export async function feedEntries (repository: Repository, after: number, limit: number): Promise<Entry[]> {
+  return (await repository.feedEntryTexts(after, limit)).map(e => JSON.parse(e.json) as Entry)
+}
 
 export class Fold {
   readonly state = new Map<string, Held>()
