@@ -12,6 +12,33 @@ export interface Sample {
   status: number
 }
 
+/** What the samples finished between `from` and `to` (ms since the epoch) say, against a stress file's goals. */
+export interface Figures {
+  /** The slowest /healthz answer. */
+  worstHealthMs: number
+  /** /healthz answers that were not 200 (or none at all). */
+  healthFailures: number
+  /** The intake probes' times, shortest first, and their 99th percentile (0 without any). */
+  intakeMs: number[]
+  intakeP99Ms: number
+  /** The intake probes' statuses that were not 200. */
+  intakeFailures: number[]
+}
+
+export function figures (samples: Sample[], from = -Infinity, to = Infinity): Figures {
+  const within = samples.filter(p => p.at >= from && p.at <= to)
+  const health = within.filter(p => p.kind === 'health')
+  const intake = within.filter(p => p.kind === 'intake')
+  const intakeMs = intake.map(p => p.ms).sort((a, b) => a - b)
+  return {
+    worstHealthMs: Math.max(0, ...health.map(p => p.ms)),
+    healthFailures: health.filter(p => p.status !== 200).length,
+    intakeMs,
+    intakeP99Ms: intakeMs[Math.min(intakeMs.length - 1, Math.floor(intakeMs.length * 0.99))] ?? 0,
+    intakeFailures: intake.filter(p => p.status !== 200).map(p => p.status)
+  }
+}
+
 export interface Probes {
   /** Every sample finished so far (those finished before this call included). */
   samples: () => Promise<Sample[]>

@@ -6,7 +6,7 @@ import { connect, type Socket } from 'node:net'
 import { Agent, request as httpRequest, type IncomingHttpHeaders } from 'node:http'
 import { events, makeEvent } from '../helpers/events.js'
 import { freePort, startServer } from '../helpers/process.js'
-import { startProbes } from '../helpers/probes.js'
+import { figures, startProbes } from '../helpers/probes.js'
 import { stressEngines } from '../helpers/engines.js'
 import { CONSOLE_PASSWORD } from '../helpers/console.js'
 
@@ -101,11 +101,8 @@ async function run (t: Tap, name: string, databaseUrl: string): Promise<void> {
     const from = clock()
     const started = performance.now()
     const detail = await work()
-    const samples = (await probes.samples()).filter(p => p.at >= from)
-    for (const p of samples) if (p.kind === 'intake' && p.status !== 200) t.fail(`${name}: POST /events: ${p.status}`)
-    const worstHealth = Math.max(0, ...samples.filter(p => p.kind === 'health').map(p => p.ms))
-    const lat = samples.filter(p => p.kind === 'intake').map(p => p.ms).sort((a, b) => a - b)
-    const p99 = lat[Math.min(lat.length - 1, Math.floor(lat.length * 0.99))] ?? 0
+    const { worstHealthMs: worstHealth, intakeP99Ms: p99, intakeMs: lat, intakeFailures } = figures(await probes.samples(), from)
+    for (const status of intakeFailures) t.fail(`${name}: POST /events: ${status}`)
     t.comment(`${name} ${label}: ${Math.round(performance.now() - started)} ms; ${detail}; slowest /healthz ${Math.round(worstHealth)} ms; intake p99 ${Math.round(p99)} ms (${lat.length} events); peak RSS +${Math.round((peak - baseline) / 1048576)} MB; load ${loadavg()[0].toFixed(1)}`)
     t.ok(worstHealth <= HEALTH_MS, `${name} ${label}: /healthz ${Math.round(worstHealth)} ms`)
     t.ok(p99 <= INTAKE_P99_MS, `${name} ${label}: intake p99 ${Math.round(p99)} ms`)
